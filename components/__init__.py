@@ -1,0 +1,1 @@
+"""Custom TFX components, one per folder (component, executor, tests)."""

@@ -1,0 +1,1 @@
+"""RecsysExampleGen: reads the configured tables, joins them and splits per user."""

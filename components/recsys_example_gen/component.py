@@ -1,0 +1,75 @@
+"""RecsysExampleGen: a FileBasedExampleGen whose executor joins and splits per user.
+
+It keeps FileBasedExampleGen's driver, so `{SPAN}` patterns in the interactions
+path resolve as in any TFX pipeline, and it compiles for Kubeflow Pipelines v2
+(which supports custom ExampleGen executors but not custom drivers).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from google.protobuf import any_pb2, wrappers_pb2
+from tfx.components import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+
+from recsearch import config as config_lib
+from recsearch.components.recsys_example_gen import executor
+from recsearch.data import splits
+
+INTERACTIONS_SPLIT = "interactions"
+
+
+def pack_config(config: config_lib.PipelineConfig) -> example_gen_pb2.CustomConfig:
+    """The pipeline config as ExampleGen's `custom_config` (JSON in a StringValue)."""
+    packed = any_pb2.Any()
+    packed.Pack(wrappers_pb2.StringValue(value=config_lib.to_json(config)))
+    return example_gen_pb2.CustomConfig(custom_config=packed)
+
+
+def split_input_path(path: str) -> tuple[str, str]:
+    """Splits a path or glob into ExampleGen's input_base and a relative pattern."""
+    parts = path.split("/")
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part) or "{SPAN}" in part or "{VERSION}" in part:
+            break
+        fixed.append(part)
+    base = "/".join(fixed) or "."
+    return base, os.path.relpath(path, base) if "://" not in path else path[len(base) + 1 :]
+
+
+class RecsysExampleGen(FileBasedExampleGen):
+    """Emits joined interaction examples as `train` and `eval` splits."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, config: config_lib.PipelineConfig, range_config=None):
+        """Creates the component.
+
+        Args:
+          config: The pipeline config; its interactions path may hold `{SPAN}`.
+          range_config: Optional span range (defaults to the latest span).
+        """
+        input_base, pattern = split_input_path(config.resolve(config.interactions.path))
+        # The split itself is per user (temporal or random) and happens in the
+        # executor; the output config only names the splits.
+        output = example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[
+                    example_gen_pb2.SplitConfig.Split(name=splits.TRAIN, hash_buckets=1),
+                    example_gen_pb2.SplitConfig.Split(name=splits.EVAL, hash_buckets=1),
+                ]
+            )
+        )
+        super().__init__(
+            input_base=input_base,
+            input_config=example_gen_pb2.Input(
+                splits=[example_gen_pb2.Input.Split(name=INTERACTIONS_SPLIT, pattern=pattern)]
+            ),
+            output_config=output,
+            custom_config=pack_config(config),
+            range_config=range_config,
+        )

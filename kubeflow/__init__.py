@@ -1,0 +1,1 @@
+"""Kubeflow Pipelines v2: compiling and submitting the pipeline."""

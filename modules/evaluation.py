@@ -1,0 +1,139 @@
+"""TFMA metric for top-K ranking over the whole catalog, computed per user.
+
+The Evaluator groups eval examples by user (`query_key: user_id`). Each
+example's prediction is the rank of its item in that user's full ranking,
+from the serving bundle's `serving_default` signature, so the metrics match
+what `recommend` returns. Per-user values come from
+`recsearch.modules.ranking_metrics` and are averaged over users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.proto import config_pb2
+from tensorflow_model_analysis.utils import util
+
+from recsearch.modules import ranking_metrics
+
+CLASS_NAME = "CatalogRanking"
+RANK_KEY = "rank"
+
+
+def metric_name(metric: str, k: int) -> str:
+    """Name of a metric in TFMA's output, for example "recall@10"."""
+    return f"{metric}@{k}"
+
+
+class CatalogRanking(metric_types.Metric):
+    """One of recall, ndcg, mrr or hit_rate at K over the whole catalog, per user.
+
+    One metric per MetricConfig, so a threshold on one of them (the blessing
+    metric) does not apply to the others.
+    """
+
+    def __init__(self, metric: str = "recall", top_k: int = 10):
+        """Creates the metric.
+
+        Raises:
+          ValueError: On an unknown metric or a non-positive top_k.
+        """
+        if metric not in ranking_metrics.METRICS:
+            raise ValueError(f"metric must be one of {ranking_metrics.METRICS}, got {metric!r}")
+        if int(top_k) <= 0:
+            raise ValueError(f"top_k must be positive, got {top_k}")
+        super().__init__(
+            _computations, metric=metric, top_k=int(top_k), name=metric_name(metric, int(top_k))
+        )
+
+
+metric_types.register_metric(CatalogRanking)
+
+
+def _computations(
+    metric: str,
+    top_k: int,
+    name: str,
+    eval_config: config_pb2.EvalConfig | None = None,
+    model_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    sub_keys: list | None = None,
+    example_weighted: bool = False,
+    query_key: str = "",
+) -> metric_types.MetricComputations:
+    if not query_key:
+        raise ValueError(f"{CLASS_NAME} needs a query_key (the user id feature) in its MetricsSpec")
+    computations = []
+    for model_name in model_names or [""]:
+        key = metric_types.MetricKey(
+            name=name,
+            model_name=model_name,
+            example_weighted=example_weighted,
+        )
+        computations.append(
+            metric_types.MetricComputation(
+                keys=[key],
+                preprocessors=None,
+                combiner=_CatalogRankingCombiner(key, metric, top_k, eval_config, model_name),
+            )
+        )
+    return computations
+
+
+class _Accumulator:
+    __slots__ = ("total", "users")
+
+    def __init__(self):
+        self.total = 0.0
+        self.users = 0
+
+
+class _CatalogRankingCombiner(beam.CombineFn):
+    """Combines one query (all of a user's eval examples) at a time."""
+
+    def __init__(self, key, metric, top_k, eval_config, model_name):
+        self._key = key
+        self._metric = metric
+        self._top_k = top_k
+        self._model_name = model_name
+        self._prediction_key = RANK_KEY
+        if eval_config is not None:
+            for spec in eval_config.model_specs:
+                if spec.prediction_key and (
+                    len(eval_config.model_specs) == 1 or spec.name == model_name
+                ):
+                    self._prediction_key = spec.prediction_key
+
+    def _ranks(self, element: metric_types.StandardMetricInputs) -> np.ndarray:
+        prediction = element.prediction
+        if self._model_name and isinstance(prediction, dict) and self._model_name in prediction:
+            prediction = prediction[self._model_name]
+        if isinstance(prediction, dict):
+            prediction = util.get_by_keys(prediction, [self._prediction_key])
+        return np.asarray(prediction, dtype=np.float64).reshape(-1)
+
+    def create_accumulator(self) -> _Accumulator:
+        return _Accumulator()
+
+    def add_input(
+        self, accumulator: _Accumulator, element: metric_types.StandardMetricInputs
+    ) -> _Accumulator:
+        ranks = self._ranks(element)
+        if ranks.size:
+            accumulator.total += ranking_metrics.user_metrics(ranks, self._top_k)[self._metric]
+            accumulator.users += 1
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:
+        accumulators = iter(accumulators)
+        result = next(accumulators)
+        for other in accumulators:
+            result.total += other.total
+            result.users += other.users
+        return result
+
+    def extract_output(self, accumulator: _Accumulator) -> dict:
+        return {self._key: accumulator.total / max(accumulator.users, 1)}

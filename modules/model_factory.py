@@ -1,0 +1,92 @@
+"""Builds the configured model from hyperparameters, feature spec and vocabulary sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import tensorflow as tf
+
+from recsearch.modules import features as keys
+from recsearch.modules.features import FeatureSpec
+from recsearch.modules.models.mf import BiasedMF
+from recsearch.modules.models.towers import FeatureTower
+from recsearch.modules.models.two_tower import TwoTowerModel
+from recsearch.modules.training_data import Catalog
+
+MODELS = ("two_tower", "mf")
+
+
+def build_model(
+    name: str,
+    hparams: Mapping[str, Any],
+    spec: FeatureSpec,
+    sizes: Mapping[str, int],
+    text_vocab_size: int,
+    catalog: Catalog,
+) -> tf.keras.Model:
+    """Creates an untrained model.
+
+    Args:
+      name: "two_tower" or "mf".
+      hparams: The `model` section of the config, as a dict.
+      spec: The feature specification.
+      sizes: Index-space size of each id/categorical/hashed feature.
+      text_vocab_size: Token-id space of text features (0 without text).
+      catalog: Training catalog (item probabilities, mean rating).
+
+    Raises:
+      ValueError: On an unknown model name.
+    """
+    dim = int(hparams["embedding_dim"])
+    if name == "mf":
+        return BiasedMF(
+            num_users=sizes[keys.USER_ID],
+            num_items=sizes[keys.ITEM_ID],
+            dim=dim,
+            l2=float(hparams["l2"]),
+            global_mean=catalog.rating_mean,
+            seed=int(hparams["seed"]),
+        )
+    if name == "two_tower":
+        side = bool(hparams["use_side_features"])
+
+        def tower(id_feature, categorical, numeric, text, seed):
+            names = (id_feature, *(categorical if side else ()))
+            return FeatureTower(
+                id_feature=id_feature,
+                cardinalities={n: sizes[n] for n in names},
+                numeric=numeric if side else (),
+                text=text if side else (),
+                text_vocab_size=text_vocab_size,
+                output_dim=dim,
+                hidden_layers=tuple(hparams["hidden_layers"]),
+                normalize=bool(hparams["normalize"]),
+                l2=float(hparams["l2"]),
+                seed=seed,
+            )
+
+        seed = int(hparams["seed"])
+        user_tower = tower(
+            keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, (), seed
+        )
+        item_tower = tower(
+            keys.ITEM_ID,
+            spec.item_categorical + spec.item_hashed,
+            spec.item_numeric,
+            spec.item_text,
+            seed + 1000,
+        )
+        probability = catalog.item_probability() if hparams["logq_correction"] else None
+        return TwoTowerModel(
+            user_tower, item_tower, probability, temperature=float(hparams["temperature"])
+        )
+    raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
+
+
+def make_optimizer(hparams: Mapping[str, Any]) -> tf.keras.optimizers.Optimizer:
+    """The configured optimizer."""
+    rate = float(hparams["learning_rate"])
+    if hparams["optimizer"] == "adagrad":
+        return tf.keras.optimizers.Adagrad(learning_rate=rate)
+    return tf.keras.optimizers.Adam(learning_rate=rate)

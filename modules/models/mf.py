@@ -1,0 +1,87 @@
+"""Matrix factorisation with global, user and item biases, for explicit ratings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from recsearch.modules import features as keys
+
+
+class BiasedMF(tfrs.Model):
+    """rating(u, i) = mu + b_u + b_i + <p_u, q_i>, trained with squared error.
+
+    Scores are also exposed as one inner product of augmented vectors,
+    [p_u, b_u, 1] . [q_i, 1, b_i], plus mu, so serving and nearest-neighbour
+    search treat every model as "query vectors times candidate vectors".
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        dim: int = 64,
+        l2: float = 0.0,
+        global_mean: float = 0.0,
+        seed: int = 42,
+    ):
+        """Creates the model.
+
+        Raises:
+          ValueError: On a non-positive size.
+        """
+        super().__init__()
+        for name, value in (("num_users", num_users), ("num_items", num_items), ("dim", dim)):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        regularizer = tf.keras.regularizers.l2(l2) if l2 else None
+        init = tf.keras.initializers.RandomNormal(stddev=0.05, seed=seed)
+        self.user_embedding = tf.keras.layers.Embedding(
+            num_users, dim, embeddings_initializer=init, embeddings_regularizer=regularizer
+        )
+        self.item_embedding = tf.keras.layers.Embedding(
+            num_items, dim, embeddings_initializer=init, embeddings_regularizer=regularizer
+        )
+        self.user_bias = tf.keras.layers.Embedding(
+            num_users, 1, embeddings_initializer="zeros", embeddings_regularizer=regularizer
+        )
+        self.item_bias = tf.keras.layers.Embedding(
+            num_items, 1, embeddings_initializer="zeros", embeddings_regularizer=regularizer
+        )
+        self.global_bias = tf.Variable(float(global_mean), dtype=tf.float32, name="global_bias")
+        self.task = tfrs.tasks.Ranking(
+            loss=tf.keras.losses.MeanSquaredError(),
+            metrics=[tf.keras.metrics.RootMeanSquaredError()],
+        )
+
+    def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        users = features[keys.USER_ID]
+        ones = tf.ones_like(tf.cast(users, tf.float32))[:, None]
+        return tf.concat([self.user_embedding(users), self.user_bias(users), ones], axis=1)
+
+    def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        items = features[keys.ITEM_ID]
+        ones = tf.ones_like(tf.cast(items, tf.float32))[:, None]
+        return tf.concat([self.item_embedding(items), ones, self.item_bias(items)], axis=1)
+
+    def score_offset(self) -> tf.Tensor:
+        return self.global_bias
+
+    def fallback_query(self) -> tf.Tensor:
+        """Unknown users get mu + b_i: a zero factor and bias, then the 1 for b_i."""
+        dim = self.user_embedding.output_dim
+        return tf.concat([tf.zeros([dim + 1]), tf.ones([1])], axis=0)
+
+    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        query = self.query_vectors(features)
+        candidate = self.candidate_vectors(features)
+        return tf.reduce_sum(query * candidate, axis=1) + self.global_bias
+
+    def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        return self.task(
+            labels=features[keys.RATING],
+            predictions=self(features),
+            compute_metrics=not training,
+        )

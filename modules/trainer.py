@@ -1,0 +1,82 @@
+"""The Trainer's `run_fn`: a thin shell over data, model and export functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from recsearch.modules import serving, training_data
+from recsearch.modules.features import FeatureSpec
+from recsearch.modules.model_factory import build_model, make_optimizer
+
+_STATS_BATCH = 8192
+HISTORY_FILE = "training_history.json"
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Trains the configured model and exports the serving bundle.
+
+    `fn_args.custom_config` holds {"features": FeatureSpec JSON, "model": the
+    model config, "model_name": str, "serving": the serving config}.
+    """
+    config = fn_args.custom_config
+    spec = FeatureSpec.from_json(config["features"])
+    hparams = config["model"]
+    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+
+    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+        return training_data.make_dataset(
+            fn_args.train_files,
+            fn_args.data_accessor,
+            tft_output,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=int(hparams["seed"]),
+        )
+
+    catalog = training_data.build_catalog(
+        dataset(_STATS_BATCH, shuffle=False).as_numpy_iterator(), tft_output, spec
+    )
+    logging.info(
+        "Trainer: %d users, %d candidate items, %d training interactions",
+        catalog.user_vocab_size,
+        catalog.num_candidates,
+        int(catalog.item_counts.sum()),
+    )
+    model = build_model(
+        config["model_name"],
+        hparams,
+        spec,
+        training_data.cardinalities(tft_output, spec),
+        training_data.text_vocab_size(tft_output, spec),
+        catalog,
+    )
+    model.compile(optimizer=make_optimizer(hparams))
+    started = time.time()
+    history = model.fit(
+        dataset(int(hparams["batch_size"]), shuffle=True),
+        epochs=int(hparams["epochs"]),
+        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+        verbose=0,
+    )
+    elapsed = time.time() - started
+    logging.info("Trainer: %d epochs in %.1f s", int(hparams["epochs"]), elapsed)
+
+    module = serving.RecommenderModule(
+        model,
+        catalog,
+        tft_output,
+        top_k=int(config["serving"]["top_k"]),
+        exclude_seen=bool(config["serving"]["exclude_seen"]),
+    )
+    serving.export(module, fn_args.serving_model_dir)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+        json.dump({"loss": history.history.get("loss", []), "seconds": elapsed}, f)

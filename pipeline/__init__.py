@@ -1,0 +1,1 @@
+"""The TFX pipeline definition: a pure `create_pipeline` factory."""

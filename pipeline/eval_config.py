@@ -1,0 +1,87 @@
+"""The Evaluator's TFMA config, derived from the task and the blessing rules."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import tensorflow_model_analysis as tfma
+
+from recsearch.config import PipelineConfig
+from recsearch.modules import evaluation, ranking_metrics
+from recsearch.modules import features as keys
+
+_RATING_METRICS = {"rmse": "root_mean_squared_error", "mae": "mean_absolute_error"}
+_RATING_CLASSES = {"rmse": "RootMeanSquaredError", "mae": "MeanAbsoluteError"}
+
+
+def blessing_metric_name(config: PipelineConfig) -> str:
+    """The TFMA metric name that decides the blessing, for example "recall@10"."""
+    if config.task == "rating":
+        return _RATING_METRICS[config.eval_metric]
+    return evaluation.metric_name(config.eval_metric, config.evaluation.top_k)
+
+
+def _threshold(config: PipelineConfig, higher_is_better: bool) -> tfma.MetricThreshold:
+    direction = (
+        tfma.MetricDirection.HIGHER_IS_BETTER
+        if higher_is_better
+        else tfma.MetricDirection.LOWER_IS_BETTER
+    )
+    improvement = config.evaluation.min_improvement
+    # A value threshold is always set: without any threshold left (the change
+    # threshold is dropped when there is no baseline yet), the Evaluator
+    # would never bless the first model.
+    bound = config.evaluation.value_threshold
+    if bound is None:
+        bound = 0.0 if higher_is_better else float(np.finfo(np.float64).max)
+    side = "lower_bound" if higher_is_better else "upper_bound"
+    return tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(**{side: {"value": bound}}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=direction,
+            absolute={"value": improvement if higher_is_better else -improvement},
+        ),
+    )
+
+
+def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA config: ranking metrics per user for top-K tasks, errors for ratings.
+
+    The blessing metric carries a change threshold against the last blessed
+    model (ignored on the first run, when there is none) and a value
+    threshold (`evaluation.value_threshold`, or a bound any value passes).
+    """
+    if config.task == "rating":
+        metrics = [
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="RootMeanSquaredError"),
+            tfma.MetricConfig(class_name="MeanAbsoluteError"),
+        ]
+        for metric_config in metrics:
+            if metric_config.class_name == _RATING_CLASSES[config.eval_metric]:
+                metric_config.threshold.CopyFrom(_threshold(config, False))
+        spec = tfma.MetricsSpec(metrics=metrics)
+        model_spec = tfma.ModelSpec(
+            signature_name="serving_default", label_key=keys.RATING, prediction_key="score"
+        )
+    else:
+        metrics = []
+        for metric in ranking_metrics.METRICS:
+            metric_config = tfma.MetricConfig(
+                class_name=evaluation.CLASS_NAME,
+                module=evaluation.__name__,
+                config=json.dumps({"metric": metric, "top_k": config.evaluation.top_k}),
+            )
+            if metric == config.eval_metric:
+                metric_config.threshold.CopyFrom(_threshold(config, True))
+            metrics.append(metric_config)
+        spec = tfma.MetricsSpec(metrics=metrics, query_key=keys.USER_ID)
+        model_spec = tfma.ModelSpec(
+            signature_name="serving_default", prediction_key=evaluation.RANK_KEY
+        )
+    return tfma.EvalConfig(
+        model_specs=[model_spec],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[spec],
+    )

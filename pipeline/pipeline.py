@@ -1,0 +1,126 @@
+"""`create_pipeline`: the recsearch TFX pipeline as a pure function of its arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from recsearch import config as config_lib
+from recsearch.components.data_gate.component import DataGate
+from recsearch.components.recsys_example_gen.component import RecsysExampleGen
+from recsearch.data import splits
+from recsearch.modules.features import FeatureSpec
+from recsearch.pipeline.eval_config import create_eval_config
+
+PREPROCESSING_FN = "recsearch.modules.preprocessing.preprocessing_fn"
+RUN_FN = "recsearch.modules.trainer.run_fn"
+
+
+def trainer_config(config: config_lib.PipelineConfig) -> dict:
+    """The Trainer's custom_config: recorded in ML Metadata with every run."""
+    return {
+        "features": FeatureSpec.from_config(config).to_json(),
+        "model_name": config.model_name,
+        "model": config_lib.to_dict(config.model),
+        "serving": config_lib.to_dict(config.serving),
+        "task": config.task,
+    }
+
+
+def create_pipeline(
+    config: config_lib.PipelineConfig,
+    pipeline_root: str,
+    serving_dir: str,
+    metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
+    beam_pipeline_args: Sequence[str] = (),
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """Builds the pipeline.
+
+    ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) ->
+    ExampleValidator -> DataGate -> Transform -> Trainer -> Evaluator (against
+    the latest blessed model) -> Pusher (only when blessed).
+
+    Args:
+      config: The pipeline config.
+      pipeline_root: Where artifacts are written.
+      serving_dir: Base directory the Pusher writes versions into.
+      metadata_connection_config: ML Metadata connection (None on Kubeflow).
+      beam_pipeline_args: Arguments of the Beam-based components.
+      enable_cache: Reuse outputs of components whose inputs did not change.
+
+    Returns:
+      The TFX pipeline.
+    """
+    example_gen = RecsysExampleGen(config)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    if config.schema:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.resolve(config.schema))
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    data_gate = DataGate(
+        anomalies=example_validator.outputs["anomalies"], schema=schema_gen.outputs["schema"]
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=data_gate.outputs["checked_schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(
+            analyze=[splits.TRAIN], transform=[splits.TRAIN, splits.EVAL]
+        ),
+        custom_config={"features": FeatureSpec.from_config(config).to_json()},
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=[splits.TRAIN]),
+        eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
+        custom_config=trainer_config(config),
+    )
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        eval_config=create_eval_config(config),
+        example_splits=[splits.EVAL],
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
+        ),
+    )
+    components = [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        data_gate,
+        transform,
+        trainer,
+        baseline,
+        evaluator,
+        pusher,
+    ]
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+    )

@@ -1,0 +1,49 @@
+"""Finding and loading a pushed serving bundle (TF Serving's `<base>/<version>/` layout)."""
+
+from __future__ import annotations
+
+import os
+
+from recsearch.errors import RecsearchError
+
+SAVED_MODEL = "saved_model.pb"
+
+
+def versions(base_dir: str) -> list[int]:
+    """Version numbers under a model base directory that hold a SavedModel, ascending."""
+    if not os.path.isdir(base_dir):
+        return []
+    found = []
+    for name in os.listdir(base_dir):
+        if name.isdigit() and os.path.isfile(os.path.join(base_dir, name, SAVED_MODEL)):
+            found.append(int(name))
+    return sorted(found)
+
+
+def resolve(model_dir: str, version: int | None = None) -> str:
+    """The SavedModel directory to load: `model_dir` itself, or a version under it.
+
+    Args:
+      model_dir: A SavedModel directory, or a base directory of versions.
+      version: A specific version; the newest when None.
+
+    Raises:
+      RecsearchError: Nothing servable is there.
+    """
+    if version is None and os.path.isfile(os.path.join(model_dir, SAVED_MODEL)):
+        return model_dir
+    available = versions(model_dir)
+    if not available:
+        raise RecsearchError(f"{model_dir}: no SavedModel here and no numbered version below it")
+    if version is None:
+        return os.path.join(model_dir, str(available[-1]))
+    if version not in available:
+        raise RecsearchError(f"{model_dir}: no version {version} (available: {available})")
+    return os.path.join(model_dir, str(version))
+
+
+def load(model_dir: str, version: int | None = None):
+    """Loads the bundle; returns the loaded object with `.signatures`."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(resolve(model_dir, version))

@@ -1,0 +1,443 @@
+"""Typed pipeline configuration, loaded from one YAML file.
+
+Every setting is a field of a frozen dataclass with a documented meaning. Loading
+checks every key and type and names the offending key in the error, so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import yaml
+
+from recsearch.errors import ConfigError
+
+Task = Literal["rating", "retrieval", "ranking", "sequential"]
+Format = Literal["csv", "tsv", "parquet", "jsonl"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where a table lives and how to read it.
+
+    Attributes:
+      path: A file path or glob. Relative paths are relative to the config file.
+      format: csv, tsv, parquet or jsonl; inferred from the extension when unset.
+      sep: Field separator for csv/tsv (default "," for csv, tab for tsv).
+      header: Whether csv/tsv files start with a header row.
+      columns: Column names for files without a header row.
+      encoding: Text encoding of csv/tsv/jsonl files.
+    """
+
+    path: str
+    format: Format | None = None
+    sep: str | None = None
+    header: bool = True
+    columns: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+
+
+@dataclasses.dataclass(frozen=True)
+class InteractionsSource(Source):
+    """The interaction log: one row per user-item event.
+
+    Attributes:
+      user: Column holding the user id.
+      item: Column holding the item id.
+      rating: Column holding an explicit rating (empty cells allowed).
+      timestamp: Column holding the event time (unix seconds or ISO 8601).
+      event: Column holding the event type (for example view, cart, purchase).
+      session: Column holding a session id.
+    """
+
+    user: str = "user_id"
+    item: str = "item_id"
+    rating: str | None = None
+    timestamp: str | None = None
+    event: str | None = None
+    session: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EntitySource(Source):
+    """A side table of users or items, keyed by id.
+
+    Attributes:
+      id: Column holding the user or item id (joined to the interactions).
+      categorical: Low-cardinality string columns, encoded with a vocabulary.
+      hashed: High-cardinality string columns, encoded by feature hashing.
+      numeric: Number columns, normalised to zero mean and unit variance.
+      text: Free-text columns, tokenised with a vocabulary.
+      image: Column holding an image file path (relative to the table's folder).
+    """
+
+    id: str = "id"
+    categorical: tuple[str, ...] = ()
+    hashed: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    image: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """How interactions are split into train and eval.
+
+    Attributes:
+      method: "temporal" holds out each user's latest interactions; "random"
+        holds out a random fraction of each user's interactions.
+      eval_fraction: Fraction of each user's interactions held out.
+      seed: Random seed of the random split.
+      drop_unseen_items: Drop eval rows whose item never occurs in train.
+    """
+
+    method: Literal["temporal", "random"] = "temporal"
+    eval_fraction: float = 0.2
+    seed: int = 42
+    drop_unseen_items: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """Feature engineering done in Transform.
+
+    Attributes:
+      min_frequency: Ids and categories seen fewer times in train map to OOV.
+      oov_buckets: Number of out-of-vocabulary buckets per vocabulary.
+      hash_buckets: Buckets of hashed columns and crosses.
+      crosses: Pairs of categorical or hashed features crossed by hashing,
+        written as "user.country" / "item.publisher".
+      text_max_tokens: Tokens kept per text field.
+      text_vocab_size: Largest text token vocabulary.
+    """
+
+    min_frequency: int = 1
+    oov_buckets: int = 1
+    hash_buckets: int = 1000
+    crosses: tuple[tuple[str, ...], ...] = ()
+    text_max_tokens: int = 16
+    text_vocab_size: int = 20000
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """The model the Trainer builds and its hyperparameters.
+
+    Attributes:
+      name: Model family: "two_tower" (retrieval) or "mf" (matrix factorisation
+        with biases, for ratings). "auto" picks the default for the task.
+      embedding_dim: Size of the user and item embeddings.
+      hidden_layers: Widths of the dense layers on top of each tower.
+      use_side_features: Feed user/item side features to the towers.
+      logq_correction: Correct in-batch negatives for item popularity.
+      normalize: L2-normalise tower outputs (cosine similarity).
+      temperature: Softmax temperature of the retrieval loss.
+      learning_rate: Optimizer learning rate.
+      optimizer: "adam" or "adagrad".
+      l2: L2 penalty on embeddings.
+      batch_size: Training batch size.
+      epochs: Passes over the training data.
+      seed: Seed for initialisation and shuffling.
+    """
+
+    name: Literal["auto", "two_tower", "mf"] = "auto"
+    embedding_dim: int = 64
+    hidden_layers: tuple[int, ...] = ()
+    use_side_features: bool = True
+    logq_correction: bool = True
+    normalize: bool = True
+    temperature: float = 0.1
+    learning_rate: float = 0.005
+    optimizer: Literal["adam", "adagrad"] = "adam"
+    l2: float = 0.0
+    batch_size: int = 1024
+    epochs: int = 10
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """How the Evaluator judges and blesses a candidate.
+
+    Attributes:
+      top_k: Cut-off of the ranking metrics.
+      metric: Metric that decides the blessing (recall, ndcg, mrr, hit_rate for
+        retrieval; rmse or mae for ratings).
+      value_threshold: The candidate must reach at least this value (at most,
+        for errors such as rmse) to be blessed. Unset: any value passes.
+      min_improvement: The candidate must beat the last blessed model by at
+        least this much (0: at least as good). A negative value tolerates a
+        small regression.
+    """
+
+    top_k: int = 10
+    metric: Literal["recall", "ndcg", "mrr", "hit_rate", "rmse", "mae", "auto"] = "auto"
+    value_threshold: float | None = None
+    min_improvement: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Serving:
+    """What the serving bundle returns.
+
+    Attributes:
+      top_k: Number of items `recommend` returns.
+      exclude_seen: Leave out items the user interacted with in training.
+    """
+
+    top_k: int = 10
+    exclude_seen: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Beam:
+    """Beam settings for the data-parallel components.
+
+    Attributes:
+      direct_num_workers: DirectRunner workers; 0 uses every core.
+      direct_running_mode: in_memory, multi_threading or multi_processing.
+      extra_args: Further Beam pipeline arguments, passed through unchanged.
+    """
+
+    direct_num_workers: int = 1
+    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "in_memory"
+    extra_args: tuple[str, ...] = ()
+
+    def pipeline_args(self) -> list[str]:
+        return [
+            f"--direct_num_workers={self.direct_num_workers}",
+            f"--direct_running_mode={self.direct_running_mode}",
+            *self.extra_args,
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """One recsearch pipeline.
+
+    Attributes:
+      name: Pipeline name; also the served model's name.
+      task: rating, retrieval, ranking or sequential.
+      interactions: The interaction log (required).
+      items: Item side table (optional).
+      users: User side table (optional).
+      split: Train/eval split.
+      features: Transform settings.
+      model: Model and hyperparameters.
+      evaluation: Blessing rules.
+      serving: Serving bundle settings.
+      schema: A curated schema.pbtxt; when set, ImportSchemaGen replaces SchemaGen.
+      beam: Beam settings.
+      base_dir: Directory relative paths are resolved against (the config's).
+    """
+
+    name: str
+    interactions: InteractionsSource
+    task: Task = "retrieval"
+    items: EntitySource | None = None
+    users: EntitySource | None = None
+    split: Split = dataclasses.field(default_factory=Split)
+    features: Features = dataclasses.field(default_factory=Features)
+    model: Model = dataclasses.field(default_factory=Model)
+    evaluation: Evaluation = dataclasses.field(default_factory=Evaluation)
+    serving: Serving = dataclasses.field(default_factory=Serving)
+    schema: str | None = None
+    beam: Beam = dataclasses.field(default_factory=Beam)
+    base_dir: str = "."
+
+    @property
+    def model_name(self) -> str:
+        """The model family, with "auto" resolved for the task."""
+        if self.model.name != "auto":
+            return self.model.name
+        return "mf" if self.task == "rating" else "two_tower"
+
+    @property
+    def eval_metric(self) -> str:
+        """The blessing metric, with "auto" resolved for the task."""
+        if self.evaluation.metric != "auto":
+            return self.evaluation.metric
+        return "rmse" if self.task == "rating" else "recall"
+
+    def resolve(self, path: str) -> str:
+        """Resolves a source path against the config's directory."""
+        if "://" in path or os.path.isabs(path):
+            return path
+        return os.path.normpath(os.path.join(self.base_dir, path))
+
+
+def load_config(path: str) -> PipelineConfig:
+    """Reads and checks a YAML config file.
+
+    Raises:
+      ConfigError: The file is missing, is not YAML, or has an unknown key, a
+        missing key or a value of the wrong type. The message names the key.
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: config file not found")
+    with open(path, encoding="utf-8") as f:
+        try:
+            raw = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    base_dir = os.path.dirname(os.path.abspath(path))
+    return config_from_dict(raw, base_dir=base_dir, origin=path)
+
+
+def config_from_dict(raw: Any, base_dir: str = ".", origin: str = "config") -> PipelineConfig:
+    """Builds a PipelineConfig from plain data (as read from YAML).
+
+    Raises:
+      ConfigError: On an unknown key, a missing key or a wrong type.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {raw!r}")
+    if "base_dir" in raw:
+        raise ConfigError(f"{origin}: 'base_dir' is set from the config file's location")
+    config = _build(PipelineConfig, {**raw, "base_dir": base_dir}, origin, "")
+    _check_semantics(config, origin)
+    return config
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain, JSON-serialisable form of any config dataclass."""
+    return _plain(dataclasses.asdict(config))
+
+
+def to_json(config: PipelineConfig) -> str:
+    """The config as JSON, base_dir included (for component parameters)."""
+    return json.dumps(to_dict(config), sort_keys=True)
+
+
+def from_json(text: str) -> PipelineConfig:
+    """Inverse of `to_json`."""
+    raw = json.loads(text)
+    return _build(PipelineConfig, raw, "config", "")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, raw: Any, origin: str, where: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: '{where}' must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown key '{_join(where, unknown[0])}' "
+            f"(known keys: {', '.join(sorted(fields))})"
+        )
+    kwargs = {}
+    for name, field in fields.items():
+        key = _join(where, name)
+        if name in raw:
+            kwargs[name] = _coerce(hints[name], raw[name], origin, key)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{origin}: missing required key '{key}'")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
+    origin_type = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin_type in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, origin, key)
+    if origin_type is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{origin}: '{key}' must be one of {choices}, got {value!r}")
+        return value
+    if origin_type is tuple:
+        if isinstance(value, str) and args[0] is str:
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{origin}: '{key}' must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, origin, f"{key}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, origin, key)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: '{key}' must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{origin}: '{key}' must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{origin}: '{key}' must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{origin}: '{key}' must be a non-empty string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for '{key}'")
+
+
+def _check_semantics(config: PipelineConfig, origin: str) -> None:
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{origin}: '{key}' {message}")
+
+    if not config.name.replace("-", "").replace("_", "").isalnum():
+        fail("name", f"must use letters, digits, '-' and '_' only, got {config.name!r}")
+    if not 0.0 < config.split.eval_fraction < 1.0:
+        fail("split.eval_fraction", f"must be between 0 and 1, got {config.split.eval_fraction}")
+    if config.task == "rating" and not config.interactions.rating:
+        fail("interactions.rating", "must name the rating column when task is 'rating'")
+    if config.split.method == "temporal" and not config.interactions.timestamp:
+        fail("interactions.timestamp", "must name a column when split.method is 'temporal'")
+    if config.task in ("ranking", "sequential"):
+        fail("task", f"'{config.task}' is not available yet: use 'retrieval' or 'rating'")
+    models_for_task = {"rating": ("mf",), "retrieval": ("two_tower",)}
+    if config.model_name not in models_for_task[config.task]:
+        fail("model.name", f"{config.model_name!r} does not fit task {config.task!r}")
+    metrics_for_task = {
+        "rating": ("rmse", "mae"),
+        "retrieval": ("recall", "ndcg", "mrr", "hit_rate"),
+    }
+    if config.eval_metric not in metrics_for_task[config.task]:
+        fail("evaluation.metric", f"{config.eval_metric!r} does not fit task {config.task!r}")
+    positive = {
+        "model.embedding_dim": config.model.embedding_dim,
+        "model.batch_size": config.model.batch_size,
+        "model.epochs": config.model.epochs,
+        "model.learning_rate": config.model.learning_rate,
+        "model.temperature": config.model.temperature,
+        "evaluation.top_k": config.evaluation.top_k,
+        "serving.top_k": config.serving.top_k,
+        "features.min_frequency": config.features.min_frequency,
+        "features.oov_buckets": config.features.oov_buckets,
+        "features.hash_buckets": config.features.hash_buckets,
+        "features.text_max_tokens": config.features.text_max_tokens,
+        "features.text_vocab_size": config.features.text_vocab_size,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            fail(key, f"must be positive, got {value}")
+    for i, width in enumerate(config.model.hidden_layers):
+        if width <= 0:
+            fail(f"model.hidden_layers[{i}]", f"must be positive, got {width}")
+    for i, cross in enumerate(config.features.crosses):
+        if len(cross) != 2:
+            fail(f"features.crosses[{i}]", f"must name two features, got {list(cross)}")
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name

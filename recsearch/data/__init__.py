@@ -1,0 +1,1 @@
+"""Reading, checking, generating and splitting the data sources."""

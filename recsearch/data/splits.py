@@ -1,0 +1,68 @@
+"""Train/eval splits of an interaction log: per-user temporal or per-user random."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsearch.config import Split
+from recsearch.modules import features as keys
+
+TRAIN = "train"
+EVAL = "eval"
+
+
+def eval_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:
+    """How many interactions each user holds out: round(fraction * n), at most n - 1."""
+    held = np.floor(sizes * fraction + 0.5).astype(np.int64)
+    return np.minimum(held, np.maximum(sizes - 1, 0))
+
+
+def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str, pd.DataFrame]:
+    """Splits interactions per user into train and eval.
+
+    Temporal: each user's latest interactions (ties broken by file order) go to
+    eval. Random: a seeded random subset of each user's interactions goes to eval.
+    Eval rows whose item never occurs in train are dropped when
+    `split.drop_unseen_items`. For top-K tasks, eval keeps one row per
+    (user, item), the last (strongest) event, and drops items the user
+    already has in train, because those are excluded from recommendations.
+
+    Args:
+      frame: Interactions with at least user_id, item_id (and timestamp for
+        the temporal split), in file order.
+      split: The split settings.
+      task: The pipeline task.
+
+    Returns:
+      {"train": frame, "eval": frame}, each in chronological (or file) order.
+    """
+    order = np.arange(len(frame))
+    if split.method == "temporal":
+        position = pd.DataFrame(
+            {"u": frame[keys.USER_ID].to_numpy(), "t": frame[keys.TIMESTAMP].to_numpy(), "o": order}
+        ).sort_values(["u", "t", "o"], kind="stable")
+    else:
+        rng = np.random.default_rng(split.seed)
+        position = pd.DataFrame(
+            {"u": frame[keys.USER_ID].to_numpy(), "r": rng.random(len(frame)), "o": order}
+        ).sort_values(["u", "r"], kind="stable")
+    rank_in_user = position.groupby("u", sort=False).cumcount().to_numpy()
+    sizes = position.groupby("u", sort=False)["o"].transform("size").to_numpy()
+    held = eval_counts(sizes, split.eval_fraction)
+    is_eval = np.zeros(len(frame), dtype=bool)
+    is_eval[position["o"].to_numpy()] = rank_in_user >= sizes - held
+
+    train = frame[~is_eval]
+    evaluation = frame[is_eval]
+    if split.drop_unseen_items:
+        evaluation = evaluation[evaluation[keys.ITEM_ID].isin(set(train[keys.ITEM_ID]))]
+    if task != "rating":
+        pairs = keys.USER_ID, keys.ITEM_ID
+        seen = pd.MultiIndex.from_frame(train[list(pairs)])
+        in_train = pd.MultiIndex.from_frame(evaluation[list(pairs)]).isin(seen)
+        evaluation = evaluation[~in_train].drop_duplicates(list(pairs), keep="last")
+    if keys.TIMESTAMP in frame:
+        train = train.sort_values(keys.TIMESTAMP, kind="stable")
+        evaluation = evaluation.sort_values(keys.TIMESTAMP, kind="stable")
+    return {TRAIN: train.reset_index(drop=True), EVAL: evaluation.reset_index(drop=True)}

@@ -1,0 +1,142 @@
+"""Loading the interactions and side tables of a config into one typed, joined frame."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from recsearch.config import EntitySource, PipelineConfig
+from recsearch.data import sources
+from recsearch.errors import DataError
+from recsearch.modules import features as keys
+
+
+def load_interactions(config: PipelineConfig, pattern: str | None = None) -> pd.DataFrame:
+    """Reads the interaction log into the canonical columns.
+
+    Args:
+      config: The pipeline config.
+      pattern: Overrides the configured path (ExampleGen passes the resolved span).
+
+    Returns:
+      A frame with user_id and item_id (str), and where configured rating
+      (float, NaN when empty), timestamp (int64 unix seconds), event and
+      session_id (str), plus `_file` and `_row`.
+
+    Raises:
+      DataError: On a missing file or column, or a bad value in a row.
+    """
+    src = config.interactions
+    pattern = pattern or config.resolve(src.path)
+    wanted = {keys.USER_ID: src.user, keys.ITEM_ID: src.item}
+    optional = {
+        keys.RATING: src.rating,
+        keys.TIMESTAMP: src.timestamp,
+        keys.EVENT: src.event,
+        keys.SESSION: src.session,
+    }
+    wanted.update({k: v for k, v in optional.items() if v})
+    raw = sources.read_source(src, pattern, wanted.values())
+    out = pd.DataFrame(
+        {
+            keys.USER_ID: sources.text_column(raw, src.user, required=True),
+            keys.ITEM_ID: sources.text_column(raw, src.item, required=True),
+        }
+    )
+    if src.rating:
+        out[keys.RATING] = sources.numeric_column(raw, src.rating)
+    if src.timestamp:
+        out[keys.TIMESTAMP] = sources.timestamp_column(raw, src.timestamp)
+    if src.event:
+        out[keys.EVENT] = sources.text_column(raw, src.event, required=False)
+    if src.session:
+        out[keys.SESSION] = sources.text_column(raw, src.session, required=False)
+    if config.task == "rating":
+        unrated = out[keys.RATING].isna()
+        if unrated.all():
+            raise DataError("no row has a rating, but task is 'rating'", pattern, column=src.rating)
+        if unrated.any():
+            logging.info("%s: %d rows without a rating are left out", pattern, unrated.sum())
+            out, raw = out[~unrated], raw[~unrated]
+    out["_file"] = raw["_file"].to_numpy()
+    out["_row"] = raw["_row"].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def load_entities(config: PipelineConfig, entity: str) -> pd.DataFrame | None:
+    """Reads the users or items side table, indexed by id, with typed feature columns.
+
+    Returns:
+      None when the side table is not configured; otherwise a frame indexed by
+      id with one column per feature, named `<entity>__<column>`.
+
+    Raises:
+      DataError: On a missing file or column, a bad value or a duplicate id.
+    """
+    src: EntitySource | None = getattr(config, f"{entity}s")
+    if src is None:
+        return None
+    pattern = config.resolve(src.path)
+    columns = [src.id, *src.categorical, *src.hashed, *src.numeric, *src.text]
+    if src.image:
+        columns.append(src.image)
+    raw = sources.read_source(src, pattern, columns)
+    ids = sources.text_column(raw, src.id, required=True)
+    dup = ids.duplicated()
+    if dup.any():
+        first = int(np.argmax(dup.to_numpy()))
+        raise DataError(
+            f"duplicate id {ids.iloc[first]!r}",
+            str(raw["_file"].iloc[first]),
+            column=src.id,
+            row=int(raw["_row"].iloc[first]),
+        )
+    out = pd.DataFrame(index=pd.Index(ids.to_numpy(), name="id"))
+    for column in (*src.categorical, *src.hashed, *src.text):
+        out[keys.side_feature(entity, column)] = sources.text_column(raw, column, False).to_numpy()
+    for column in src.numeric:
+        values = sources.numeric_column(raw, column)
+        values = sources.fill_missing_numeric(values, f"{pattern} column '{column}'")
+        out[keys.side_feature(entity, column)] = values.to_numpy()
+    if src.image:
+        out[keys.side_feature(entity, "image")] = sources.text_column(
+            raw, src.image, False
+        ).to_numpy()
+    return out
+
+
+def join_side_features(
+    interactions: pd.DataFrame, side: pd.DataFrame | None, entity: str
+) -> pd.DataFrame:
+    """Adds the side columns of each interaction's user or item.
+
+    Ids absent from the side table get empty strings and the column mean, and
+    are counted in the log.
+    """
+    if side is None:
+        return interactions
+    id_column = keys.USER_ID if entity == "user" else keys.ITEM_ID
+    joined = interactions.join(side, on=id_column)
+    unknown = ~interactions[id_column].isin(side.index)
+    if unknown.any():
+        logging.warning(
+            "%d interactions name a %s missing from the %s table; they get empty side features",
+            int(unknown.sum()),
+            entity,
+            entity,
+        )
+        for column in side.columns:
+            if pd.api.types.is_float_dtype(side[column]):
+                joined[column] = joined[column].fillna(side[column].mean())
+            else:
+                joined[column] = joined[column].fillna("")
+    return joined
+
+
+def load_joined(config: PipelineConfig, pattern: str | None = None) -> pd.DataFrame:
+    """The interaction log with every user and item side feature joined in."""
+    interactions = load_interactions(config, pattern)
+    frame = join_side_features(interactions, load_entities(config, "user"), "user")
+    return join_side_features(frame, load_entities(config, "item"), "item")

@@ -1,0 +1,97 @@
+"""Running the pipeline locally: paths, metadata, data checks, progress, summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from recsearch import config as config_lib
+from recsearch.data import tables
+from recsearch.data.splits import split_interactions
+from recsearch.modules.features import FeatureSpec
+from recsearch.progress import ComponentProgress, captured_logs
+from recsearch.results import RunSummary, connection_config, summarize
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalPaths:
+    """Where a local run writes.
+
+    Attributes:
+      output: The output root.
+      pipeline_root: TFX artifacts of this pipeline.
+      metadata: The ML Metadata SQLite file (shared by pipelines under `output`).
+      serving: The model base directory the Pusher writes versions into.
+      logs: Full logs of each run.
+    """
+
+    output: str
+    pipeline_root: str
+    metadata: str
+    serving: str
+    logs: str
+
+    @classmethod
+    def under(cls, output: str, name: str) -> LocalPaths:
+        output = os.path.abspath(output)
+        return cls(
+            output=output,
+            pipeline_root=os.path.join(output, "pipelines", name),
+            metadata=os.path.join(output, "metadata.sqlite"),
+            serving=os.path.join(output, "serving", name),
+            logs=os.path.join(output, "logs"),
+        )
+
+
+def check_data(config: config_lib.PipelineConfig) -> dict[str, int]:
+    """Loads, joins and splits the data once, so bad input fails before TFX starts.
+
+    Returns:
+      Row counts per split.
+
+    Raises:
+      ConfigError, DataError: With the file, column and row at fault.
+    """
+    FeatureSpec.from_config(config)
+    frame = tables.load_joined(config)
+    parts = split_interactions(frame, config.split, config.task)
+    return {name: len(part) for name, part in parts.items()}
+
+
+def run(
+    config: config_lib.PipelineConfig,
+    output: str,
+    enable_cache: bool = True,
+    quiet: bool = False,
+) -> RunSummary:
+    """Checks the data, runs the pipeline with LocalDagRunner and summarises the run.
+
+    Raises:
+      ConfigError, DataError: Bad config or data, before anything runs.
+      AnomaliesError: The data does not match the schema (nothing is trained).
+    """
+    from tfx import v1 as tfx
+
+    from recsearch.pipeline.pipeline import create_pipeline
+
+    paths = LocalPaths.under(output, config.name)
+    rows = check_data(config)
+    for directory in (paths.pipeline_root, paths.serving, paths.logs):
+        os.makedirs(directory, exist_ok=True)
+    pipeline = create_pipeline(
+        config,
+        pipeline_root=paths.pipeline_root,
+        serving_dir=paths.serving,
+        metadata_connection_config=connection_config(paths.metadata),
+        beam_pipeline_args=config.beam.pipeline_args(),
+        enable_cache=enable_cache,
+    )
+    log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    progress = None if quiet else ComponentProgress(total=len(pipeline.components))
+    if not quiet:
+        print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
+        print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
+    with captured_logs(log_path, progress):
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+    return summarize(paths.metadata, config.name)

@@ -1,0 +1,94 @@
+"""Terminal progress for local runs: one line per component with its elapsed time.
+
+TFX's LocalDagRunner logs "Component X is running." and "... is finished."
+through absl; a logging handler turns those into short lines on the terminal,
+while the full log goes to a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sys
+import time
+from typing import TextIO
+
+from absl import logging as absl_logging
+
+_RUNNING = re.compile(r"Component (\S+) is running\.")
+_FINISHED = re.compile(r"Component (\S+) is finished\.")
+_CACHED = re.compile(r"A cached execution \d+ is used\.")
+_LOGGERS = ("absl", "tensorflow", "apache_beam", "py.warnings", "root")
+
+
+class ComponentProgress(logging.Handler):
+    """Prints `[i/n] Component ... done in 3.2 s` lines as components run."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr):
+        super().__init__(level=logging.INFO)
+        self.total = total
+        self.stream = stream
+        self.done = 0
+        self.timings: dict[str, float] = {}
+        self.cached: set[str] = set()
+        self._current: str | None = None
+        self._started = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return
+        if match := _RUNNING.search(message):
+            self._current, self._started = match.group(1), time.time()
+            self._write(f"[{self.done + 1:>2}/{self.total}] {self._current} ...")
+        elif _CACHED.search(message) and self._current:
+            self.cached.add(self._current)
+        elif match := _FINISHED.search(message):
+            name = match.group(1)
+            elapsed = time.time() - self._started
+            self.timings[name] = elapsed
+            self.done += 1
+            note = " (cached)" if name in self.cached else ""
+            self._write(f"[{self.done:>2}/{self.total}] {name} done in {elapsed:.1f} s{note}")
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def captured_logs(path: str, progress: logging.Handler | None):
+    """Routes INFO logs of TFX, TensorFlow and Beam to `path` during a run.
+
+    The terminal only gets `progress` lines and errors; Python warnings go to
+    the file too.
+    """
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setLevel(logging.INFO)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    absl_logging.set_verbosity(absl_logging.INFO)
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    saved = [(lg, lg.level, lg.propagate, list(lg.handlers)) for lg in loggers]
+    for lg in loggers:
+        for handler in list(lg.handlers):
+            lg.removeHandler(handler)
+        lg.addHandler(file_handler)
+        if progress is not None and lg.name == "absl":
+            lg.addHandler(progress)
+        lg.setLevel(logging.INFO)
+        lg.propagate = False
+    logging.captureWarnings(True)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        for lg, level, propagate, handlers in saved:
+            for handler in list(lg.handlers):
+                lg.removeHandler(handler)
+            for handler in handlers:
+                lg.addHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+        file_handler.close()

@@ -1,0 +1,86 @@
+"""What a pipeline run produced, read back from ML Metadata: metrics, blessing, push."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """The outcome of the latest run of a pipeline.
+
+    Attributes:
+      metrics: Candidate metrics of the overall slice, by name.
+      baseline_metrics: The last blessed model's metrics, empty on a first run.
+      blessed: Whether the Evaluator blessed the candidate.
+      reasons: Why not, one line per failed threshold.
+      pushed_to: The version directory the Pusher wrote, or None.
+      serving_dir: The model base directory (what `recommend --model-dir` takes).
+    """
+
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    blessed: bool
+    reasons: list[str]
+    pushed_to: str | None
+    serving_dir: str | None
+
+
+def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = sqlite_path
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    )
+    return config
+
+
+def _latest(store: mlmd.MetadataStore, context_id: int, type_name: str):
+    type_id = store.get_artifact_type(type_name).id
+    artifacts = [a for a in store.get_artifacts_by_context(context_id) if a.type_id == type_id]
+    return max(artifacts, key=lambda a: a.id) if artifacts else None
+
+
+def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
+    """Reads the latest evaluation, blessing and push of `pipeline_name`.
+
+    Raises:
+      LookupError: The pipeline has never produced an evaluation.
+    """
+    import tensorflow_model_analysis as tfma
+
+    store = mlmd.MetadataStore(connection_config(sqlite_path))
+    context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if context is None:
+        raise LookupError(f"no pipeline named {pipeline_name!r} in {sqlite_path}")
+    evaluation = _latest(store, context.id, "ModelEvaluation")
+    if evaluation is None:
+        raise LookupError(f"pipeline {pipeline_name!r} has no evaluation yet")
+    result = tfma.load_eval_result(evaluation.uri)
+    metrics, baseline = {}, {}
+    for slice_key, by_output in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for name, value in by_output.get("", {}).get("", {}).items():
+            number = value.get("doubleValue")
+            if number is None:
+                continue
+            (baseline if name.startswith("baseline:") else metrics)[name] = number
+    validation = tfma.load_validation_result(evaluation.uri)
+    reasons = [
+        f"{f.metric_key.name}: {f.message}"
+        for failure in validation.metric_validations_per_slice
+        for f in failure.failures
+    ]
+    blessing = _latest(store, context.id, "ModelBlessing")
+    blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
+    pushed = _latest(store, context.id, "PushedModel")
+    pushed_to, serving_dir = None, None
+    if pushed is not None and pushed.custom_properties["pushed"].int_value:
+        pushed_to = pushed.custom_properties["pushed_destination"].string_value
+        serving_dir = os.path.dirname(pushed_to.rstrip("/"))
+    return RunSummary(metrics, baseline, blessed, reasons, pushed_to, serving_dir)
