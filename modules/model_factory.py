@@ -88,5 +88,5 @@ def make_optimizer(hparams: Mapping[str, Any]) -> tf.keras.optimizers.Optimizer:
     """The configured optimizer."""
     rate = float(hparams["learning_rate"])
     if hparams["optimizer"] == "adagrad":
-        return tf.keras.optimizers.Adagrad(learning_rate=rate)
-    return tf.keras.optimizers.Adam(learning_rate=rate)
+        return tf.keras.optimizers.Adagrad(learning_rate=rate, jit_compile=False)
+    return tf.keras.optimizers.Adam(learning_rate=rate, jit_compile=False)

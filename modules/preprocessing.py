@@ -74,12 +74,14 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     if has_event:
         strings[keys.EVENT] = to_dense(inputs[keys.EVENT], default="")
 
+    # TFT warns that a threshold of 1 is a no-op; None says the same quietly.
+    threshold = spec.min_frequency if spec.min_frequency > 1 else None
     outputs: dict[str, Any] = {}
     vocab_features = (keys.USER_ID, keys.ITEM_ID, *spec.user_categorical, *spec.item_categorical)
     for name in vocab_features:
         outputs[name] = tft.compute_and_apply_vocabulary(
             strings[name],
-            frequency_threshold=spec.min_frequency,
+            frequency_threshold=threshold,
             num_oov_buckets=spec.oov_buckets,
             vocab_filename=vocabulary_name(name),
         )
@@ -103,7 +105,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
         vocabulary = tft.vocabulary(
             all_tokens,
             top_k=spec.text_vocab_size,
-            frequency_threshold=spec.min_frequency,
+            frequency_threshold=threshold,
             vocab_filename=keys.TEXT_VOCAB,
         )
         for name, t in tokens.items():

@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = local.run(config, args.output, enable_cache=not args.no_cache)
     print()
     for name, value in sorted(summary.metrics.items()):
-        base = summary.baseline_metrics.get(f"baseline:{name}")
+        base = summary.baseline_metrics.get(name)
         versus = f"   (last blessed: {base:.4f})" if base is not None else ""
         print(f"  {name:<28} {value:.4f}{versus}")
     if summary.blessed:

@@ -45,6 +45,32 @@ def _latest(store: mlmd.MetadataStore, context_id: int, type_name: str):
     return max(artifacts, key=lambda a: a.id) if artifacts else None
 
 
+_DIFF_SUFFIX = "_diff"
+
+
+def _reason(failure, metrics: dict[str, float], baseline: dict[str, float]) -> str:
+    """A readable sentence for one failed TFMA threshold."""
+    name = failure.metric_key.name
+    if failure.metric_key.is_diff:
+        threshold = failure.metric_threshold.change_threshold
+        change = metrics.get(name, float("nan")) - baseline.get(name, float("nan"))
+        return (
+            f"{name} {metrics.get(name, float('nan')):.4f} vs last blessed "
+            f"{baseline.get(name, float('nan')):.4f}: change {change:+.4f} does not meet "
+            f"the required {threshold.absolute.value:+.4f}"
+        )
+    threshold = failure.metric_threshold.value_threshold
+    bound = (
+        f">= {threshold.lower_bound.value}"
+        if threshold.HasField("lower_bound")
+        else f"<= {threshold.upper_bound.value}"
+    )
+    value = metrics.get(name, float("nan"))
+    return f"{name} {value:.4f} does not meet the required {bound}" + (
+        f" ({failure.message})" if failure.message else ""
+    )
+
+
 def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     """Reads the latest evaluation, blessing and push of `pipeline_name`.
 
@@ -61,7 +87,7 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     if evaluation is None:
         raise LookupError(f"pipeline {pipeline_name!r} has no evaluation yet")
     result = tfma.load_eval_result(evaluation.uri)
-    metrics, baseline = {}, {}
+    metrics, diffs = {}, {}
     for slice_key, by_output in result.slicing_metrics:
         if slice_key != ():
             continue
@@ -69,13 +95,19 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
             number = value.get("doubleValue")
             if number is None:
                 continue
-            (baseline if name.startswith("baseline:") else metrics)[name] = number
+            if name.endswith(_DIFF_SUFFIX):
+                diffs[name[: -len(_DIFF_SUFFIX)]] = number
+            else:
+                metrics[name] = number
+    baseline = {name: metrics[name] - diff for name, diff in diffs.items() if name in metrics}
     validation = tfma.load_validation_result(evaluation.uri)
     reasons = [
-        f"{f.metric_key.name}: {f.message}"
-        for failure in validation.metric_validations_per_slice
-        for f in failure.failures
+        _reason(f, metrics, baseline)
+        for per_slice in validation.metric_validations_per_slice
+        for f in per_slice.failures
     ]
+    if validation.missing_thresholds:
+        reasons.append("no threshold matched a computed metric")
     blessing = _latest(store, context.id, "ModelBlessing")
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
     pushed = _latest(store, context.id, "PushedModel")

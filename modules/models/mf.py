@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import tensorflow as tf
-import tensorflow_recommenders as tfrs
 
 from recsearch.modules import features as keys
+from recsearch.modules.models import losses
+from recsearch.modules.models.base import RecommenderModel
 
 
-class BiasedMF(tfrs.Model):
+class BiasedMF(RecommenderModel):
     """rating(u, i) = mu + b_u + b_i + <p_u, q_i>, trained with squared error.
 
     Scores are also exposed as one inner product of augmented vectors,
@@ -51,10 +52,6 @@ class BiasedMF(tfrs.Model):
             num_items, 1, embeddings_initializer="zeros", embeddings_regularizer=regularizer
         )
         self.global_bias = tf.Variable(float(global_mean), dtype=tf.float32, name="global_bias")
-        self.task = tfrs.tasks.Ranking(
-            loss=tf.keras.losses.MeanSquaredError(),
-            metrics=[tf.keras.metrics.RootMeanSquaredError()],
-        )
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         users = features[keys.USER_ID]
@@ -80,8 +77,4 @@ class BiasedMF(tfrs.Model):
         return tf.reduce_sum(query * candidate, axis=1) + self.global_bias
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        return self.task(
-            labels=features[keys.RATING],
-            predictions=self(features),
-            compute_metrics=not training,
-        )
+        return losses.squared_error(features[keys.RATING], self(features))

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_recommenders as tfrs
 
 from recsearch.modules import features as keys
+from recsearch.modules.models import losses
+from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.towers import FeatureTower
 
 
-class TwoTowerModel(tfrs.Model):
+class TwoTowerModel(RecommenderModel):
     """User tower and item tower trained so a user's items score highest.
 
     The loss is a softmax over the other items of the batch. In-batch
@@ -49,13 +50,13 @@ class TwoTowerModel(tfrs.Model):
             )
         self.user_tower = user_tower
         self.item_tower = item_tower
-        self.item_probability = None
+        self.temperature = float(temperature)
+        self.item_log_q = None
         if item_probability is not None:
             probability = np.asarray(item_probability, dtype=np.float32)
             if probability.ndim != 1 or (probability <= 0).any():
                 raise ValueError("item_probability must be a positive vector over item indices")
-            self.item_probability = tf.constant(probability)
-        self.task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=True)
+            self.item_log_q = tf.constant(np.log(probability))
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         return self.user_tower(features)
@@ -72,13 +73,11 @@ class TwoTowerModel(tfrs.Model):
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         items = features[keys.ITEM_ID]
-        probability = None
-        if self.item_probability is not None:
-            probability = tf.gather(self.item_probability, items)
-        return self.task(
+        log_q = None if self.item_log_q is None else tf.gather(self.item_log_q, items)
+        return losses.in_batch_softmax(
             self.query_vectors(features),
             self.candidate_vectors(features),
-            candidate_sampling_probability=probability,
             candidate_ids=items,
-            compute_metrics=not training,
+            log_q=log_q,
+            temperature=self.temperature,
         )

@@ -7,7 +7,9 @@ anything is trained.
 
 from __future__ import annotations
 
+import csv
 import glob
+import io
 import json
 import logging
 import os
@@ -126,30 +128,46 @@ def _read_delimited(source: Source, path: str, fmt: str) -> pd.DataFrame:
         raise DataError("'header: false' needs 'columns' to name the columns", path)
     names = list(source.columns) if source.columns else None
     with _open(path) as f:
-        try:
-            frame = pd.read_csv(
-                f,
-                sep=sep,
-                header=0 if source.header else None,
-                names=names,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                encoding=source.encoding,
-                skip_blank_lines=True,
-                engine="c" if len(sep) == 1 else "python",
-            )
-        except pd.errors.ParserError as e:
-            raise DataError(f"malformed row: {e}", path) from e
-    # Rows with too few fields come back padded with NaN even with na_filter off.
-    if names or source.header:
-        short = frame.isna().any(axis=1)
-        if short.any():
-            row = int(np.argmax(short.to_numpy())) + 1
-            raise DataError(
-                f"malformed row: expected {frame.shape[1]} fields, found fewer", path, row=row
-            )
+        data = f.read()
+    text = data.decode(source.encoding) if isinstance(data, bytes) else data
+    _check_field_counts(text, sep, source.header, len(names) if names else None, path)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=0 if source.header else None,
+            names=names,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            engine="c" if len(sep) == 1 else "python",
+        )
+    except pd.errors.ParserError as e:
+        raise DataError(f"malformed row: {e}", path) from e
     return frame
+
+
+def _check_field_counts(text: str, sep: str, header: bool, expected: int | None, path: str) -> None:
+    """Every data row must have as many fields as the header (or `columns`).
+
+    pandas silently pads short rows, so the count is checked here, with the
+    data row (1-based, header not counted) in the error.
+    """
+    if len(sep) != 1:
+        return
+    rows = (fields for fields in csv.reader(io.StringIO(text), delimiter=sep) if fields)
+    if header:
+        first = next(rows, None)
+        if expected is None and first is not None:
+            expected = len(first)
+    for row, fields in enumerate(rows, start=1):
+        if expected is None:
+            expected = len(fields)
+        if len(fields) != expected:
+            raise DataError(
+                f"malformed row: expected {expected} fields, found {len(fields)}", path, row=row
+            )
 
 
 def _read_parquet(path: str) -> pd.DataFrame:
@@ -216,14 +234,17 @@ def timestamp_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """A column of unix seconds or ISO 8601 times, as int64 unix seconds."""
     raw = text_column(frame, column, required=True)
     numeric = pd.to_numeric(raw, errors="coerce")
-    if numeric.notna().all():
-        return numeric.astype("int64")
-    parsed = pd.to_datetime(raw, errors="coerce", utc=True)
-    bad = parsed.isna()
+    seconds = numeric.copy()
+    textual = numeric.isna()
+    if textual.any():
+        parsed = pd.to_datetime(raw[textual], errors="coerce", utc=True)
+        seconds[textual] = parsed.astype("int64") // 1_000_000_000
+        seconds[textual & parsed.reindex(raw.index).isna()] = np.nan
+    bad = seconds.isna()
     if bad.any():
         value = raw[bad].iloc[0]
         _fail(frame, bad, column, f"expected unix seconds or an ISO 8601 time, got {value!r}")
-    return (parsed.astype("int64") // 1_000_000_000).astype("int64")
+    return seconds.astype("int64")
 
 
 def _fail(frame: pd.DataFrame, mask: pd.Series, column: str, message: str) -> None:

@@ -1,0 +1,73 @@
+"""Shared test fixtures: a small sample shop, and its examples run through a real Transform."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+import yaml
+
+import recsearch  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+MOVIELENS_DIR = os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "shared", "datasets", "movielens-100k")
+)
+TINY_SAMPLE = dict(users=150, items=80, days=30, mean_sessions=4.0, seed=11)
+
+
+def write_config(directory: str, overrides: dict) -> str:
+    """Writes the sample config in `directory` with top-level sections updated."""
+    path = os.path.join(directory, "config.yaml")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key].update(value)
+        else:
+            raw[key] = value
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(raw, f, sort_keys=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> str:
+    """A tiny sample shop (CSV files, images, config.yaml) in a temp directory."""
+    from recsearch.data import sample
+
+    directory = str(tmp_path_factory.mktemp("sample"))
+    sample.write(directory, sample.SampleSpec(**TINY_SAMPLE))
+    write_config(directory, {"model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16}})
+    return directory
+
+
+@pytest.fixture(scope="session")
+def sample_config(sample_dir):
+    from recsearch.config import load_config
+
+    return load_config(os.path.join(sample_dir, "config.yaml"))
+
+
+@dataclasses.dataclass
+class TransformedData:
+    """Examples of the tiny shop after a real Transform run."""
+
+    config: object
+    raw_dir: str
+    transform_graph: str
+    transformed_dir: str
+
+    def files(self, kind: str, split: str) -> list[str]:
+        base = self.raw_dir if kind == "raw" else self.transformed_dir
+        return [os.path.join(base, f"Split-{split}", "*")]
+
+
+@pytest.fixture(scope="session")
+def transformed(tmp_path_factory, sample_config) -> TransformedData:
+    """Runs the real preprocessing_fn with tf.Transform on the tiny shop's splits."""
+    from recsearch.testing import transform_sample
+
+    root = str(tmp_path_factory.mktemp("transformed"))
+    raw_dir, graph, out = transform_sample(sample_config, root)
+    return TransformedData(sample_config, raw_dir, graph, out)

@@ -1,0 +1,127 @@
+"""run_fn end to end on real Transform output: train, export, reload, call every signature."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from recsearch import testing
+from recsearch.modules import features as keys
+from recsearch.modules import trainer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bundle(transformed, tmp_path_factory):
+    root = tmp_path_factory.mktemp("trained")
+    serving_dir, run_dir = str(root / "serving"), str(root / "run")
+    args = testing.fn_args(
+        transformed.config,
+        transformed.transformed_dir,
+        transformed.transform_graph,
+        serving_dir,
+        run_dir,
+    )
+    trainer.run_fn(args)
+    return tf.saved_model.load(serving_dir), run_dir
+
+
+def _train_items(transformed):
+    tft_output = tft.TFTransformOutput(transformed.transform_graph)
+    items = [v.decode() for v in tft_output.vocabulary_by_name("item_id")]
+    users = [v.decode() for v in tft_output.vocabulary_by_name("user_id")]
+    dataset = tf.data.TFRecordDataset(
+        tf.io.gfile.glob(transformed.files("transformed", "train")[0]), compression_type="GZIP"
+    )
+    spec = tft_output.transformed_feature_spec()
+    seen, counts = {}, np.zeros(len(items) + 1)
+    for record in dataset.batch(4096):
+        parsed = tf.io.parse_example(record, spec)
+        for u, i in zip(parsed[keys.USER_ID].numpy(), parsed[keys.ITEM_ID].numpy()):
+            seen.setdefault(users[u], set()).add(items[i])
+            counts[i] += 1
+    return seen, items, counts
+
+
+def test_history_and_signatures_exist(bundle):
+    model, run_dir = bundle
+    assert set(model.signatures) == {"recommend", "predict", "serving_default"}
+    assert os.path.isfile(os.path.join(run_dir, trainer.HISTORY_FILE))
+
+
+def test_recommend_excludes_seen_items_and_is_sorted(bundle, transformed):
+    model, _ = bundle
+    seen, _, _ = _train_items(transformed)
+    users = sorted(seen)[:5]
+    out = model.signatures["recommend"](user_id=tf.constant(users))
+    ids, scores = out["item_ids"].numpy(), out["scores"].numpy()
+    assert ids.shape == (5, transformed.config.serving.top_k)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+    for user, row in zip(users, ids):
+        recommended = {v.decode() for v in row}
+        assert not recommended & seen[user]
+        assert len(recommended) == len(row)
+
+
+def test_unknown_user_gets_popular_items(bundle, transformed):
+    model, _ = bundle
+    _, items, counts = _train_items(transformed)
+    out = model.signatures["recommend"](user_id=tf.constant(["no-such-user"]))
+    top = [v.decode() for v in out["item_ids"].numpy()[0]]
+    order = np.argsort(-counts[: len(items)], kind="stable")
+    assert top[0] == items[order[0]]
+    assert counts[items.index(top[1])] <= counts[items.index(top[0])]
+
+
+def test_predict_agrees_with_recommend(bundle, transformed):
+    model, _ = bundle
+    seen, _, _ = _train_items(transformed)
+    user = sorted(seen)[0]
+    out = model.signatures["recommend"](user_id=tf.constant([user]))
+    items = out["item_ids"].numpy()[0][:3]
+    scores = model.signatures["predict"](
+        user_id=tf.constant([user] * 3), item_id=tf.constant(items)
+    )["scores"].numpy()
+    np.testing.assert_allclose(scores, out["scores"].numpy()[0][:3], rtol=1e-5, atol=1e-6)
+    unknown = model.signatures["predict"](
+        user_id=tf.constant([user]), item_id=tf.constant(["no-such-item"])
+    )["scores"].numpy()
+    assert unknown[0] == -np.inf
+
+
+def test_serving_default_rank_matches_recommend_position(bundle, transformed):
+    model, _ = bundle
+    seen, _, _ = _train_items(transformed)
+    user = sorted(seen)[1]
+    top = model.signatures["recommend"](user_id=tf.constant([user]))["item_ids"].numpy()[0]
+    examples = []
+    for item in top[[0, 4]]:
+        example = tf.train.Example()
+        example.features.feature[keys.USER_ID].bytes_list.value.append(user.encode())
+        example.features.feature[keys.ITEM_ID].bytes_list.value.append(item)
+        for name, kind in transformed_raw_defaults(transformed).items():
+            feature = example.features.feature[name]
+            (feature.bytes_list if kind == "bytes" else feature.float_list).value.append(
+                b"" if kind == "bytes" else 0.0
+            )
+        example.features.feature[keys.TIMESTAMP].int64_list.value.append(0)
+        examples.append(example.SerializeToString())
+    out = model.signatures["serving_default"](examples=tf.constant(examples))
+    assert list(out["rank"].numpy()) == [0.0, 4.0]
+
+
+def transformed_raw_defaults(transformed):
+    from recsearch.modules.features import FeatureSpec
+
+    spec = FeatureSpec.from_config(transformed.config)
+    skip = {keys.USER_ID, keys.ITEM_ID, keys.TIMESTAMP, keys.RATING}
+    return {n: k for n, k in spec.raw_types().items() if n not in skip and k != "int"}
+
+
+def test_empty_batch(bundle):
+    model, _ = bundle
+    out = model.signatures["recommend"](user_id=tf.constant([], tf.string))
+    assert out["item_ids"].shape[0] == 0

@@ -1,0 +1,72 @@
+"""Config loading: defaults, strict keys and types, messages that name the key."""
+
+import os
+
+import pytest
+
+from recsearch import config as config_lib
+from recsearch.data import sample
+from recsearch.errors import ConfigError
+
+BOOKS = """
+name: books
+task: retrieval
+interactions: {path: data/train.csv, user: user_id, item: book_name, rating: rating, timestamp: ts}
+items: {path: data/books.csv, id: book_name, text: [book_name, authors], categorical: [publisher],
+        numeric: [num_pages]}
+users: {path: data/users.csv, id: user_id, categorical: [country], numeric: [age]}
+split: {method: random, eval_fraction: 0.2, seed: 42}
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_issue_example_loads_with_paths_relative_to_the_file(tmp_path):
+    config = config_lib.load_config(_write(tmp_path, BOOKS))
+    assert config.name == "books"
+    assert config.items.text == ("book_name", "authors")
+    assert config.split.method == "random"
+    assert config.model_name == "two_tower"
+    assert config.eval_metric == "recall"
+    assert config.resolve(config.items.path) == os.path.join(str(tmp_path), "data", "books.csv")
+
+
+def test_shipped_sample_config_loads():
+    text = sample.default_config_text()
+    assert "interactions" in text
+
+
+def test_json_round_trip(tmp_path):
+    config = config_lib.load_config(_write(tmp_path, BOOKS))
+    assert config_lib.from_json(config_lib.to_json(config)) == config
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("split: {method: random, eval_fractoin: 0.2}", "unknown key 'split.eval_fractoin'"),
+        ("split: {method: sideways}", "'split.method' must be one of"),
+        ("split: {eval_fraction: 1.5}", "'split.eval_fraction' must be between 0 and 1"),
+        ("model: {epochs: two}", "'model.epochs' must be an integer, got 'two'"),
+        ("model: {embedding_dim: 0}", "'model.embedding_dim' must be positive, got 0"),
+        ("task: rating\ninteractions: {path: a.csv}", "'interactions.rating' must name"),
+        ("features: {crosses: [[user.country]]}", "'features.crosses[0]' must name two"),
+        ("evaluation: {metric: rmse}", "'evaluation.metric' 'rmse' does not fit"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        config_lib.load_config(_write(tmp_path, BOOKS + change + "\n"))
+
+
+def test_missing_file_and_missing_required_key(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        config_lib.load_config(str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="missing required key 'interactions'"):
+        config_lib.load_config(_write(tmp_path, "name: x\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config_lib.load_config(_write(tmp_path, "name: [unclosed\n"))

@@ -1,0 +1,96 @@
+"""Reading tables: every format, and errors that name the file, column and row."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from recsearch.config import InteractionsSource, Source
+from recsearch.data import sources
+from recsearch.errors import DataError
+
+
+def _csv(tmp_path, text, name="t.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_csv_values_stay_text(tmp_path):
+    path = _csv(tmp_path, "id,n\n001,2\n002,\n")
+    frame = sources.read_source(Source(path=path), path, ["id", "n"])
+    assert list(frame["id"]) == ["001", "002"]
+    assert list(frame["n"]) == ["2", ""]
+    assert list(frame["_row"]) == [1, 2]
+
+
+def test_tsv_without_header_and_glob(tmp_path):
+    (tmp_path / "a.tsv").write_text("u1\ti1\n")
+    (tmp_path / "b.tsv").write_text("u2\ti2\n")
+    source = Source(path="*.tsv", header=False, columns=("u", "i"))
+    frame = sources.read_source(source, str(tmp_path / "*.tsv"), ["u", "i"])
+    assert list(frame["u"]) == ["u1", "u2"]
+
+
+def test_parquet_and_jsonl(tmp_path):
+    parquet = str(tmp_path / "t.parquet")
+    pd.DataFrame({"id": [1, 2], "x": [0.5, None]}).to_parquet(parquet)
+    frame = sources.read_source(Source(path=parquet), parquet, ["id", "x"])
+    assert list(frame["id"]) == ["1", "2"]
+    assert list(frame["x"]) == ["0.5", ""]
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text(json.dumps({"id": "a", "x": 1}) + "\n\n" + json.dumps({"id": "b"}) + "\n")
+    frame = sources.read_source(Source(path=str(jsonl)), str(jsonl), ["id"])
+    assert list(frame["id"]) == ["a", "b"]
+
+
+def test_missing_file_unknown_column_and_unknown_extension(tmp_path):
+    with pytest.raises(DataError, match="no file matches"):
+        sources.read_source(Source(path="x.csv"), str(tmp_path / "x.csv"), ["a"])
+    path = _csv(tmp_path, "a,b\n1,2\n")
+    with pytest.raises(
+        DataError, match=r"t.csv, column 'c': unknown column \(columns in the file: a, b\)"
+    ):
+        sources.read_source(Source(path=path), path, ["a", "c"])
+    odd = _csv(tmp_path, "a\n1\n", name="t.data")
+    with pytest.raises(DataError, match="cannot infer the format"):
+        sources.read_source(Source(path=odd), odd, ["a"])
+
+
+def test_malformed_rows_name_the_row(tmp_path):
+    short = _csv(tmp_path, "a,b,c\n1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="row 2: malformed row"):
+        sources.read_source(Source(path=short), short, ["a"])
+    long = _csv(tmp_path, "a,b\n1,2\n3,4,5\n", name="long.csv")
+    with pytest.raises(
+        DataError, match="long.csv, row 2: malformed row: expected 2 fields, found 3"
+    ):
+        sources.read_source(Source(path=long), long, ["a"])
+    bad_json = tmp_path / "t.jsonl"
+    bad_json.write_text('{"a": 1}\n{"a": \n')
+    with pytest.raises(DataError, match="row 2: malformed JSON"):
+        sources.read_source(Source(path=str(bad_json)), str(bad_json), ["a"])
+
+
+def test_typed_columns_report_the_first_bad_row(tmp_path):
+    path = _csv(tmp_path, "r,t\n4,1700000000\nfive,1700000001\nsix,x\n")
+    frame = sources.read_source(Source(path=path), path, ["r", "t"])
+    with pytest.raises(
+        DataError, match=r"column 'r', row 2: expected a number, got 'five' \(1 more"
+    ):
+        sources.numeric_column(frame, "r")
+    with pytest.raises(DataError, match="column 't', row 3: expected unix seconds"):
+        sources.timestamp_column(frame, "t")
+
+
+def test_iso_timestamps_and_required_text(tmp_path):
+    path = _csv(tmp_path, "t,u\n2026-01-01T00:00:10Z,a\n2026-01-01T00:00:20Z,\n")
+    frame = sources.read_source(Source(path=path), path, ["t", "u"])
+    assert list(sources.timestamp_column(frame, "t")) == [1767225610, 1767225620]
+    with pytest.raises(DataError, match="column 'u', row 2: missing value"):
+        sources.text_column(frame, "u", required=True)
+
+
+def test_interactions_source_defaults():
+    source = InteractionsSource(path="x.csv")
+    assert (source.user, source.item, source.rating) == ("user_id", "item_id", None)

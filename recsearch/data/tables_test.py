@@ -1,0 +1,54 @@
+"""Loading and joining the configured tables."""
+
+import pytest
+
+from recsearch.config import config_from_dict
+from recsearch.data import tables
+from recsearch.errors import DataError
+
+
+def _config(tmp_path, **extra):
+    (tmp_path / "events.csv").write_text(
+        "uid,iid,stars,ts\nu1,i1,4,10\nu1,i2,,11\nu2,i1,5,12\nu2,i9,3,13\n"
+    )
+    (tmp_path / "items.csv").write_text("iid,genre,price\ni1,drama,3.0\ni2,comedy,\n")
+    raw = {
+        "name": "t",
+        "interactions": {
+            "path": "events.csv",
+            "user": "uid",
+            "item": "iid",
+            "rating": "stars",
+            "timestamp": "ts",
+        },
+        "items": {"path": "items.csv", "id": "iid", "categorical": ["genre"], "numeric": ["price"]},
+        **extra,
+    }
+    return config_from_dict(raw, base_dir=str(tmp_path))
+
+
+def test_join_fills_unknown_items_and_missing_numbers(tmp_path):
+    frame = tables.load_joined(_config(tmp_path))
+    assert list(frame["item__genre"]) == ["drama", "comedy", "drama", ""]
+    # i2's empty price and the unknown i9 both get the mean of the known prices (3.0).
+    assert list(frame["item__price"]) == [3.0, 3.0, 3.0, 3.0]
+    assert frame["rating"].isna().sum() == 1
+
+
+def test_rating_task_leaves_out_unrated_rows(tmp_path):
+    frame = tables.load_interactions(_config(tmp_path, task="rating"))
+    assert list(frame["rating"]) == [4.0, 5.0, 3.0]
+
+
+def test_duplicate_side_ids_name_the_row(tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "items.csv").write_text("iid,genre,price\ni1,drama,3\ni2,comedy,1\ni1,x,2\n")
+    with pytest.raises(DataError, match="items.csv, column 'iid', row 3: duplicate id 'i1'"):
+        tables.load_entities(config, "item")
+
+
+def test_bad_rating_names_file_column_and_row(tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "events.csv").write_text("uid,iid,stars,ts\nu1,i1,4,10\nu1,i2,lots,11\n")
+    with pytest.raises(DataError, match="events.csv, column 'stars', row 2: expected a number"):
+        tables.load_interactions(config)
