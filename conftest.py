@@ -6,7 +6,6 @@ import dataclasses
 import os
 
 import pytest
-import yaml
 
 import recsearch  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
@@ -16,25 +15,11 @@ MOVIELENS_DIR = os.path.abspath(
 TINY_SAMPLE = dict(users=150, items=80, days=30, mean_sessions=4.0, seed=11)
 
 
-def write_config(directory: str, overrides: dict) -> str:
-    """Writes the sample config in `directory` with top-level sections updated."""
-    path = os.path.join(directory, "config.yaml")
-    with open(path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key].update(value)
-        else:
-            raw[key] = value
-    with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(raw, f, sort_keys=False)
-    return path
-
-
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> str:
     """A tiny sample shop (CSV files, images, config.yaml) in a temp directory."""
     from recsearch.data import sample
+    from recsearch.testing import write_config
 
     directory = str(tmp_path_factory.mktemp("sample"))
     sample.write(directory, sample.SampleSpec(**TINY_SAMPLE))

@@ -15,6 +15,7 @@ import apache_beam as beam
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+import yaml
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
@@ -30,6 +31,21 @@ from recsearch.modules.features import FeatureSpec
 from recsearch.pipeline.pipeline import trainer_config
 
 _TYPES = {"bytes": schema_pb2.BYTES, "float": schema_pb2.FLOAT, "int": schema_pb2.INT}
+
+
+def write_config(directory: str, overrides: dict) -> str:
+    """Rewrites `directory`/config.yaml with top-level sections updated; returns its path."""
+    path = os.path.join(directory, "config.yaml")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key].update(value)
+        else:
+            raw[key] = value
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(raw, f, sort_keys=False)
+    return path
 
 
 def raw_schema(spec: FeatureSpec, sparse: tuple[str, ...] = ("rating",)) -> schema_pb2.Schema:

@@ -1,0 +1,65 @@
+"""RecsysExampleGen's executor, run with Executor().Do on the tiny shop."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+
+from recsearch.components.recsys_example_gen import component, executor
+
+
+def _exec_properties(config):
+    gen = component.RecsysExampleGen(config)
+    props = dict(gen.exec_properties)
+    for key in ("input_config", "output_config", "custom_config", "range_config"):
+        value = props.get(key)
+        if value is not None and not isinstance(value, str):
+            from tfx.utils import proto_utils
+
+            props[key] = proto_utils.proto_to_json(value)
+    return props
+
+
+def _read(uri, split):
+    files = tf.io.gfile.glob(os.path.join(uri, f"Split-{split}", "*"))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return [tf.train.Example.FromString(r.numpy()) for r in dataset]
+
+
+def test_do_writes_joined_train_and_eval(sample_config, tmp_path):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path)
+    executor.Executor().Do(
+        {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, _exec_properties(sample_config)
+    )
+    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
+    expected = executor.build_splits(sample_config, sample_config.resolve("interactions.csv"))
+    train, held = _read(examples.uri, "train"), _read(examples.uri, "eval")
+    assert len(train) == len(expected["train"]) and len(held) == len(expected["eval"])
+    features = train[0].features.feature
+    assert {"user_id", "item_id", "user__age", "item__category", "item__title"} <= set(features)
+    users = {e.features.feature["user_id"].bytes_list.value[0] for e in train}
+    assert len(users) == expected["train"]["user_id"].nunique()
+    # Views have no rating: the feature is present without a value, as CsvExampleGen writes it.
+    ratings = [len(e.features.feature["rating"].float_list.value) for e in train]
+    assert 0 in ratings and 1 in ratings
+
+
+def test_config_travels_in_custom_config(sample_config):
+    props = _exec_properties(sample_config)
+    assert executor.unpack_config(props) == sample_config
+    assert json.loads(props["input_config"])["splits"][0]["pattern"] == "interactions.csv"
+
+
+@pytest.mark.parametrize(
+    "path, base, pattern",
+    [
+        ("/data/shop/interactions.csv", "/data/shop", "interactions.csv"),
+        ("/data/shop/span-{SPAN}/*.csv", "/data/shop", "span-{SPAN}/*.csv"),
+        ("gs://bucket/logs/*/part.csv", "gs://bucket/logs", "*/part.csv"),
+    ],
+)
+def test_split_input_path(path, base, pattern):
+    assert component.split_input_path(path) == (base, pattern)

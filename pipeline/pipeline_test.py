@@ -1,0 +1,87 @@
+"""create_pipeline: components, wiring, module paths, and the Evaluator's thresholds."""
+
+import importlib
+
+import tensorflow_model_analysis as tfma
+
+from recsearch.config import config_from_dict
+from recsearch.pipeline import eval_config, pipeline
+
+
+def _config(**extra):
+    raw = {
+        "name": "t",
+        "interactions": {"path": "/data/i.csv", "rating": "r", "timestamp": "ts"},
+        **extra,
+    }
+    return config_from_dict(raw, base_dir="/data")
+
+
+def test_components_and_wiring():
+    p = pipeline.create_pipeline(_config(), "/root", "/serving")
+    ids = sorted(c.id for c in p.components)
+    assert ids == sorted(
+        [
+            "RecsysExampleGen",
+            "StatisticsGen",
+            "SchemaGen",
+            "ExampleValidator",
+            "DataGate",
+            "Transform",
+            "Trainer",
+            "latest_blessed_model_resolver",
+            "Evaluator",
+            "Pusher",
+        ]
+    )
+    by_id = {c.id: c for c in p.components}
+    assert by_id["Transform"].inputs["schema"].producer_component_id == "DataGate"
+    assert by_id["Evaluator"].inputs["baseline_model"].producer_component_id == (
+        "latest_blessed_model_resolver"
+    )
+    assert by_id["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert p.enable_cache
+
+
+def test_curated_schema_uses_import_schema_gen():
+    p = pipeline.create_pipeline(_config(schema="schemas/shop.pbtxt"), "/root", "/serving")
+    gen = next(c for c in p.components if c.id == "ImportSchemaGen")
+    assert gen.exec_properties["schema_file"] == "/data/schemas/shop.pbtxt"
+
+
+def test_module_paths_resolve_from_the_installed_package():
+    for path in (pipeline.PREPROCESSING_FN, pipeline.RUN_FN):
+        module, _, name = path.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_trainer_config_is_recorded():
+    config = pipeline.trainer_config(_config(model={"epochs": 3}))
+    assert config["model"]["epochs"] == 3
+    assert config["model_name"] == "two_tower"
+
+
+def _thresholds(config):
+    spec = eval_config.create_eval_config(config).metrics_specs[0]
+    return {
+        m.class_name + m.config: m.threshold for m in spec.metrics if m.HasField("threshold")
+    }, spec
+
+
+def test_retrieval_threshold_sits_on_the_blessing_metric_only():
+    thresholds, spec = _thresholds(_config(evaluation={"metric": "ndcg", "value_threshold": 0.1}))
+    assert spec.query_key == "user_id"
+    ((key, threshold),) = thresholds.items()
+    assert '"metric": "ndcg"' in key
+    assert threshold.value_threshold.lower_bound.value == 0.1
+    assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+
+
+def test_rating_threshold_is_lower_is_better():
+    config = _config(task="rating", evaluation={"min_improvement": 0.01})
+    thresholds, _ = _thresholds(config)
+    ((key, threshold),) = thresholds.items()
+    assert key.startswith("RootMeanSquaredError")
+    assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+    assert threshold.change_threshold.absolute.value == -0.01
+    assert eval_config.blessing_metric_name(config) == "root_mean_squared_error"

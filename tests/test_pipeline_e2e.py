@@ -1,0 +1,127 @@
+"""The real pipeline, end to end, on the tiny sample shop with LocalDagRunner.
+
+One run trains, evaluates, blesses and pushes; the pushed SavedModel is
+loaded and called. A second run reuses every cached component. Bad data and a
+schema anomaly stop the run before training and push nothing.
+"""
+
+import os
+import shutil
+
+import ml_metadata as mlmd
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recsearch import bundle, cli, local
+from recsearch.config import load_config
+from recsearch.errors import AnomaliesError
+from recsearch.results import connection_config
+from recsearch.testing import write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_run(sample_dir, tmp_path_factory):
+    output = str(tmp_path_factory.mktemp("e2e"))
+    config = load_config(os.path.join(sample_dir, "config.yaml"))
+    summary = local.run(config, output, quiet=True)
+    return config, output, summary
+
+
+def test_run_blesses_and_pushes_in_tf_serving_layout(first_run):
+    config, output, summary = first_run
+    assert summary.blessed, summary.reasons
+    assert set(summary.metrics) >= {"recall@10", "ndcg@10", "mrr@10", "hit_rate@10"}
+    assert 0.0 < summary.metrics["recall@10"] <= 1.0
+    serving = os.path.join(output, "serving", config.name)
+    assert summary.serving_dir == serving
+    versions = bundle.versions(serving)
+    assert len(versions) == 1
+    assert summary.pushed_to.rstrip("/") == os.path.join(serving, str(versions[0]))
+    assert os.path.isfile(os.path.join(output, "metadata.sqlite"))
+
+
+def test_pushed_bundle_answers_recommend_and_predict(first_run):
+    config, output, summary = first_run
+    model = bundle.load(summary.serving_dir)
+    out = model.signatures["recommend"](user_id=tf.constant(["u00001", "u00002"]))
+    assert out["item_ids"].shape == (2, config.serving.top_k)
+    assert out["item_ids"].dtype == tf.string
+    item = out["item_ids"].numpy()[0][0]
+    score = model.signatures["predict"](
+        user_id=tf.constant(["u00001"]), item_id=tf.constant([item])
+    )["scores"].numpy()[0]
+    assert np.isclose(score, out["scores"].numpy()[0][0], rtol=1e-5)
+
+
+def test_cli_recommend_prints_ranked_items(first_run, capsys):
+    _, _, summary = first_run
+    assert cli.main(["recommend", "--model-dir", summary.serving_dir, "--user", "u00001"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 10
+    assert lines[0].split()[0] == "1"
+
+
+def test_second_run_reuses_cached_components(first_run):
+    config, output, first = first_run
+    summary = local.run(config, output, quiet=True)
+    store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
+    for component in ("transform.component.Transform", "trainer.component.Trainer"):
+        execution_type = store.get_execution_type(f"tfx.components.{component}")
+        states = [e.last_known_state for e in store.get_executions_by_type(execution_type.name)]
+        assert states == [mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED]
+    # The Evaluator runs again because a baseline now exists: the same model,
+    # so every metric ties with the last blessed one and it stays blessed.
+    assert summary.blessed
+    assert summary.baseline_metrics == pytest.approx(first.metrics)
+
+
+def _copy_shop(sample_dir, tmp_path):
+    target = tmp_path / "shop"
+    shutil.copytree(sample_dir, target)
+    return target
+
+
+def test_bad_row_stops_before_anything_runs(sample_dir, tmp_path, capsys):
+    shop = _copy_shop(sample_dir, tmp_path)
+    lines = (shop / "interactions.csv").read_text().splitlines()
+    fields = lines[5].split(",")
+    fields[4] = "yesterday"  # the timestamp column
+    lines[5] = ",".join(fields)
+    (shop / "interactions.csv").write_text("\n".join(lines) + "\n")
+    output = tmp_path / "out"
+    code = cli.main(["run", "--config", str(shop / "config.yaml"), "--output", str(output)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "interactions.csv, column 'timestamp', row 5: expected unix seconds" in err
+    assert not (output / "serving").exists()
+
+
+def test_schema_anomaly_stops_before_training_and_pushes_nothing(first_run, tmp_path):
+    config, output, _ = first_run
+    schema = next(
+        os.path.join(root, name)
+        for root, _, files in os.walk(os.path.join(output, "pipelines", config.name, "SchemaGen"))
+        for name in files
+        if name == "schema.pbtxt"
+    )
+    shop = _copy_shop(os.path.dirname(config.resolve("config.yaml")), tmp_path)
+    shutil.copy(schema, shop / "schema.pbtxt")
+    users = (shop / "users.csv").read_text().splitlines()
+    flooded = [users[0]] + [
+        ",".join([*line.split(",")[:2], f"Z{i % 7}"]) for i, line in enumerate(users[1:])
+    ]
+    (shop / "users.csv").write_text("\n".join(flooded) + "\n")
+    anomalous = load_config(write_config(str(shop), {"schema": "schema.pbtxt"}))
+    new_output = tmp_path / "out"
+    with pytest.raises(Exception) as error:
+        local.run(anomalous, str(new_output), quiet=True)
+    chain, cause = [], error.value
+    while cause is not None:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    gate_error = next(e for e in chain if isinstance(e, AnomaliesError))
+    assert "feature 'user__country'" in str(gate_error)
+    assert bundle.versions(str(new_output / "serving" / anomalous.name)) == []
