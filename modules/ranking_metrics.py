@@ -6,7 +6,7 @@ ranking of candidates (items the user saw in training excluded); rank r is
 in the top K when r < K.
 
 For a user with n relevant items and hits h = #{r < K}:
-  recall@K   = h / n
+  recall@K   = h / min(n, K)   (so a perfect ranking scores 1 even when n > K)
   hit_rate@K = 1 if h > 0 else 0
   mrr@K      = 1 / (min rank + 1) if that rank < K else 0
   ndcg@K     = sum_{r < K} 1/log2(r + 2)  /  sum_{i < min(n, K)} 1/log2(i + 2)
@@ -35,7 +35,7 @@ def user_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
     ideal = np.sum(1.0 / np.log2(np.arange(min(ranks.size, k)) + 2.0))
     first = ranks.min()
     return {
-        "recall": float(hits.sum() / ranks.size),
+        "recall": float(hits.sum() / min(ranks.size, k)),
         "ndcg": float(np.sum(1.0 / np.log2(ranks[hits] + 2.0)) / ideal),
         "mrr": float(1.0 / (first + 1.0)) if first < k else 0.0,
         "hit_rate": float(hits.any()),

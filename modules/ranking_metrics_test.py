@@ -19,6 +19,13 @@ def test_user_metrics_by_hand():
     assert m["hit_rate"] == 1.0
 
 
+def test_recall_is_capped_by_k():
+    # Twelve relevant items, the first ten ranked on top: a perfect top-10.
+    m = rm.user_metrics(np.arange(12), k=10)
+    assert m["recall"] == 1.0
+    assert m["ndcg"] == pytest.approx(1.0)
+
+
 def test_user_metrics_miss_and_late_first_hit():
     m = rm.user_metrics(np.array([10, 11]), k=10)
     assert m == {"recall": 0.0, "ndcg": 0.0, "mrr": 0.0, "hit_rate": 0.0}

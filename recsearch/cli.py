@@ -98,12 +98,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_source_args(parser: argparse.ArgumentParser) -> None:
+def cmd_compile(args: argparse.Namespace) -> int:
+    from recsearch.kubeflow import runner
+
+    config = _load_config(args)
+    path = runner.compile_pipeline(
+        config,
+        args.spec or f"{config.name}-pipeline.json",
+        image=args.image,
+        pipeline_root=args.pipeline_root,
+    )
+    print(f"Wrote the Kubeflow Pipelines v2 spec to {path}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from recsearch.bench import pipeline_bench
+
+    if args.which == "pipeline":
+        pipeline_bench.run(args.data_dir, args.output, write_docs=args.write_docs)
+    return 0
+
+
+def _add_source_args(parser: argparse.ArgumentParser, output: bool = True) -> None:
     parser.add_argument("--config", help="YAML config (default: the embedded sample shop)")
     parser.add_argument("--dataset", help="built-in data set: sample or movielens-100k")
     parser.add_argument("--data-dir", help="directory of the --dataset files")
     parser.add_argument("--task", choices=["retrieval", "rating"], help="task for --dataset")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output root (default: out)")
+    if output:
+        parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output root (default: out)")
+    else:
+        parser.set_defaults(output=DEFAULT_OUTPUT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--item", required=True)
     predict.add_argument("--version", type=int)
     predict.set_defaults(func=cmd_predict)
+    compile_ = commands.add_parser("compile", help="write the Kubeflow Pipelines v2 spec")
+    _add_source_args(compile_, output=False)
+    compile_.add_argument(
+        "--output", dest="spec", help="output JSON file (default: <name>-pipeline.json)"
+    )
+    compile_.add_argument("--image", default="ghcr.io/example/recsearch:0.1.0")
+    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/recsearch")
+    compile_.set_defaults(func=cmd_compile)
+
+    bench = commands.add_parser("bench", help="run a benchmark and print its figures")
+    bench.add_argument("which", choices=["pipeline"], help="pipeline: MovieLens 100K end to end")
+    bench.add_argument("--data-dir", required=True, help="directory with the MovieLens 100K files")
+    bench.add_argument("--output", default="out/bench", help="output root (default: out/bench)")
+    bench.add_argument("--write-docs", metavar="FILE", help="also record the figures in FILE")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 
 from recsearch import config as config_lib
@@ -88,10 +89,14 @@ def run(
         enable_cache=enable_cache,
     )
     log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
-    progress = None if quiet else ComponentProgress(total=len(pipeline.components))
+    stream = None if quiet else sys.stderr
+    progress = ComponentProgress(total=len(pipeline.components), stream=stream)
     if not quiet:
         print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
         print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
     with captured_logs(log_path, progress):
         tfx.orchestration.LocalDagRunner().run(pipeline)
-    return summarize(paths.metadata, config.name)
+    with captured_logs(log_path, ComponentProgress(0, stream=None)):
+        summary = summarize(paths.metadata, config.name)
+    summary.timings = dict(progress.timings)
+    return summary

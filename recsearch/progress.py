@@ -25,7 +25,7 @@ _LOGGERS = ("absl", "tensorflow", "apache_beam", "py.warnings", "root")
 class ComponentProgress(logging.Handler):
     """Prints `[i/n] Component ... done in 3.2 s` lines as components run."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr):
+    def __init__(self, total: int, stream: TextIO | None = sys.stderr):
         super().__init__(level=logging.INFO)
         self.total = total
         self.stream = stream
@@ -54,12 +54,13 @@ class ComponentProgress(logging.Handler):
             self._write(f"[{self.done:>2}/{self.total}] {name} done in {elapsed:.1f} s{note}")
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        if self.stream is not None:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
 
 @contextlib.contextmanager
-def captured_logs(path: str, progress: logging.Handler | None):
+def captured_logs(path: str, progress: logging.Handler):
     """Routes INFO logs of TFX, TensorFlow and Beam to `path` during a run.
 
     The terminal only gets `progress` lines and errors; Python warnings go to
@@ -75,7 +76,7 @@ def captured_logs(path: str, progress: logging.Handler | None):
         for handler in list(lg.handlers):
             lg.removeHandler(handler)
         lg.addHandler(file_handler)
-        if progress is not None and lg.name == "absl":
+        if lg.name == "absl":
             lg.addHandler(progress)
         lg.setLevel(logging.INFO)
         lg.propagate = False

@@ -20,6 +20,7 @@ class RunSummary:
       reasons: Why not, one line per failed threshold.
       pushed_to: The version directory the Pusher wrote, or None.
       serving_dir: The model base directory (what `recommend --model-dir` takes).
+      timings: Seconds per component, when the run was watched.
     """
 
     metrics: dict[str, float]
@@ -28,6 +29,7 @@ class RunSummary:
     reasons: list[str]
     pushed_to: str | None
     serving_dir: str | None
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
@@ -37,6 +39,20 @@ def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
         metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
     )
     return config
+
+
+def latest_artifact_uri(sqlite_path: str, pipeline_name: str, type_name: str) -> str:
+    """URI of the newest artifact of a type in a pipeline (for example "Examples").
+
+    Raises:
+      LookupError: There is none.
+    """
+    store = mlmd.MetadataStore(connection_config(sqlite_path))
+    context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    artifact = _latest(store, context.id, type_name) if context else None
+    if artifact is None:
+        raise LookupError(f"no {type_name} artifact for pipeline {pipeline_name!r}")
+    return artifact.uri
 
 
 def _latest(store: mlmd.MetadataStore, context_id: int, type_name: str):

@@ -1,0 +1,1 @@
+"""Benchmarks: wall-clock, memory and quality figures, printed and recorded in docs/."""

@@ -1,0 +1,42 @@
+"""Writing benchmark figures into docs/benchmarks.md, between marker comments."""
+
+from __future__ import annotations
+
+import re
+
+
+def pipeline_table(result: dict) -> str:
+    rows = [
+        f"Measured {result['date']} on {result['machine']}.",
+        f"Command: `{result['command']}`. Wall clock {result['wall_seconds']} s, "
+        f"peak RSS {result['peak_rss_gib']} GiB. Split: {result['rows']['train']} train and "
+        f"{result['rows']['eval']} eval interactions, {result['rows']['users']} eval users.",
+        "",
+        "| component | seconds |",
+        "|---|---|",
+        *[f"| {name} | {seconds} |" for name, seconds in result["components"].items()],
+        "",
+        "| model | Recall@10 | NDCG@10 |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {m['recall']:.4f} | {m['ndcg']:.4f} |"
+            for name, m in result["models"].items()
+        ],
+    ]
+    return "\n".join(rows)
+
+
+def replace_block(path: str, name: str, text: str) -> None:
+    """Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`.
+
+    Raises:
+      ValueError: The markers are missing from the file.
+    """
+    with open(path, encoding="utf-8") as f:
+        content = f.read()
+    pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)", re.S)
+    if not pattern.search(content):
+        raise ValueError(f"{path}: no <!-- bench:{name} --> block")
+    content = pattern.sub(lambda m: m.group(1) + text + m.group(2), content)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(content)
