@@ -1,0 +1,43 @@
+"""The command line and local_runner.py: bad configs fail fast with the key named."""
+
+import os
+import subprocess
+import sys
+
+from recsearch import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_validate_reports_counts(sample_dir, capsys):
+    assert cli.main(["validate", "--config", os.path.join(sample_dir, "config.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "config and data are valid" in out and "train" in out
+
+
+def test_bad_config_names_the_key_and_writes_nothing(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("name: x\ninteractions: {path: i.csv, timestamp: ts}\nmodel: {epochs: -3}\n")
+    output = tmp_path / "out"
+    assert cli.main(["run", "--config", str(config), "--output", str(output)]) == 2
+    assert "'model.epochs' must be positive, got -3" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_local_runner_is_the_run_command(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("name: x\ninteractions: {path: missing.csv, timestamp: ts}\n")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "local_runner.py"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "missing.csv: no file matches this path" in result.stderr
+
+
+def test_unknown_dataset(capsys):
+    assert cli.main(["validate", "--dataset", "netflix"]) == 2
+    assert "unknown --dataset 'netflix'" in capsys.readouterr().err
