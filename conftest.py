@@ -56,3 +56,32 @@ def transformed(tmp_path_factory, sample_config) -> TransformedData:
     root = str(tmp_path_factory.mktemp("transformed"))
     raw_dir, graph, out = transform_sample(sample_config, root)
     return TransformedData(sample_config, raw_dir, graph, out)
+
+
+@dataclasses.dataclass
+class TrainedBundle:
+    """A model trained by run_fn on the tiny shop, pushed as version 1 of a base directory."""
+
+    base_dir: str
+    version_dir: str
+    run_dir: str
+    transformed: TransformedData
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(transformed, tmp_path_factory) -> TrainedBundle:
+    from recsearch import testing
+    from recsearch.modules import trainer
+
+    root = tmp_path_factory.mktemp("trained")
+    base_dir = os.path.join(str(root), "serving", "shop")
+    version_dir, run_dir = os.path.join(base_dir, "1"), str(root / "run")
+    args = testing.fn_args(
+        transformed.config,
+        transformed.transformed_dir,
+        transformed.transform_graph,
+        version_dir,
+        run_dir,
+    )
+    trainer.run_fn(args)
+    return TrainedBundle(base_dir, version_dir, run_dir, transformed)

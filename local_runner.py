@@ -5,7 +5,8 @@ python local_runner.py [--config FILE | --dataset movielens-100k --data-dir DIR]
 
 import sys
 
-from recsearch.cli import main
+from recsearch import cli
 
 if __name__ == "__main__":
-    sys.exit(main(["run", *sys.argv[1:]]))
+    sys.argv[1:1] = ["run"]
+    cli.run()

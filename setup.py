@@ -53,5 +53,5 @@ setup(
     extras_require={
         "bench": ["implicit", "scikit-surprise"],
     },
-    entry_points={"console_scripts": ["recsearch=recsearch.cli:main"]},
+    entry_points={"console_scripts": ["recsearch=recsearch.cli:run"]},
 )

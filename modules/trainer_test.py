@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from recsearch import testing
 from recsearch.modules import features as keys
 from recsearch.modules import trainer
 
@@ -15,18 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def bundle(transformed, tmp_path_factory):
-    root = tmp_path_factory.mktemp("trained")
-    serving_dir, run_dir = str(root / "serving"), str(root / "run")
-    args = testing.fn_args(
-        transformed.config,
-        transformed.transformed_dir,
-        transformed.transform_graph,
-        serving_dir,
-        run_dir,
-    )
-    trainer.run_fn(args)
-    return tf.saved_model.load(serving_dir), run_dir
+def bundle(trained_bundle):
+    return tf.saved_model.load(trained_bundle.version_dir), trained_bundle.run_dir
 
 
 def _train_items(transformed):

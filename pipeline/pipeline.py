@@ -8,14 +8,29 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from recsearch import config as config_lib
+from recsearch.components.atomic_pusher.component import AtomicPusher
 from recsearch.components.data_gate.component import DataGate
 from recsearch.components.recsys_example_gen.component import RecsysExampleGen
+from recsearch.components.release_gate.checks import GateConfig
+from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.data import splits
 from recsearch.modules.features import FeatureSpec
 from recsearch.pipeline.eval_config import create_eval_config
 
 PREPROCESSING_FN = "recsearch.modules.preprocessing.preprocessing_fn"
 RUN_FN = "recsearch.modules.trainer.run_fn"
+RELEASE_GATE = "ReleaseGate"
+
+
+def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
+    """The release gate's thresholds from the config's `release` section."""
+    thresholds = config_lib.to_dict(config.release)
+    thresholds.pop("keep_versions")
+    return GateConfig(
+        top_k=config.evaluation.top_k,
+        temporal=config.split.method == "temporal",
+        **thresholds,
+    )
 
 
 def trainer_config(config: config_lib.PipelineConfig) -> dict:
@@ -41,7 +56,9 @@ def create_pipeline(
 
     ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) ->
     ExampleValidator -> DataGate -> Transform -> Trainer -> Evaluator (against
-    the latest blessed model) -> Pusher (only when blessed).
+    the latest blessed model) -> ReleaseGate (metrics, catalog, data and
+    serving checks) -> Pusher (AtomicPusher: only when blessed, each version
+    written atomically, the last `release.keep_versions` kept).
 
     Args:
       config: The pipeline config.
@@ -85,10 +102,21 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
         custom_config=trainer_config(config),
     )
+    # The baseline is the newest model the ReleaseGate blessed in this pipeline:
+    # channels are scoped to the pipeline's context, so pipelines sharing one
+    # metadata store never take each other's baseline.
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        model=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.Model,
+            producer_component_id="Trainer",
+            output_key="model",
+        ),
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing,
+            producer_component_id=RELEASE_GATE,
+            output_key="blessing",
+        ),
     ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -97,13 +125,19 @@ def create_pipeline(
         eval_config=create_eval_config(config),
         example_splits=[splits.EVAL],
     )
-    pusher = tfx.components.Pusher(
+    release_gate = ReleaseGate(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
-        ),
-    )
+        baseline_model=baseline.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        evaluation=evaluator.outputs["evaluation"],
+        config=gate_config(config),
+    ).with_id(RELEASE_GATE)
+    pusher = AtomicPusher(
+        model=trainer.outputs["model"],
+        model_blessing=release_gate.outputs["blessing"],
+        base_directory=serving_dir,
+        keep_versions=config.release.keep_versions,
+    ).with_id("Pusher")
     components = [
         example_gen,
         statistics_gen,
@@ -114,6 +148,7 @@ def create_pipeline(
         trainer,
         baseline,
         evaluator,
+        release_gate,
         pusher,
     ]
     return tfx.dsl.Pipeline(

@@ -31,6 +31,7 @@ def test_components_and_wiring():
             "Trainer",
             "latest_blessed_model_resolver",
             "Evaluator",
+            "ReleaseGate",
             "Pusher",
         ]
     )
@@ -39,7 +40,8 @@ def test_components_and_wiring():
     assert by_id["Evaluator"].inputs["baseline_model"].producer_component_id == (
         "latest_blessed_model_resolver"
     )
-    assert by_id["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert by_id["Pusher"].inputs["model_blessing"].producer_component_id == "ReleaseGate"
+    assert by_id["ReleaseGate"].inputs["evaluation"].producer_component_id == "Evaluator"
     assert p.enable_cache
 
 

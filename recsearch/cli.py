@@ -43,11 +43,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         base = summary.baseline_metrics.get(name)
         versus = f"   (last blessed: {base:.4f})" if base is not None else ""
         print(f"  {name:<28} {value:.4f}{versus}")
+    for check in summary.checks:
+        mark = "ok  " if check["passed"] else "FAIL"
+        print(f"  [{mark}] {check['name']}: {check['detail']}")
     if summary.blessed:
-        print("Blessed: the candidate passed every threshold.")
+        print("Blessed: the candidate passed every release check.")
     else:
         print("Not blessed:")
-        for reason in summary.reasons or ["the Evaluator did not bless the model"]:
+        for reason in summary.reasons or ["the release gate did not bless the model"]:
             print(f"  - {reason}")
     if summary.pushed_to:
         print(f"Pushed to {summary.pushed_to}")
@@ -95,6 +98,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
         user_id=tf.constant([args.user]), item_id=tf.constant([args.item])
     )
     print(f"{out['scores'].numpy()[0]:.4f}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from recsearch import versions
+
+    served = versions.rollback(args.model_dir, args.to)
+    print(f"{args.model_dir}: version {served} is now the served version")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from recsearch.server import app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    name = args.name or os.path.basename(os.path.normpath(args.model_dir))
+    print(f"Serving {name} from {args.model_dir} on http://{args.host}:{args.port}", flush=True)
+    app.serve(
+        args.model_dir,
+        name,
+        port=args.port,
+        host=args.host,
+        poll_seconds=args.poll_seconds,
+        max_batch=args.max_batch,
+        use_binary=not args.no_binary,
+    )
     return 0
 
 
@@ -159,6 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--item", required=True)
     predict.add_argument("--version", type=int)
     predict.set_defaults(func=cmd_predict)
+    rollback = commands.add_parser("rollback", help="serve an older pushed version again")
+    rollback.add_argument("--model-dir", required=True, help="model base directory")
+    rollback.add_argument("--to", type=int, help="version to serve (default: the previous one)")
+    rollback.set_defaults(func=cmd_rollback)
+
+    serve = commands.add_parser("serve", help="serve a model base directory over REST")
+    serve.add_argument("--model-dir", required=True, help="base directory of numbered versions")
+    serve.add_argument("--name", help="model name in URLs (default: the directory's name)")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--poll-seconds", type=float, default=2.0)
+    serve.add_argument("--max-batch", type=int, default=1000)
+    serve.add_argument("--no-binary", action="store_true", help="never use tensorflow_model_server")
+    serve.set_defaults(func=cmd_serve)
+
     compile_ = commands.add_parser("compile", help="write the Kubeflow Pipelines v2 spec")
     _add_source_args(compile_, output=False)
     compile_.add_argument(
@@ -197,5 +243,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """Console-script entry point.
+
+    Exits without interpreter teardown once the streams are flushed: TensorFlow
+    2.16 otherwise prints "Exception ignored in AtomicFunction.__del__" for
+    every function of a loaded SavedModel.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -184,6 +184,33 @@ class Evaluation:
 
 
 @dataclasses.dataclass(frozen=True)
+class Release:
+    """The release gate's checks beyond the Evaluator's metric thresholds.
+
+    Attributes:
+      min_coverage: Least share of the catalog the top-K lists must cover.
+      max_coverage_drop: Largest relative coverage loss against the last
+        blessed model (0.5: at most half).
+      max_popularity_bias_increase: Largest rise of the mean popularity
+        percentile of recommended items against the last blessed model.
+      max_unknown_user_rate: Largest share of eval users unknown to the model.
+      max_popularity_shift: Largest total-variation distance between the item
+        popularity of this and the last blessed model's training data.
+      latency_budget_ms: Largest p99 latency of a one-user `recommend` call,
+        measured in a fresh process.
+      keep_versions: Model versions kept in the serving directory.
+    """
+
+    min_coverage: float | None = None
+    max_coverage_drop: float | None = 0.5
+    max_popularity_bias_increase: float | None = 0.2
+    max_unknown_user_rate: float | None = None
+    max_popularity_shift: float | None = None
+    latency_budget_ms: float | None = 250.0
+    keep_versions: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
 class Serving:
     """What the serving bundle returns.
 
@@ -233,6 +260,7 @@ class PipelineConfig:
       model: Model and hyperparameters.
       evaluation: Blessing rules.
       serving: Serving bundle settings.
+      release: The release gate's checks and the versions kept.
       schema: A curated schema.pbtxt; when set, ImportSchemaGen replaces SchemaGen.
       beam: Beam settings.
       base_dir: Directory relative paths are resolved against (the config's).
@@ -248,6 +276,7 @@ class PipelineConfig:
     model: Model = dataclasses.field(default_factory=Model)
     evaluation: Evaluation = dataclasses.field(default_factory=Evaluation)
     serving: Serving = dataclasses.field(default_factory=Serving)
+    release: Release = dataclasses.field(default_factory=Release)
     schema: str | None = None
     beam: Beam = dataclasses.field(default_factory=Beam)
     base_dir: str = "."
@@ -422,6 +451,7 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         "model.temperature": config.model.temperature,
         "evaluation.top_k": config.evaluation.top_k,
         "serving.top_k": config.serving.top_k,
+        "release.keep_versions": config.release.keep_versions,
         "features.min_frequency": config.features.min_frequency,
         "features.oov_buckets": config.features.oov_buckets,
         "features.hash_buckets": config.features.hash_buckets,

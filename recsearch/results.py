@@ -20,6 +20,7 @@ class RunSummary:
       reasons: Why not, one line per failed threshold.
       pushed_to: The version directory the Pusher wrote, or None.
       serving_dir: The model base directory (what `recommend --model-dir` takes).
+      checks: The release gate's checks: name, passed, detail, figures.
       timings: Seconds per component, when the run was watched.
     """
 
@@ -29,6 +30,7 @@ class RunSummary:
     reasons: list[str]
     pushed_to: str | None
     serving_dir: str | None
+    checks: list[dict] = dataclasses.field(default_factory=list)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
@@ -41,17 +43,33 @@ def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
     return config
 
 
-def latest_artifact_uri(sqlite_path: str, pipeline_name: str, type_name: str) -> str:
-    """URI of the newest artifact of a type in a pipeline (for example "Examples").
+GATE = "ReleaseGate"
+
+
+def _latest_from(store: mlmd.MetadataStore, context_id: int, type_name: str, producer: str):
+    type_id = store.get_artifact_type(type_name).id
+    artifacts = [
+        a
+        for a in store.get_artifacts_by_context(context_id)
+        if a.type_id == type_id and f"/{producer}/" in a.uri
+    ]
+    return max(artifacts, key=lambda a: a.id) if artifacts else None
+
+
+def latest_artifact_uri(sqlite_path: str, pipeline_name: str, type_name: str, producer: str) -> str:
+    """URI of the newest artifact of a type written by one component of a pipeline.
+
+    TFX writes outputs under `<pipeline_root>/<component id>/<output key>/<id>`,
+    which tells the raw Examples of ExampleGen from Transform's, say.
 
     Raises:
       LookupError: There is none.
     """
     store = mlmd.MetadataStore(connection_config(sqlite_path))
     context = store.get_context_by_type_and_name("pipeline", pipeline_name)
-    artifact = _latest(store, context.id, type_name) if context else None
+    artifact = _latest_from(store, context.id, type_name, producer) if context else None
     if artifact is None:
-        raise LookupError(f"no {type_name} artifact for pipeline {pipeline_name!r}")
+        raise LookupError(f"no {type_name} from {producer} in pipeline {pipeline_name!r}")
     return artifact.uri
 
 
@@ -64,7 +82,7 @@ def _latest(store: mlmd.MetadataStore, context_id: int, type_name: str):
 _DIFF_SUFFIX = "_diff"
 
 
-def _reason(failure, metrics: dict[str, float], baseline: dict[str, float]) -> str:
+def describe_failure(failure, metrics: dict[str, float], baseline: dict[str, float]) -> str:
     """A readable sentence for one failed TFMA threshold."""
     name = failure.metric_key.name
     if failure.metric_key.is_diff:
@@ -87,6 +105,27 @@ def _reason(failure, metrics: dict[str, float], baseline: dict[str, float]) -> s
     )
 
 
+def read_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Overall-slice metrics of the candidate and, when evaluated against one, the baseline."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    metrics, diffs = {}, {}
+    for slice_key, by_output in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for name, value in by_output.get("", {}).get("", {}).items():
+            number = value.get("doubleValue")
+            if number is None:
+                continue
+            if name.endswith(_DIFF_SUFFIX):
+                diffs[name[: -len(_DIFF_SUFFIX)]] = number
+            else:
+                metrics[name] = number
+    baseline = {name: metrics[name] - diff for name, diff in diffs.items() if name in metrics}
+    return metrics, baseline
+
+
 def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     """Reads the latest evaluation, blessing and push of `pipeline_name`.
 
@@ -102,33 +141,26 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     evaluation = _latest(store, context.id, "ModelEvaluation")
     if evaluation is None:
         raise LookupError(f"pipeline {pipeline_name!r} has no evaluation yet")
-    result = tfma.load_eval_result(evaluation.uri)
-    metrics, diffs = {}, {}
-    for slice_key, by_output in result.slicing_metrics:
-        if slice_key != ():
-            continue
-        for name, value in by_output.get("", {}).get("", {}).items():
-            number = value.get("doubleValue")
-            if number is None:
-                continue
-            if name.endswith(_DIFF_SUFFIX):
-                diffs[name[: -len(_DIFF_SUFFIX)]] = number
-            else:
-                metrics[name] = number
-    baseline = {name: metrics[name] - diff for name, diff in diffs.items() if name in metrics}
+    metrics, baseline = read_metrics(evaluation.uri)
     validation = tfma.load_validation_result(evaluation.uri)
     reasons = [
-        _reason(f, metrics, baseline)
+        describe_failure(f, metrics, baseline)
         for per_slice in validation.metric_validations_per_slice
         for f in per_slice.failures
     ]
     if validation.missing_thresholds:
         reasons.append("no threshold matched a computed metric")
-    blessing = _latest(store, context.id, "ModelBlessing")
+    blessing = _latest_from(store, context.id, "ModelBlessing", GATE)
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
+    checks = []
+    if blessing is not None:
+        from recsearch.components.release_gate.executor import read_report
+
+        checks = read_report(blessing.uri)
+        reasons = [f"{c['name']}: {c['detail']}" for c in checks if not c["passed"]]
     pushed = _latest(store, context.id, "PushedModel")
     pushed_to, serving_dir = None, None
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         pushed_to = pushed.custom_properties["pushed_destination"].string_value
         serving_dir = os.path.dirname(pushed_to.rstrip("/"))
-    return RunSummary(metrics, baseline, blessed, reasons, pushed_to, serving_dir)
+    return RunSummary(metrics, baseline, blessed, reasons, pushed_to, serving_dir, checks)

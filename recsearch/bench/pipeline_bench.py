@@ -59,7 +59,10 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     data = baselines.InteractionMatrix(parts["train"])
     held = parts["eval"]
     examples = latest_artifact_uri(
-        os.path.join(os.path.abspath(output), "metadata.sqlite"), config.name, "Examples"
+        os.path.join(os.path.abspath(output), "metadata.sqlite"),
+        config.name,
+        "Examples",
+        producer="RecsysExampleGen",
     )
     result = {
         "command": "recsearch bench pipeline --data-dir <movielens-100k>",

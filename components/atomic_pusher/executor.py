@@ -1,0 +1,48 @@
+"""Executor of AtomicPusher: check the blessing, publish atomically, record the version."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from recsearch import versions
+
+BLESSED = "blessed"
+
+
+def is_blessed(blessing: types.Artifact) -> bool:
+    """The `blessed` property TFX's Evaluator (and the release gate) set."""
+    return bool(blessing.get_int_custom_property(BLESSED))
+
+
+class Executor(base_executor.BaseExecutor):
+    """Pushes nothing unless blessed; otherwise writes a new version and prunes old ones."""
+
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        pushed = artifact_utils.get_single_instance(output_dict["pushed_model"])
+        blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
+        if not is_blessed(blessing):
+            logging.info("AtomicPusher: the model is not blessed; nothing is pushed")
+            pushed.set_int_custom_property("pushed", 0)
+            return
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        version, target = versions.publish(
+            path_utils.serving_model_path(model.uri),
+            exec_properties["base_directory"],
+            keep=int(exec_properties["keep_versions"]),
+        )
+        pushed.set_int_custom_property("pushed", 1)
+        pushed.set_string_custom_property("pushed_destination", target)
+        pushed.set_string_custom_property("pushed_version", str(version))
+        pushed.set_string_custom_property("pushed_model", model.uri)
+        logging.info("AtomicPusher: pushed version %d to %s", version, target)

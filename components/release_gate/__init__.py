@@ -1,0 +1,1 @@
+"""ReleaseGate: the checks a candidate passes before the Pusher may push it."""

@@ -1,0 +1,253 @@
+"""The release gate's checks, as pure functions over bundles, data and evaluation results.
+
+Each check returns a `Check`: a name, whether it passed, and a sentence a
+person can act on. A threshold left at None makes the check report only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from recsearch.modules import features as keys
+from recsearch.modules import ranking_metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the release gate.
+
+    Attributes:
+      top_k: Cut-off for coverage and popularity bias.
+      min_coverage: Least share of the catalog the candidate's top-K must cover.
+      max_coverage_drop: Largest relative coverage loss against the baseline.
+      max_popularity_bias_increase: Largest increase of the mean popularity
+        percentile of recommended items against the baseline.
+      max_unknown_user_rate: Largest share of eval users the candidate does not know.
+      max_popularity_shift: Largest total-variation distance between the item
+        popularity of the candidate's and the baseline's training data.
+      latency_budget_ms: Largest p99 latency of a one-user `recommend` call.
+      temporal: Whether to check that no eval interaction precedes its user's
+        training interactions (true for the temporal split).
+    """
+
+    top_k: int = 10
+    min_coverage: float | None = None
+    max_coverage_drop: float | None = 0.5
+    max_popularity_bias_increase: float | None = 0.2
+    max_unknown_user_rate: float | None = None
+    max_popularity_shift: float | None = None
+    latency_budget_ms: float | None = 250.0
+    temporal: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GateConfig:
+        return cls(**json.loads(text))
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+    figures: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def read_split(examples_uri: str, split: str) -> pd.DataFrame:
+    """user_id, item_id (and timestamp when present) of one raw split."""
+    files = tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
+    spec = {
+        keys.USER_ID: tf.io.FixedLenFeature([], tf.string),
+        keys.ITEM_ID: tf.io.FixedLenFeature([], tf.string),
+        keys.TIMESTAMP: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    }
+    columns: dict[str, list] = {k: [] for k in spec}
+    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192):
+        parsed = tf.io.parse_example(batch, spec)
+        for name in spec:
+            columns[name].append(parsed[name].numpy())
+    frame = pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in columns.items()})
+    for name in (keys.USER_ID, keys.ITEM_ID):
+        frame[name] = frame[name].map(lambda b: b.decode())
+    return frame
+
+
+@dataclasses.dataclass
+class BundleView:
+    """What the gate reads from a serving bundle."""
+
+    item_ids: np.ndarray
+    popularity: np.ndarray
+    recommend: Any
+
+    @classmethod
+    def load(cls, path: str) -> BundleView:
+        model = tf.saved_model.load(path)
+        item_ids = np.array([v.decode() for v in model.item_ids.numpy()])
+        view = cls(item_ids, np.expm1(model.popularity.numpy()), model.signatures["recommend"])
+        view._model = model  # keeps the signature's owner alive
+        return view
+
+    def top_k(self, users: list[str], k: int) -> np.ndarray:
+        out = []
+        for start in range(0, len(users), 512):
+            batch = tf.constant(users[start : start + 512])
+            out.append(self.recommend(user_id=batch)["item_ids"].numpy()[:, :k])
+        return np.concatenate(out) if out else np.zeros((0, k), dtype=object)
+
+    def popularity_percentile(self) -> dict[str, float]:
+        order = np.argsort(np.argsort(self.popularity, kind="stable"), kind="stable")
+        percentile = order / max(len(order) - 1, 1)
+        return dict(zip(self.item_ids, percentile))
+
+
+def catalog_check(
+    candidate: BundleView, baseline: BundleView | None, users: list[str], config: GateConfig
+) -> Check:
+    """Coverage of the catalog and popularity bias of the top-K, against the baseline."""
+
+    def measure(view: BundleView) -> tuple[float, float]:
+        top = view.top_k(users, config.top_k)
+        flat = [v.decode() if isinstance(v, bytes) else v for v in top.reshape(-1)]
+        coverage = ranking_metrics.catalog_coverage(np.array(flat), len(view.item_ids))
+        percentile = view.popularity_percentile()
+        bias = float(np.mean([percentile.get(v, 0.0) for v in flat])) if flat else 0.0
+        return coverage, bias
+
+    coverage, bias = measure(candidate)
+    figures = {"coverage": coverage, "popularity_bias": bias}
+    problems = []
+    if config.min_coverage is not None and coverage < config.min_coverage:
+        problems.append(f"coverage {coverage:.3f} is below {config.min_coverage}")
+    if baseline is not None:
+        base_coverage, base_bias = measure(baseline)
+        figures.update(baseline_coverage=base_coverage, baseline_popularity_bias=base_bias)
+        drop = config.max_coverage_drop
+        if drop is not None and coverage < (1 - drop) * base_coverage:
+            problems.append(
+                f"coverage fell from {base_coverage:.3f} to {coverage:.3f} (more than {drop:.0%})"
+            )
+        rise = config.max_popularity_bias_increase
+        if rise is not None and bias > base_bias + rise:
+            problems.append(
+                f"popularity bias rose from {base_bias:.3f} to {bias:.3f} (more than {rise})"
+            )
+    detail = "; ".join(problems) or f"coverage@{config.top_k} {coverage:.3f}, bias {bias:.3f}"
+    return Check("catalog", not problems, detail, figures)
+
+
+def data_check(
+    train: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    candidate: BundleView,
+    baseline: BundleView | None,
+    config: GateConfig,
+) -> Check:
+    """Time leakage, unknown users, cold items and popularity shift of the new data."""
+    problems = []
+    figures: dict[str, Any] = {}
+    train_users = set(train[keys.USER_ID])
+    unknown_users = float(np.mean(~evaluation[keys.USER_ID].isin(train_users)))
+    figures["eval_unknown_user_rate"] = unknown_users
+    figures["eval_cold_item_rate"] = float(
+        np.mean(~evaluation[keys.ITEM_ID].isin(set(train[keys.ITEM_ID])))
+    )
+    limit = config.max_unknown_user_rate
+    if limit is not None and unknown_users > limit:
+        problems.append(f"{unknown_users:.1%} of eval users are unknown (limit {limit:.1%})")
+    if config.temporal and (train[keys.TIMESTAMP] >= 0).all():
+        last_train = train.groupby(keys.USER_ID)[keys.TIMESTAMP].max()
+        first_eval = evaluation.groupby(keys.USER_ID)[keys.TIMESTAMP].min()
+        both = first_eval.index.intersection(last_train.index)
+        leaking = int((first_eval[both] < last_train[both]).sum())
+        figures["users_with_time_leakage"] = leaking
+        if leaking:
+            problems.append(
+                f"{leaking} users have eval interactions older than their training ones"
+            )
+    if baseline is not None:
+        new_items = ~np.isin(candidate.item_ids, baseline.item_ids)
+        figures["new_item_rate"] = float(new_items.mean())
+        shift = popularity_shift(candidate, baseline)
+        figures["popularity_shift"] = shift
+        if config.max_popularity_shift is not None and shift > config.max_popularity_shift:
+            problems.append(
+                f"item popularity shifted by {shift:.3f} (limit {config.max_popularity_shift})"
+            )
+    detail = "; ".join(problems) or ", ".join(
+        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+    )
+    return Check("data", not problems, detail, figures)
+
+
+def popularity_shift(candidate: BundleView, baseline: BundleView) -> float:
+    """Total-variation distance between the two training popularity distributions."""
+    share = {}
+    for view, sign in ((candidate, 1.0), (baseline, -1.0)):
+        total = view.popularity.sum() or 1.0
+        for item, count in zip(view.item_ids, view.popularity):
+            share[item] = share.get(item, 0.0) + sign * count / total
+    return 0.5 * float(sum(abs(v) for v in share.values()))
+
+
+def serving_check(
+    model_dir: str, known_user: str, known_item: str, config: GateConfig, timeout: float = 600
+) -> Check:
+    """Runs the serving probe in a separate process and judges its answers."""
+    command = [
+        sys.executable,
+        "-m",
+        "recsearch.components.release_gate.serving_probe",
+        model_dir,
+        known_user,
+        known_item,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return Check("serving", False, f"the bundle failed in a fresh process: {tail}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    problems = [
+        f"{case}: {what} failed"
+        for case, outcome in report["cases"].items()
+        for what, ok in outcome.items()
+        if not ok
+    ]
+    p99 = report["latency_ms"]["p99"]
+    if config.latency_budget_ms is not None and p99 > config.latency_budget_ms:
+        problems.append(f"recommend p99 {p99:.1f} ms exceeds {config.latency_budget_ms} ms")
+    detail = "; ".join(problems) or (
+        f"every signature answered; recommend p50 {report['latency_ms']['p50']:.1f} ms, "
+        f"p99 {p99:.1f} ms"
+    )
+    return Check("serving", not problems, detail, report)
+
+
+def evaluator_check(evaluation_uri: str) -> Check:
+    """The Evaluator's own thresholds (value and change against the baseline)."""
+    import tensorflow_model_analysis as tfma
+
+    from recsearch.results import describe_failure, read_metrics
+
+    validation = tfma.load_validation_result(evaluation_uri)
+    metrics, baseline = read_metrics(evaluation_uri)
+    reasons = [
+        describe_failure(f, metrics, baseline)
+        for per_slice in validation.metric_validations_per_slice
+        for f in per_slice.failures
+    ]
+    if not validation.validation_ok and not reasons:
+        reasons.append("the Evaluator did not validate the model")
+    detail = "; ".join(reasons) or "every metric threshold passed"
+    return Check("metrics", validation.validation_ok, detail, {"metrics": metrics})

@@ -1,0 +1,104 @@
+"""Executor of ReleaseGate: run the checks, write the report and the blessing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Any
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from recsearch.components.release_gate import checks
+from recsearch.modules import features as keys
+
+REPORT_FILE = "release_report.json"
+
+
+def run_checks(
+    candidate_dir: str,
+    baseline_dir: str | None,
+    examples_uri: str,
+    evaluation_uri: str,
+    config: checks.GateConfig,
+) -> list[checks.Check]:
+    """Every check of the gate, in the order they are reported."""
+    train = checks.read_split(examples_uri, "train")
+    evaluation = checks.read_split(examples_uri, "eval")
+    candidate = checks.BundleView.load(candidate_dir)
+    baseline = checks.BundleView.load(baseline_dir) if baseline_dir else None
+    users = sorted(set(evaluation[keys.USER_ID]))
+    known_user = train[keys.USER_ID].iloc[0]
+    known_item = train[keys.ITEM_ID].iloc[0]
+    return [
+        checks.evaluator_check(evaluation_uri),
+        checks.catalog_check(candidate, baseline, users, config),
+        checks.data_check(train, evaluation, candidate, baseline, config),
+        checks.serving_check(candidate_dir, known_user, known_item, config),
+    ]
+
+
+def write_blessing(
+    blessing: types.Artifact,
+    results: list[checks.Check],
+    model: types.Artifact,
+    baseline: types.Artifact | None,
+) -> bool:
+    """Writes BLESSED / NOT_BLESSED and the report; sets the properties TFX reads."""
+    blessed = all(c.passed for c in results)
+    tf.io.gfile.makedirs(blessing.uri)
+    with tf.io.gfile.GFile(os.path.join(blessing.uri, REPORT_FILE), "w") as f:
+        json.dump([dataclasses.asdict(c) for c in results], f, indent=2, default=float)
+    marker = "BLESSED" if blessed else "NOT_BLESSED"
+    with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), "w") as f:
+        f.write("")
+    blessing.set_int_custom_property("blessed", int(blessed))
+    blessing.set_string_custom_property("current_model", model.uri)
+    blessing.set_int_custom_property("current_model_id", model.id)
+    if baseline is not None:
+        blessing.set_string_custom_property("baseline_model", baseline.uri)
+        blessing.set_int_custom_property("baseline_model_id", baseline.id)
+    return blessed
+
+
+def read_report(blessing_uri: str) -> list[dict]:
+    """The checks a ReleaseGate blessing recorded."""
+    with tf.io.gfile.GFile(os.path.join(blessing_uri, REPORT_FILE)) as f:
+        return json.load(f)
+
+
+class Executor(base_executor.BaseExecutor):
+    """Runs the release checks; the blessing is the AND of them all."""
+
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        config = checks.GateConfig.from_json(exec_properties["gate_config"])
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        baselines = input_dict.get("baseline_model") or []
+        baseline = baselines[0] if baselines else None
+        results = run_checks(
+            path_utils.serving_model_path(model.uri),
+            path_utils.serving_model_path(baseline.uri) if baseline else None,
+            artifact_utils.get_single_uri(input_dict["examples"]),
+            artifact_utils.get_single_uri(input_dict["evaluation"]),
+            config,
+        )
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+        blessed = write_blessing(blessing, results, model, baseline)
+        for check in results:
+            logging.info(
+                "ReleaseGate %s: %s: %s",
+                "ok" if check.passed else "FAILED",
+                check.name,
+                check.detail,
+            )
+        logging.info("ReleaseGate: %s", "blessed" if blessed else "not blessed")
