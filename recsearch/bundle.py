@@ -47,3 +47,9 @@ def load(model_dir: str, version: int | None = None):
     import tensorflow as tf
 
     return tf.saved_model.load(resolve(model_dir, version))
+
+
+def vocabulary(version_dir: str, name: str) -> list[str]:
+    """A Transform vocabulary shipped in the bundle's assets (for example "user_id")."""
+    with open(os.path.join(version_dir, "assets", name), encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]

@@ -147,7 +147,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from recsearch.bench import pipeline_bench
 
     if args.which == "pipeline":
+        if not args.data_dir:
+            raise RecsearchError("bench pipeline needs --data-dir (the MovieLens 100K files)")
         pipeline_bench.run(args.data_dir, args.output, write_docs=args.write_docs)
+    elif args.which == "serving":
+        from recsearch.bench import serving_bench
+
+        movielens = os.path.join(args.output, "serving", "movielens")
+        serving_bench.run(movielens, args.output, write_docs=args.write_docs)
     return 0
 
 
@@ -215,8 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.set_defaults(func=cmd_compile)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
-    bench.add_argument("which", choices=["pipeline"], help="pipeline: MovieLens 100K end to end")
-    bench.add_argument("--data-dir", required=True, help="directory with the MovieLens 100K files")
+    bench.add_argument(
+        "which",
+        choices=["pipeline", "serving"],
+        help="pipeline: MovieLens 100K end to end; serving: recommend latency and load",
+    )
+    bench.add_argument("--data-dir", help="directory with the MovieLens 100K files")
     bench.add_argument("--output", default="out/bench", help="output root (default: out/bench)")
     bench.add_argument("--write-docs", metavar="FILE", help="also record the figures in FILE")
     bench.set_defaults(func=cmd_bench)

@@ -26,6 +26,32 @@ def pipeline_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def serving_table(result: dict) -> str:
+    rows = [
+        f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}`.",
+        "",
+        "| catalog | path | p50 ms | p99 ms | QPS (1 client) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, case in result["cases"].items():
+        for path, label in (("in_process", "in process"), ("rest", "REST, loopback")):
+            m = case[path]
+            rows.append(f"| {name} | {label} | {m['p50_ms']} | {m['p99_ms']} | {m['qps']} |")
+    rows += [
+        "",
+        "| catalog | clients | seconds | served | errors | QPS | server RSS before / after (MiB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, case in result["cases"].items():
+        load = case["rest"]["load"]
+        rows.append(
+            f"| {name} | {load['clients']} | {load['seconds']} | {load['served']} | "
+            f"{load['errors']} | {load['qps']} | {load['rss_mib_before']} / "
+            f"{load['rss_mib_after']} |"
+        )
+    return "\n".join(rows)
+
+
 def replace_block(path: str, name: str, text: str) -> None:
     """Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`.
 
