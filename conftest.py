@@ -13,6 +13,10 @@ MOVIELENS_DIR = os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "shared", "datasets", "movielens-100k")
 )
 TINY_SAMPLE = dict(users=150, items=80, days=30, mean_sessions=4.0, seed=11)
+COLD_ITEMS = [
+    ("new-001", "Wireless speaker usb", "images/i0000.png"),
+    ("new-002", "Portable bluetooth headphones", "images/i0001.png"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +27,10 @@ def sample_dir(tmp_path_factory) -> str:
 
     directory = str(tmp_path_factory.mktemp("sample"))
     sample.write(directory, sample.SampleSpec(**TINY_SAMPLE))
+    # Items added to the catalog after the last interaction: cold items.
+    with open(os.path.join(directory, "items.csv"), "a", encoding="utf-8") as f:
+        for name, title, png in COLD_ITEMS:
+            f.write(f"{name},electronics,{title},{title} wireless charger cable,19.5,{png}\n")
     write_config(directory, {"model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16}})
     return directory
 

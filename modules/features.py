@@ -19,6 +19,8 @@ TIMESTAMP = "timestamp"
 EVENT = "event"
 SESSION = "session_id"
 TEXT_VOCAB = "text_tokens"
+IMAGE = "item__image"
+ITEM_KEY = "item_key"
 USER_PREFIX = "user__"
 ITEM_PREFIX = "item__"
 
@@ -52,6 +54,8 @@ class FeatureSpec:
     item_hashed: tuple[str, ...] = ()
     item_numeric: tuple[str, ...] = ()
     item_text: tuple[str, ...] = ()
+    item_image: bool = False
+    image_size: int = 16
     crosses: tuple[tuple[str, str], ...] = ()
     min_frequency: int = 1
     oov_buckets: int = 1
@@ -90,6 +94,8 @@ class FeatureSpec:
             item_hashed=names(items, "item", "hashed"),
             item_numeric=names(items, "item", "numeric"),
             item_text=names(items, "item", "text"),
+            item_image=bool(items and items.image),
+            image_size=features.image_size,
             crosses=tuple(
                 tuple(part.replace(".", "__", 1) for part in cross) for cross in features.crosses
             ),
@@ -117,7 +123,8 @@ class FeatureSpec:
         return self.user_categorical + self.user_hashed + self.user_numeric
 
     def item_features(self) -> tuple[str, ...]:
-        return self.item_categorical + self.item_hashed + self.item_numeric + self.item_text
+        image = (IMAGE,) if self.item_image else ()
+        return self.item_categorical + self.item_hashed + self.item_numeric + self.item_text + image
 
     def raw_types(self) -> dict[str, str]:
         """Raw feature name to its tf.Example type: "bytes", "float" or "int"."""
@@ -134,6 +141,8 @@ class FeatureSpec:
             types[name] = "bytes"
         for name in self.user_numeric + self.item_numeric:
             types[name] = "float"
+        if self.item_image:
+            types[IMAGE] = "bytes"
         return types
 
     def to_json(self) -> str:

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
+from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
 from recsearch.modules.models.mf import BiasedMF
 from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
@@ -24,6 +25,7 @@ def build_model(
     sizes: Mapping[str, int],
     text_vocab_size: int,
     catalog: Catalog,
+    text_vocabulary: list[str] | None = None,
 ) -> tf.keras.Model:
     """Creates an untrained model.
 
@@ -34,6 +36,7 @@ def build_model(
       sizes: Index-space size of each id/categorical/hashed feature.
       text_vocab_size: Token-id space of text features (0 without text).
       catalog: Training catalog (item probabilities, mean rating).
+      text_vocabulary: The text token vocabulary (for pretrained word vectors).
 
     Raises:
       ValueError: On an unknown model name.
@@ -50,36 +53,65 @@ def build_model(
         )
     if name == "two_tower":
         side = bool(hparams["use_side_features"])
+        seed = int(hparams["seed"])
+        text_encoder = image_encoder = None
+        if side and spec.item_text:
+            pretrained = None
+            if hparams.get("word_vectors"):
+                pretrained = read_word_vectors(
+                    hparams["word_vectors"], text_vocabulary or [], text_vocab_size
+                )
+            text_encoder = TextEncoder(
+                text_vocab_size,
+                dim=pretrained.shape[1] if pretrained is not None else int(hparams["text_dim"]),
+                kind=hparams["text_encoder"],
+                pretrained=pretrained,
+            )
+        if side and spec.item_image:
+            image_encoder = ImageEncoder(
+                kind=hparams["image_encoder"],
+                output_dim=int(hparams["image_dim"]),
+                backbone_path=hparams.get("image_backbone"),
+            )
 
-        def tower(id_feature, categorical, numeric, text, seed):
+        def tower(id_feature, categorical, numeric, text=(), image=None, offset=0):
             names = (id_feature, *(categorical if side else ()))
             return FeatureTower(
                 id_feature=id_feature,
                 cardinalities={n: sizes[n] for n in names},
                 numeric=numeric if side else (),
                 text=text if side else (),
-                text_vocab_size=text_vocab_size,
+                text_encoder=text_encoder if text else None,
+                image_feature=keys.IMAGE if image else None,
+                image_encoder=image,
                 output_dim=dim,
                 hidden_layers=tuple(hparams["hidden_layers"]),
                 normalize=bool(hparams["normalize"]),
                 l2=float(hparams["l2"]),
-                seed=seed,
+                seed=seed + offset,
             )
 
-        seed = int(hparams["seed"])
         user_tower = tower(
-            keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, (), seed
+            keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric
         )
         item_tower = tower(
             keys.ITEM_ID,
             spec.item_categorical + spec.item_hashed,
             spec.item_numeric,
             spec.item_text,
-            seed + 1000,
+            image_encoder,
+            offset=1000,
         )
         probability = catalog.item_probability() if hparams["logq_correction"] else None
         return TwoTowerModel(
-            user_tower, item_tower, probability, temperature=float(hparams["temperature"])
+            user_tower,
+            item_tower,
+            probability,
+            temperature=float(hparams["temperature"]),
+            id_dropout=float(hparams["id_dropout"]),
+            item_oov_index=catalog.item_vocab_size,
+            content_weight=float(hparams["content_weight"]) if side else 0.0,
+            seed=seed,
         )
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 

@@ -51,6 +51,26 @@ def apply_text_vocabulary(
     return ids.to_tensor(default_value=TEXT_PAD, shape=[None, max_tokens])
 
 
+def decode_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """PNG/JPEG/GIF/BMP bytes [B] -> uint8 pixels as int64 [B, size, size, 3].
+
+    Empty bytes give a black image. Pixels stay integers so a transformed
+    example carries one byte-sized varint per channel, not a float.
+    """
+
+    def decode(one: tf.Tensor) -> tf.Tensor:
+        def image() -> tf.Tensor:
+            pixels = tf.io.decode_image(one, channels=3, expand_animations=False)
+            resized = tf.image.resize(pixels, [size, size], antialias=True)
+            return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.int64)
+
+        return tf.cond(
+            tf.strings.length(one) > 0, image, lambda: tf.zeros([size, size, 3], tf.int64)
+        )
+
+    return tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([size, size, 3], tf.int64))
+
+
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """Transform's entry point.
 
@@ -112,6 +132,11 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
             outputs[name] = apply_text_vocabulary(
                 t, vocabulary, spec.text_max_tokens, spec.oov_buckets
             )
+    if spec.item_image:
+        images = to_dense(inputs[keys.IMAGE], default="")
+        outputs[keys.IMAGE] = decode_images(images, spec.image_size)
+    # The raw item id, so the Trainer can line catalog items up with the vocabulary.
+    outputs[keys.ITEM_KEY] = strings[keys.ITEM_ID]
     if spec.has_rating and keys.RATING in inputs:
         outputs[keys.RATING] = tf.cast(to_dense(inputs[keys.RATING], default=0.0), tf.float32)
     if spec.has_timestamp and keys.TIMESTAMP in inputs:

@@ -1,14 +1,20 @@
-"""The serving bundle: a SavedModel that takes raw ids and returns recommendations.
+"""The serving bundle: a SavedModel that takes raw ids (or text, or images) and returns items.
 
-Signatures (all take raw strings; the Transform graph inside maps them to indices):
+Signatures (all take raw inputs; the Transform graph inside encodes them):
   recommend(user_id [B]) -> item_ids [B, K] string, scores [B, K] float
   predict(user_id [B], item_id [B]) -> scores [B] float
+  similar_items(item_id [B]) -> item_ids [B, K], scores [B, K] (cosine, itself excluded)
+  embed_items(item_id [B]) -> embeddings [B, D] (zeros for an unknown item)
+  search_text(query [B]) -> item_ids [B, K], scores [B, K]          (content models)
+  search_image(image [B] encoded bytes) -> item_ids [B, K], scores  (content models)
   serving_default(examples [B] serialized tf.Example) -> score [B], rank [B]
     rank is the 0-based position of the example's item in the user's full
     ranking (seen items excluded); the Evaluator's ranking metrics read it.
 
-Unknown users are served by popularity (or by the model's own fallback, such
-as biases only for matrix factorisation); they are never an error.
+Candidates are every item of the catalog, including items added after
+training (their vectors come from their content). Unknown users are served by
+popularity (or by the model's own fallback, such as biases for matrix
+factorisation); they are never an error.
 """
 
 from __future__ import annotations
@@ -22,18 +28,17 @@ import tensorflow_transform as tft
 from recsearch.modules import features as keys
 from recsearch.modules.training_data import Catalog
 
-SIGNATURES = ("recommend", "predict", "serving_default")
+SIGNATURES = ("recommend", "predict", "similar_items", "embed_items", "serving_default")
 _EXPORT_BATCH = 4096
+_STRINGS = tf.TensorSpec([None], tf.string)
 
 
 def candidate_matrix(model: tf.keras.Model, catalog: Catalog) -> np.ndarray:
-    """Candidate vectors of every in-vocabulary item, computed in batches. [N, D]."""
+    """Candidate vectors of every catalog item, computed in batches. [N, D]."""
     chunks = []
     for start in range(0, catalog.num_candidates, _EXPORT_BATCH):
-        index = np.arange(start, min(start + _EXPORT_BATCH, catalog.num_candidates))
-        features = {keys.ITEM_ID: tf.constant(index, tf.int64)}
-        for name, values in catalog.item_features.items():
-            features[name] = tf.constant(values[index])
+        positions = np.arange(start, min(start + _EXPORT_BATCH, catalog.num_candidates))
+        features = {k: tf.constant(v) for k, v in catalog.candidate_features(positions).items()}
         chunks.append(model.candidate_vectors(features).numpy())
     return np.concatenate(chunks, axis=0)
 
@@ -53,10 +58,11 @@ class RecommenderModule(tf.Module):
 
         Args:
           model: A trained model with query_vectors, candidate_vectors,
-            score_offset and fallback_query.
+            score_offset and fallback_query (and, for search, the text and
+            image query encoders).
           catalog: Users, items and seen items of the training data.
-          tft_output: The Transform output whose graph maps raw ids.
-          top_k: Items per `recommend` answer.
+          tft_output: The Transform output whose graph encodes raw inputs.
+          top_k: Items per answer.
           exclude_seen: Leave out items the user interacted with in training.
 
         Raises:
@@ -70,12 +76,26 @@ class RecommenderModule(tf.Module):
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
+        self._text_features = [
+            n for n in getattr(getattr(model, "item_tower", None), "text", []) or []
+        ]
         self.top_k = min(top_k, catalog.num_candidates)
         self.exclude_seen = exclude_seen
-        self.candidates = tf.Variable(candidate_matrix(model, catalog), trainable=False)
+        vectors = candidate_matrix(model, catalog)
+        self.candidates = tf.Variable(vectors, trainable=False)
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self.unit_candidates = tf.Variable(vectors / norms, trainable=False)
         self.item_ids = tf.Variable(catalog.item_ids.astype(str), trainable=False, dtype=tf.string)
-        popularity = np.log1p(catalog.item_counts[: catalog.num_candidates].astype(np.float32))
-        self.popularity = tf.Variable(popularity, trainable=False)
+        self.item_positions = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(catalog.item_ids.astype(str)),
+                tf.range(catalog.num_candidates, dtype=tf.int64),
+            ),
+            default_value=-1,
+        )
+        self.popularity = tf.Variable(
+            np.log1p(catalog.item_counts.astype(np.float32)), trainable=False
+        )
         self.user_vocab_size = tf.constant(catalog.user_vocab_size, tf.int64)
         self.user_features = {
             name: tf.Variable(values, trainable=False)
@@ -86,6 +106,8 @@ class RecommenderModule(tf.Module):
         self.offset = tf.Variable(float(model.score_offset()), trainable=False)
         fallback = model.fallback_query()
         self.fallback = None if fallback is None else tf.Variable(fallback, trainable=False)
+
+    # Encoding raw inputs.
 
     def _raw_features(self, batch: tf.Tensor, given: Mapping[str, tf.Tensor]) -> dict:
         """A full raw feature dict for the Transform graph: given values, defaults elsewhere."""
@@ -106,11 +128,18 @@ class RecommenderModule(tf.Module):
                 )
         return raw
 
-    def _indices(self, raw: Mapping) -> tuple[tf.Tensor, tf.Tensor]:
-        transformed = self.tft_layer(raw)
-        users = tf.reshape(tf.cast(transformed[keys.USER_ID], tf.int64), [-1])
-        items = tf.reshape(tf.cast(transformed[keys.ITEM_ID], tf.int64), [-1])
-        return users, items
+    def _transform(self, given: Mapping[str, tf.Tensor]) -> dict:
+        batch = tf.shape(next(iter(given.values())))[0]
+        return self.tft_layer(self._raw_features(batch, given))
+
+    def _users(self, transformed: Mapping) -> tf.Tensor:
+        return tf.reshape(tf.cast(transformed[keys.USER_ID], tf.int64), [-1])
+
+    def _positions(self, item_id: tf.Tensor) -> tf.Tensor:
+        """Candidate position of each raw item id, -1 when unknown."""
+        return self.item_positions.lookup(tf.reshape(item_id, [-1]))
+
+    # Scoring.
 
     def _queries(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Query vectors [B, D] and a known-user mask [B]."""
@@ -141,10 +170,10 @@ class RecommenderModule(tf.Module):
             scores = tf.where(mask, tf.constant(-np.inf, tf.float32), scores)
         return scores
 
-    def _score_pairs(self, users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
+    def _score_pairs(self, users: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
         queries, known = self._queries(users)
-        in_catalog = items < tf.shape(self.candidates, tf.int64)[0]
-        safe = tf.where(in_catalog, items, tf.zeros_like(items))
+        in_catalog = positions >= 0
+        safe = tf.maximum(positions, 0)
         scores = tf.reduce_sum(queries * tf.gather(self.candidates, safe), axis=1) + self.offset
         if self.fallback is None:
             scores = tf.where(known, scores, tf.gather(self.popularity, safe))
@@ -153,12 +182,19 @@ class RecommenderModule(tf.Module):
             unknown_item = self.offset
         return tf.where(in_catalog, scores, tf.fill(tf.shape(scores), unknown_item))
 
+    def _top(self, scores: tf.Tensor) -> dict[str, tf.Tensor]:
+        top = tf.math.top_k(scores, k=self.top_k)
+        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+
+    def _search(self, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._top(tf.matmul(queries, self.candidates, transpose_b=True))
+
+    # Signatures.
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id")])
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
-        batch = tf.shape(user_id)[0]
-        users, _ = self._indices(self._raw_features(batch, {keys.USER_ID: user_id}))
-        top = tf.math.top_k(self._score_all(users), k=self.top_k)
-        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+        users = self._users(self._transform({keys.USER_ID: user_id}))
+        return self._top(self._score_all(users))
 
     @tf.function(
         input_signature=[
@@ -167,18 +203,47 @@ class RecommenderModule(tf.Module):
         ]
     )
     def predict(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
-        batch = tf.shape(user_id)[0]
-        raw = self._raw_features(batch, {keys.USER_ID: user_id, keys.ITEM_ID: item_id})
-        users, items = self._indices(raw)
-        return {"scores": self._score_pairs(users, items)}
+        users = self._users(self._transform({keys.USER_ID: user_id}))
+        return {"scores": self._score_pairs(users, self._positions(item_id))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
+    def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        positions = self._positions(item_id)
+        known = positions >= 0
+        vectors = tf.gather(self.unit_candidates, tf.maximum(positions, 0))
+        scores = tf.matmul(vectors, self.unit_candidates, transpose_b=True)
+        itself = tf.one_hot(
+            tf.maximum(positions, 0), tf.shape(scores)[1], on_value=True, off_value=False
+        )
+        scores = tf.where(itself, tf.constant(-np.inf, tf.float32), scores)
+        scores = tf.where(known[:, None], scores, tf.constant(-np.inf, tf.float32))
+        return self._top(scores)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
+    def embed_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        positions = self._positions(item_id)
+        vectors = tf.gather(self.candidates, tf.maximum(positions, 0))
+        return {"embeddings": tf.where((positions >= 0)[:, None], vectors, tf.zeros_like(vectors))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="query")])
+    def search_text(self, query: tf.Tensor) -> dict[str, tf.Tensor]:
+        transformed = self._transform({name: query for name in self._text_features})
+        return self._search(self.model.text_query_vectors(transformed))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
+    def search_image(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        pixels = self._transform({keys.IMAGE: image})[keys.IMAGE]
+        return self._search(self.model.image_query_vectors(pixels))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-        users, items = self._indices(tf.io.parse_example(examples, self._raw_spec))
+        parsed = tf.io.parse_example(examples, self._raw_spec)
+        users = self._users(self.tft_layer(parsed))
+        positions = self._positions(parsed[keys.ITEM_ID])
         scores = self._score_all(users)
         n = tf.shape(scores, tf.int64)[1]
-        in_catalog = items < n
-        safe = tf.where(in_catalog, items, tf.zeros_like(items))
+        in_catalog = positions >= 0
+        safe = tf.maximum(positions, 0)
         target = tf.gather(scores, safe, batch_dims=1)
         position = tf.range(n, dtype=tf.int64)[None, :]
         ahead = (scores > target[:, None]) | (
@@ -186,17 +251,23 @@ class RecommenderModule(tf.Module):
         )
         rank = tf.reduce_sum(tf.cast(ahead, tf.int64), axis=1)
         rank = tf.where(in_catalog, rank, tf.fill(tf.shape(rank), n))
-        pair_scores = self._score_pairs(users, items)
-        return {"rank": tf.cast(rank, tf.float32), "score": pair_scores}
+        return {"rank": tf.cast(rank, tf.float32), "score": self._score_pairs(users, positions)}
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
-        return {
+        result = {
             "recommend": self.recommend.get_concrete_function(),
             "predict": self.predict.get_concrete_function(),
+            "similar_items": self.similar_items.get_concrete_function(),
+            "embed_items": self.embed_items.get_concrete_function(),
             "serving_default": self.serve_examples.get_concrete_function(),
         }
+        if getattr(self.model, "searchable_by_text", False) and self._text_features:
+            result["search_text"] = self.search_text.get_concrete_function()
+        if getattr(self.model, "searchable_by_image", False) and keys.IMAGE in self._raw_spec:
+            result["search_image"] = self.search_image.get_concrete_function()
+        return result
 
 
 def export(module: RecommenderModule, path: str) -> None:
-    """Saves the module with its three signatures."""
+    """Saves the module with its signatures."""
     tf.saved_model.save(module, path, signatures=module.signatures())

@@ -11,12 +11,31 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from recsearch.modules import features as keys
 from recsearch.modules import serving, training_data
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.model_factory import build_model, make_optimizer
 
 _STATS_BATCH = 8192
 HISTORY_FILE = "training_history.json"
+CATALOG_SPLIT = "catalog"
+
+
+def sibling_split(files: list[str], split: str) -> list[str] | None:
+    """The file pattern of another split of the same Examples artifact, if it exists.
+
+    TFX gives run_fn only the train and eval splits; the item catalog split
+    sits beside them as `Split-catalog`.
+    """
+    split_dir = os.path.dirname(files[0])
+    candidate = os.path.join(os.path.dirname(split_dir), f"Split-{split}")
+    return [os.path.join(candidate, "*")] if tf.io.gfile.isdir(candidate) else None
+
+
+def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> list[str] | None:
+    if not spec.item_text:
+        return None
+    return [v.decode() for v in tft_output.vocabulary_by_name(keys.TEXT_VOCAB)]
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -31,9 +50,9 @@ def run_fn(fn_args: FnArgs) -> None:
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
 
-    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+    def dataset(batch_size: int, shuffle: bool, files=None) -> tf.data.Dataset:
         return training_data.make_dataset(
-            fn_args.train_files,
+            files or fn_args.train_files,
             fn_args.data_accessor,
             tft_output,
             batch_size=batch_size,
@@ -41,13 +60,18 @@ def run_fn(fn_args: FnArgs) -> None:
             seed=int(hparams["seed"]),
         )
 
+    catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
     catalog = training_data.build_catalog(
-        dataset(_STATS_BATCH, shuffle=False).as_numpy_iterator(), tft_output, spec
+        dataset(_STATS_BATCH, shuffle=False).as_numpy_iterator(),
+        tft_output,
+        spec,
+        dataset(_STATS_BATCH, False, catalog_files).as_numpy_iterator() if catalog_files else (),
     )
     logging.info(
-        "Trainer: %d users, %d candidate items, %d training interactions",
+        "Trainer: %d users, %d candidate items (%d cold), %d training interactions",
         catalog.user_vocab_size,
         catalog.num_candidates,
+        catalog.num_cold_items,
         int(catalog.item_counts.sum()),
     )
     model = build_model(
@@ -57,6 +81,7 @@ def run_fn(fn_args: FnArgs) -> None:
         training_data.cardinalities(tft_output, spec),
         training_data.text_vocab_size(tft_output, spec),
         catalog,
+        text_vocabulary=text_vocabulary(tft_output, spec),
     )
     model.compile(optimizer=make_optimizer(hparams))
     started = time.time()

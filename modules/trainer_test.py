@@ -37,7 +37,15 @@ def _train_items(transformed):
 
 def test_history_and_signatures_exist(bundle):
     model, run_dir = bundle
-    assert set(model.signatures) == {"recommend", "predict", "serving_default"}
+    assert set(model.signatures) == {
+        "recommend",
+        "predict",
+        "similar_items",
+        "embed_items",
+        "search_text",
+        "search_image",
+        "serving_default",
+    }
     assert os.path.isfile(os.path.join(run_dir, trainer.HISTORY_FILE))
 
 
@@ -114,3 +122,46 @@ def test_empty_batch(bundle):
     model, _ = bundle
     out = model.signatures["recommend"](user_id=tf.constant([], tf.string))
     assert out["item_ids"].shape[0] == 0
+
+
+def _items_table(transformed):
+    import pandas as pd
+
+    return pd.read_csv(transformed.config.resolve("items.csv")).set_index("item_id")
+
+
+def test_cold_items_are_candidates_with_content_vectors(bundle):
+    model, _ = bundle
+    out = model.signatures["embed_items"](item_id=tf.constant(["new-001", "i0001", "nope"]))
+    vectors = out["embeddings"].numpy()
+    assert np.linalg.norm(vectors[0]) > 0 and np.linalg.norm(vectors[1]) > 0
+    assert not vectors[2].any()
+    # A cold item is scored like any other: predict finds it in the catalog.
+    score = model.signatures["predict"](
+        user_id=tf.constant(["u00001"]), item_id=tf.constant(["new-001"])
+    )["scores"].numpy()[0]
+    assert np.isfinite(score)
+
+
+def test_similar_items_excludes_the_item_and_sorts(bundle):
+    model, _ = bundle
+    out = model.signatures["similar_items"](item_id=tf.constant(["i0003", "new-002", "nope"]))
+    ids, scores = out["item_ids"].numpy(), out["scores"].numpy()
+    assert b"i0003" not in set(ids[0]) and b"new-002" not in set(ids[1])
+    assert np.all(np.diff(scores[:2], axis=1) <= 1e-6)
+    assert np.all(scores[0] <= 1.0 + 1e-5)
+    assert np.all(np.isneginf(scores[2]))
+
+
+def test_search_text_and_image_return_catalog_items(bundle, transformed):
+    model, _ = bundle
+    items = _items_table(transformed)
+    out = model.signatures["search_text"](query=tf.constant(["wireless headphones", ""]))
+    ids = out["item_ids"].numpy()
+    assert ids.shape == (2, transformed.config.serving.top_k)
+    assert {v.decode() for v in ids[0]} <= set(items.index)
+    with open(transformed.config.resolve(items.loc["i0002", "image"]), "rb") as f:
+        png = f.read()
+    out = model.signatures["search_image"](image=tf.constant([png]))
+    assert out["item_ids"].shape == (1, transformed.config.serving.top_k)
+    assert np.all(np.diff(out["scores"].numpy(), axis=1) <= 1e-6)

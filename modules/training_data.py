@@ -47,25 +47,33 @@ def make_dataset(
 
 @dataclasses.dataclass
 class Catalog:
-    """What the train split says about users and items, indexed like the vocabularies.
+    """Users and items as the serving bundle sees them.
+
+    Candidates are the items `recommend` can return: first every item of the
+    id vocabulary (candidate i is vocabulary index i), then catalog items
+    that never occur in training (cold items, served from their content).
 
     Attributes:
       num_users: User index space (vocabulary + OOV buckets).
       num_items: Item index space (vocabulary + OOV buckets).
       user_vocab_size: Users in the vocabulary; larger indices are unknown users.
-      item_ids: The in-vocabulary item ids; indices below len(item_ids) are candidates.
-      item_counts: Training interactions per item index [num_items].
+      item_vocab_size: Items in the vocabulary; the first OOV index.
+      item_ids: Raw id of each candidate.
+      item_index: Id-feature index of each candidate (the OOV index for cold items).
+      item_counts: Training interactions per candidate.
       seen_row_splits: CSR row splits over user indices [num_users + 1].
-      seen_items: Distinct items each user interacted with, CSR values.
+      seen_items: Distinct candidates each user interacted with, CSR values.
       user_features: Feature name -> value per user index (last seen wins).
-      item_features: Feature name -> value per item index.
+      item_features: Feature name -> value per candidate.
       rating_mean: Mean training rating (0 without ratings).
     """
 
     num_users: int
     num_items: int
     user_vocab_size: int
+    item_vocab_size: int
     item_ids: np.ndarray
+    item_index: np.ndarray
     item_counts: np.ndarray
     seen_row_splits: np.ndarray
     seen_items: np.ndarray
@@ -77,13 +85,25 @@ class Catalog:
     def num_candidates(self) -> int:
         return len(self.item_ids)
 
+    @property
+    def num_cold_items(self) -> int:
+        return self.num_candidates - self.item_vocab_size
+
     def item_probability(self) -> np.ndarray:
-        """Smoothed sampling probability of each item index (for logQ correction)."""
-        counts = self.item_counts.astype(np.float64) + 1.0
+        """Smoothed sampling probability of each item index [num_items] (for logQ)."""
+        counts = np.ones(self.num_items, dtype=np.float64)
+        counts[: self.item_vocab_size] += self.item_counts[: self.item_vocab_size]
         return (counts / counts.sum()).astype(np.float32)
 
     def seen_by(self, user: int) -> np.ndarray:
         return self.seen_items[self.seen_row_splits[user] : self.seen_row_splits[user + 1]]
+
+    def candidate_features(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """Item-tower inputs of some candidates."""
+        features = {keys.ITEM_ID: self.item_index[positions]}
+        for name, values in self.item_features.items():
+            features[name] = values[positions]
+        return features
 
 
 def cardinalities(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> dict[str, int]:
@@ -109,18 +129,15 @@ def build_catalog(
     batches: Iterable[Mapping[str, np.ndarray]],
     tft_output: tft.TFTransformOutput,
     spec: FeatureSpec,
+    catalog_batches: Iterable[Mapping[str, np.ndarray]] = (),
 ) -> Catalog:
-    """Collects the catalog from batches of transformed training features."""
+    """Collects the catalog from transformed training batches and catalog-split batches."""
     sizes = cardinalities(tft_output, spec)
     num_users, num_items = sizes[keys.USER_ID], sizes[keys.ITEM_ID]
-    item_ids = np.array(
-        [v.decode() for v in tft_output.vocabulary_by_name(vocabulary_name(keys.ITEM_ID))],
-        dtype=object,
-    )
-    user_columns = [*spec.user_features()]
-    item_columns = [*spec.item_features()]
+    vocab = [v.decode() for v in tft_output.vocabulary_by_name(vocabulary_name(keys.ITEM_ID))]
+    vocab_size = len(vocab)
     user_features: dict[str, np.ndarray] = {}
-    item_features: dict[str, np.ndarray] = {}
+    trained_items: dict[str, np.ndarray] = {}
     counts = np.zeros(num_items, dtype=np.int64)
     pairs_u, pairs_i, rating_sum, rating_n = [], [], 0.0, 0
     for batch in batches:
@@ -128,22 +145,51 @@ def build_catalog(
         np.add.at(counts, items, 1)
         pairs_u.append(users)
         pairs_i.append(items)
-        _scatter(user_features, batch, user_columns, users, num_users)
-        _scatter(item_features, batch, item_columns, items, num_items)
+        _scatter(user_features, batch, spec.user_features(), users, num_users)
+        _scatter(trained_items, batch, spec.item_features(), items, num_items)
         if keys.RATING in batch:
             rating_sum += float(batch[keys.RATING].sum())
             rating_n += len(users)
+
+    item_ids = list(vocab)
+    item_features = {name: values[:vocab_size] for name, values in trained_items.items()}
+    cold_rows: dict[str, list] = {name: [] for name in spec.item_features()}
+    position = {item: i for i, item in enumerate(vocab)}
+    for batch in catalog_batches:
+        for row, key in enumerate(batch[keys.ITEM_KEY]):
+            item = key.decode() if isinstance(key, bytes) else str(key)
+            if item in position and position[item] < vocab_size:
+                for name in spec.item_features():
+                    item_features[name][position[item]] = batch[name][row]
+            elif item not in position:
+                position[item] = len(item_ids)
+                item_ids.append(item)
+                for name in spec.item_features():
+                    cold_rows[name].append(batch[name][row])
+    if len(item_ids) > vocab_size:
+        for name, rows in cold_rows.items():
+            item_features[name] = np.concatenate([item_features[name], np.stack(rows)])
+    item_index = np.concatenate(
+        [np.arange(vocab_size), np.full(len(item_ids) - vocab_size, vocab_size)]
+    ).astype(np.int64)
+
     users = np.concatenate(pairs_u) if pairs_u else np.zeros(0, np.int64)
     items = np.concatenate(pairs_i) if pairs_i else np.zeros(0, np.int64)
     unique = np.unique(users * num_items + items)
     seen_users, seen_items = unique // num_items, unique % num_items
+    in_vocab = seen_items < vocab_size
+    seen_users, seen_items = seen_users[in_vocab], seen_items[in_vocab]
     row_splits = np.searchsorted(seen_users, np.arange(num_users + 1)).astype(np.int64)
+    candidate_counts = np.zeros(len(item_ids), dtype=np.int64)
+    candidate_counts[:vocab_size] = counts[:vocab_size]
     return Catalog(
         num_users=num_users,
         num_items=num_items,
         user_vocab_size=num_users - spec.oov_buckets,
-        item_ids=item_ids,
-        item_counts=counts,
+        item_vocab_size=vocab_size,
+        item_ids=np.array(item_ids, dtype=object),
+        item_index=item_index,
+        item_counts=candidate_counts,
         seen_row_splits=row_splits,
         seen_items=seen_items.astype(np.int64),
         user_features=user_features,
@@ -155,7 +201,7 @@ def build_catalog(
 def _scatter(
     table: dict[str, np.ndarray],
     batch: Mapping[str, np.ndarray],
-    columns: list[str],
+    columns: tuple[str, ...],
     index: np.ndarray,
     size: int,
 ) -> None:

@@ -10,7 +10,7 @@ from tfx import v1 as tfx
 from recsearch import config as config_lib
 from recsearch.components.atomic_pusher.component import AtomicPusher
 from recsearch.components.data_gate.component import DataGate
-from recsearch.components.recsys_example_gen.component import RecsysExampleGen
+from recsearch.components.recsys_example_gen.component import RecsysExampleGen, output_splits
 from recsearch.components.release_gate.checks import GateConfig
 from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.data import splits
@@ -35,10 +35,14 @@ def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
 
 def trainer_config(config: config_lib.PipelineConfig) -> dict:
     """The Trainer's custom_config: recorded in ML Metadata with every run."""
+    model = config_lib.to_dict(config.model)
+    for key in ("word_vectors", "image_backbone"):
+        if model[key]:
+            model[key] = config.resolve(model[key])
     return {
         "features": FeatureSpec.from_config(config).to_json(),
         "model_name": config.model_name,
-        "model": config_lib.to_dict(config.model),
+        "model": model,
         "serving": config_lib.to_dict(config.serving),
         "task": config.task,
     }
@@ -73,14 +77,21 @@ def create_pipeline(
     """
     example_gen = RecsysExampleGen(config)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # The catalog split holds items with placeholder interaction fields; the
+    # schema describes interactions, so the catalog is neither inferred from
+    # nor validated against it (its rows were checked when read).
     if config.schema:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=config.resolve(config.schema))
     else:
         schema_gen = tfx.components.SchemaGen(
-            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+            statistics=statistics_gen.outputs["statistics"],
+            infer_feature_shape=True,
+            exclude_splits=[splits.CATALOG],
         )
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        exclude_splits=[splits.CATALOG],
     )
     data_gate = DataGate(
         anomalies=example_validator.outputs["anomalies"], schema=schema_gen.outputs["schema"]
@@ -90,7 +101,7 @@ def create_pipeline(
         schema=data_gate.outputs["checked_schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(
-            analyze=[splits.TRAIN], transform=[splits.TRAIN, splits.EVAL]
+            analyze=[splits.TRAIN], transform=output_splits(config)
         ),
         custom_config={"features": FeatureSpec.from_config(config).to_json()},
     )

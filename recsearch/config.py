@@ -116,6 +116,7 @@ class Features:
         written as "user.country" / "item.publisher".
       text_max_tokens: Tokens kept per text field.
       text_vocab_size: Largest text token vocabulary.
+      image_size: Images are decoded and resized to this many pixels square.
     """
 
     min_frequency: int = 1
@@ -124,6 +125,7 @@ class Features:
     crosses: tuple[tuple[str, ...], ...] = ()
     text_max_tokens: int = 16
     text_vocab_size: int = 20000
+    image_size: int = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +140,16 @@ class Model:
       use_side_features: Feed user/item side features to the towers.
       logq_correction: Correct in-batch negatives for item popularity.
       normalize: L2-normalise tower outputs (cosine similarity).
+      text_encoder: "bag" (mean of token embeddings) or "cnn" (Kim-style 1-D CNN).
+      text_dim: Token embedding width.
+      word_vectors: Optional GloVe-format text file of pretrained token vectors.
+      image_encoder: "cnn" (trained here) or "backbone" (pretrained, frozen).
+      image_backbone: Local Keras model file for image_encoder "backbone".
+      image_dim: Width of the image encoder's output.
+      id_dropout: Share of training examples whose item id is hidden, so the
+        item tower learns to place items from content (cold start).
+      content_weight: Weight of the text->item and image->item contrastive
+        losses; above 0 the bundle gets search_text / search_image.
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
       optimizer: "adam" or "adagrad".
@@ -153,6 +165,14 @@ class Model:
     use_side_features: bool = True
     logq_correction: bool = True
     normalize: bool = True
+    text_encoder: Literal["bag", "cnn"] = "bag"
+    text_dim: int = 32
+    word_vectors: str | None = None
+    image_encoder: Literal["cnn", "backbone"] = "cnn"
+    image_backbone: str | None = None
+    image_dim: int = 32
+    id_dropout: float = 0.0
+    content_weight: float = 0.0
     temperature: float = 0.1
     learning_rate: float = 0.005
     optimizer: Literal["adam", "adagrad"] = "adam"
@@ -457,10 +477,21 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         "features.hash_buckets": config.features.hash_buckets,
         "features.text_max_tokens": config.features.text_max_tokens,
         "features.text_vocab_size": config.features.text_vocab_size,
+        "features.image_size": config.features.image_size,
     }
     for key, value in positive.items():
         if value <= 0:
             fail(key, f"must be positive, got {value}")
+    if not 0.0 <= config.model.id_dropout < 1.0:
+        fail("model.id_dropout", f"must be in [0, 1), got {config.model.id_dropout}")
+    if config.model.content_weight < 0:
+        fail("model.content_weight", f"must not be negative, got {config.model.content_weight}")
+    if config.model.image_encoder == "backbone" and not config.model.image_backbone:
+        fail("model.image_backbone", "must name a Keras model file for image_encoder 'backbone'")
+    for key in ("word_vectors", "image_backbone"):
+        path = getattr(config.model, key)
+        if path and "://" not in path and not os.path.isfile(config.resolve(path)):
+            fail(f"model.{key}", f"names a file that does not exist: {config.resolve(path)}")
     for i, width in enumerate(config.model.hidden_layers):
         if width <= 0:
             fail(f"model.hidden_layers[{i}]", f"must be positive, got {width}")

@@ -105,7 +105,12 @@ def transform_sample(config: config_lib.PipelineConfig, root: str) -> tuple[str,
         train = pipeline | "ReadTrain" >> train_io.BeamSource()
         transform_fn = (train, train_io.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
-        for split in (splits.TRAIN, splits.EVAL):
+        present = [
+            s
+            for s in (splits.TRAIN, splits.EVAL, splits.CATALOG)
+            if os.path.isdir(os.path.join(raw_dir, f"Split-{s}"))
+        ]
+        for split in present:
             split_io = source(split)
             data = pipeline | f"Read[{split}]" >> split_io.BeamSource()
             transformed, metadata = (

@@ -41,8 +41,16 @@ def split_input_path(path: str) -> tuple[str, str]:
     return base, os.path.relpath(path, base) if "://" not in path else path[len(base) + 1 :]
 
 
+def output_splits(config: config_lib.PipelineConfig) -> list[str]:
+    """train and eval, plus the item catalog when there is an items table."""
+    names = [splits.TRAIN, splits.EVAL]
+    if config.items is not None:
+        names.append(splits.CATALOG)
+    return names
+
+
 class RecsysExampleGen(FileBasedExampleGen):
-    """Emits joined interaction examples as `train` and `eval` splits."""
+    """Emits joined interaction examples as `train` and `eval`, and the item `catalog`."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
@@ -56,12 +64,10 @@ class RecsysExampleGen(FileBasedExampleGen):
         input_base, pattern = split_input_path(config.resolve(config.interactions.path))
         # The split itself is per user (temporal or random) and happens in the
         # executor; the output config only names the splits.
+        names = output_splits(config)
         output = example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
-                splits=[
-                    example_gen_pb2.SplitConfig.Split(name=splits.TRAIN, hash_buckets=1),
-                    example_gen_pb2.SplitConfig.Split(name=splits.EVAL, hash_buckets=1),
-                ]
+                splits=[example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=1) for n in names]
             )
         )
         super().__init__(

@@ -46,7 +46,7 @@ def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBa
     for name, kind in spec.raw_types().items():
         column = frame[name]
         if kind == "bytes":
-            values = column.astype(str).to_numpy()
+            values = [v if isinstance(v, bytes) else str(v).encode() for v in column]
             missing = np.zeros(len(values), dtype=bool)
             typed = pa.array(values, type=pa.binary())
         else:
@@ -65,10 +65,15 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> list[bytes]:
 
 
 def build_splits(config: config_lib.PipelineConfig, pattern: str) -> dict[str, pd.DataFrame]:
-    """Loads, joins and splits the data named by the config."""
-    frame = tables.load_joined(config, pattern)
+    """Loads, joins and splits the data named by the config; adds the item catalog."""
+    frame, catalog = tables.load_all(config, pattern)
     parts = splits.split_interactions(frame, config.split, config.task)
+    if catalog is not None:
+        parts[splits.CATALOG] = catalog
     for name, part in parts.items():
+        if name == splits.CATALOG:
+            logging.info("RecsysExampleGen: catalog has %d items", len(part))
+            continue
         logging.info(
             "RecsysExampleGen: split %s has %d rows, %d users, %d items",
             name,

@@ -1,10 +1,12 @@
-"""FeatureTower: embeds an entity's id and side features into one vector."""
+"""FeatureTower: embeds an entity's id and side features (categories, numbers, text, image)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
+
+from recsearch.modules.models.encoders import ImageEncoder, TextEncoder
 
 
 def side_embedding_dim(cardinality: int, limit: int) -> int:
@@ -14,13 +16,14 @@ def side_embedding_dim(cardinality: int, limit: int) -> int:
 
 @tf.keras.utils.register_keras_serializable(package="recsearch")
 class FeatureTower(tf.keras.layers.Layer):
-    """Id embedding plus categorical, numeric and text features, then an MLP.
+    """Id embedding plus categorical, numeric, text and image features, then an MLP.
 
-    Input: a dict of transformed features, each [B] (ids, categories, numbers)
-    or [B, T] (text token ids, 0 = padding). Output: [B, output_dim].
+    Input: a dict of transformed features: ids, categories and numbers [B],
+    text token ids [B, T] (0 = padding), image pixels [B, S, S, 3].
+    Output: [B, output_dim].
 
     With only an id and no hidden layers the tower is a plain embedding
-    lookup (matrix factorisation); otherwise the concatenated embeddings go
+    lookup (matrix factorisation); otherwise the concatenated parts go
     through ReLU layers and a linear projection to `output_dim`.
     """
 
@@ -30,7 +33,9 @@ class FeatureTower(tf.keras.layers.Layer):
         cardinalities: Mapping[str, int],
         numeric: Sequence[str] = (),
         text: Sequence[str] = (),
-        text_vocab_size: int = 0,
+        text_encoder: TextEncoder | None = None,
+        image_feature: str | None = None,
+        image_encoder: ImageEncoder | None = None,
         output_dim: int = 64,
         hidden_layers: Sequence[int] = (),
         normalize: bool = False,
@@ -45,8 +50,10 @@ class FeatureTower(tf.keras.layers.Layer):
           cardinalities: Index-space size of the id and each categorical or
             hashed feature (vocabulary + OOV buckets).
           numeric: Names of numeric features.
-          text: Names of token-id features sharing one token embedding.
-          text_vocab_size: Size of the token-id space, padding included.
+          text: Names of token-id features, all read by `text_encoder`.
+          text_encoder: Encoder of the text features (shared with search).
+          image_feature: Name of the pixel feature, read by `image_encoder`.
+          image_encoder: Encoder of the image (shared with search).
           output_dim: Width of the output vector.
           hidden_layers: Widths of ReLU layers before the output projection.
           normalize: L2-normalise the output.
@@ -66,15 +73,19 @@ class FeatureTower(tf.keras.layers.Layer):
                 raise ValueError(f"cardinality of {name!r} must be positive, got {size}")
         if output_dim <= 0:
             raise ValueError(f"output_dim must be positive, got {output_dim}")
-        if text and text_vocab_size <= 1:
-            raise ValueError(f"text features need text_vocab_size > 1, got {text_vocab_size}")
+        if text and text_encoder is None:
+            raise ValueError(f"text features {list(text)} need a text_encoder")
+        if image_feature and image_encoder is None:
+            raise ValueError(f"image feature {image_feature!r} needs an image_encoder")
         if any(w <= 0 for w in hidden_layers):
             raise ValueError(f"hidden_layers must be positive widths, got {list(hidden_layers)}")
         self.id_feature = id_feature
         self.cardinalities = {k: int(v) for k, v in cardinalities.items()}
         self.numeric = list(numeric)
         self.text = list(text)
-        self.text_vocab_size = int(text_vocab_size)
+        self.text_encoder = text_encoder
+        self.image_feature = image_feature
+        self.image_encoder = image_encoder
         self.output_dim = int(output_dim)
         self.hidden_layers = [int(w) for w in hidden_layers]
         self.normalize = bool(normalize)
@@ -94,17 +105,12 @@ class FeatureTower(tf.keras.layers.Layer):
                 embeddings_regularizer=regularizer,
                 name=f"embedding_{name}",
             )
-        self.token_embedding = None
-        if self.text:
-            self.token_embedding = tf.keras.layers.Embedding(
-                self.text_vocab_size,
-                side_embedding_dim(self.text_vocab_size, output_dim),
-                mask_zero=True,
-                embeddings_regularizer=regularizer,
-                name="embedding_text_tokens",
-            )
         self.is_plain_embedding = not (
-            len(self.cardinalities) > 1 or self.numeric or self.text or self.hidden_layers
+            len(self.cardinalities) > 1
+            or self.numeric
+            or self.text
+            or self.image_feature
+            or self.hidden_layers
         )
         self.mlp = []
         if not self.is_plain_embedding:
@@ -114,6 +120,11 @@ class FeatureTower(tf.keras.layers.Layer):
             ]
             self.mlp.append(tf.keras.layers.Dense(self.output_dim, name="projection"))
 
+    def encode_text(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """Mean of the text encoder's vectors over the text features. [B, text dim]."""
+        vectors = [self.text_encoder(features[name]) for name in self.text]
+        return tf.add_n(vectors) / float(len(vectors))
+
     # Nothing here branches on tensor values; skipping AutoGraph's source
     # conversion of the Keras layers below saves seconds on the first step.
     @tf.autograph.experimental.do_not_convert
@@ -121,12 +132,10 @@ class FeatureTower(tf.keras.layers.Layer):
         parts = [self.embeddings[name](features[name]) for name in sorted(self.cardinalities)]
         if self.numeric:
             parts.append(tf.stack([tf.cast(features[n], tf.float32) for n in self.numeric], axis=1))
-        for name in self.text:
-            tokens = features[name]
-            vectors = self.token_embedding(tokens)
-            mask = tf.cast(tf.not_equal(tokens, 0), tf.float32)[..., None]
-            count = tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
-            parts.append(tf.reduce_sum(vectors * mask, axis=1) / count)
+        if self.text:
+            parts.append(self.encode_text(features))
+        if self.image_feature:
+            parts.append(self.image_encoder(features[self.image_feature]))
         x = parts[0] if self.is_plain_embedding else tf.concat(parts, axis=1)
         for layer in self.mlp:
             x = layer(x)
@@ -137,19 +146,33 @@ class FeatureTower(tf.keras.layers.Layer):
     @property
     def feature_names(self) -> list[str]:
         """Every input feature the tower reads."""
-        return sorted(self.cardinalities) + self.numeric + self.text
+        image = [self.image_feature] if self.image_feature else []
+        return sorted(self.cardinalities) + self.numeric + self.text + image
 
     def get_config(self) -> dict:
+        def layer_config(layer):
+            return None if layer is None else tf.keras.layers.serialize(layer)
+
         return {
             **super().get_config(),
             "id_feature": self.id_feature,
             "cardinalities": self.cardinalities,
             "numeric": self.numeric,
             "text": self.text,
-            "text_vocab_size": self.text_vocab_size,
+            "text_encoder": layer_config(self.text_encoder),
+            "image_feature": self.image_feature,
+            "image_encoder": layer_config(self.image_encoder),
             "output_dim": self.output_dim,
             "hidden_layers": self.hidden_layers,
             "normalize": self.normalize,
             "l2": self.l2,
             "seed": self.seed,
         }
+
+    @classmethod
+    def from_config(cls, config: dict) -> FeatureTower:
+        config = dict(config)
+        for key in ("text_encoder", "image_encoder"):
+            if config.get(key) is not None:
+                config[key] = tf.keras.layers.deserialize(config[key])
+        return cls(**config)

@@ -44,7 +44,8 @@ def list_files(pattern: str) -> list[str]:
     return [pattern] if os.path.isfile(pattern) else []
 
 
-def _open(path: str, mode: str = "rb"):
+def open_file(path: str, mode: str = "rb"):
+    """Opens a local file or one on any TensorFlow filesystem (gs://, s3://, ...)."""
     if "://" in path:
         import tensorflow as tf
 
@@ -127,7 +128,7 @@ def _read_delimited(source: Source, path: str, fmt: str) -> pd.DataFrame:
     if not source.header and not source.columns:
         raise DataError("'header: false' needs 'columns' to name the columns", path)
     names = list(source.columns) if source.columns else None
-    with _open(path) as f:
+    with open_file(path) as f:
         data = f.read()
     text = data.decode(source.encoding) if isinstance(data, bytes) else data
     _check_field_counts(text, sep, source.header, len(names) if names else None, path)
@@ -173,7 +174,7 @@ def _check_field_counts(text: str, sep: str, header: bool, expected: int | None,
 def _read_parquet(path: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    with _open(path) as f:
+    with open_file(path) as f:
         frame = pq.read_table(f).to_pandas()
     return frame.apply(_column_to_text)
 
@@ -193,7 +194,7 @@ def _column_to_text(column: pd.Series) -> pd.Series:
 
 def _read_jsonl(source: Source, path: str) -> pd.DataFrame:
     records = []
-    with _open(path) as f:
+    with open_file(path) as f:
         for i, line in enumerate(f, start=1):
             text = line.decode(source.encoding).strip() if isinstance(line, bytes) else line
             if not text.strip():

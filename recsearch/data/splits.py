@@ -10,6 +10,8 @@ from recsearch.modules import features as keys
 
 TRAIN = "train"
 EVAL = "eval"
+# Not a split of the interactions: one row per item of the items table.
+CATALOG = "catalog"
 
 
 def eval_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:

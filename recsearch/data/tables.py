@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pandas as pd
@@ -101,10 +102,43 @@ def load_entities(config: PipelineConfig, entity: str) -> pd.DataFrame | None:
         values = sources.fill_missing_numeric(values, f"{pattern} column '{column}'")
         out[keys.side_feature(entity, column)] = values.to_numpy()
     if src.image:
-        out[keys.side_feature(entity, "image")] = sources.text_column(
-            raw, src.image, False
-        ).to_numpy()
+        out[keys.IMAGE] = read_images(raw, src.image)
     return out
+
+
+def read_images(raw: pd.DataFrame, column: str) -> np.ndarray:
+    """Encoded image bytes for each row: the cell is a path relative to its table's folder.
+
+    Empty cells give empty bytes (the model sees a blank image).
+
+    Raises:
+      DataError: A named image file does not exist.
+    """
+    paths = sources.text_column(raw, column, required=False)
+    images = []
+    for value, table, row in zip(paths, raw["_file"], raw["_row"]):
+        if not value:
+            images.append(b"")
+            continue
+        path = (
+            value
+            if os.path.isabs(value) or "://" in value
+            else os.path.join(os.path.dirname(table), value)
+        )
+        try:
+            with sources.open_file(path) as f:
+                data = f.read()
+        except (OSError, FileNotFoundError) as e:
+            raise DataError(f"image file not found: {value}", table, column, int(row)) from e
+        if not data.startswith(_IMAGE_SIGNATURES):
+            raise DataError(
+                f"{value} is not a PNG, JPEG, GIF or BMP image", table, column, int(row)
+            )
+        images.append(data)
+    return np.array(images, dtype=object)
+
+
+_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
 def join_side_features(
@@ -131,12 +165,41 @@ def join_side_features(
             if pd.api.types.is_float_dtype(side[column]):
                 joined[column] = joined[column].fillna(side[column].mean())
             else:
-                joined[column] = joined[column].fillna("")
+                empty = b"" if column == keys.IMAGE else ""
+                joined[column] = joined[column].fillna(empty)
     return joined
 
 
 def load_joined(config: PipelineConfig, pattern: str | None = None) -> pd.DataFrame:
     """The interaction log with every user and item side feature joined in."""
+    return load_all(config, pattern)[0]
+
+
+def load_all(
+    config: PipelineConfig, pattern: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The joined interaction log, and the item catalog (None without an items table).
+
+    The catalog has one row per item of the items table, with the item
+    features and empty interaction and user fields, so it encodes like an
+    interaction; items with no interaction yet are served from it.
+    """
     interactions = load_interactions(config, pattern)
-    frame = join_side_features(interactions, load_entities(config, "user"), "user")
-    return join_side_features(frame, load_entities(config, "item"), "item")
+    users, items = load_entities(config, "user"), load_entities(config, "item")
+    frame = join_side_features(join_side_features(interactions, users, "user"), items, "item")
+    if items is None:
+        return frame, None
+    catalog = items.reset_index().rename(columns={"id": keys.ITEM_ID})
+    catalog[keys.USER_ID] = ""
+    for column in frame.columns:
+        if column in catalog.columns or column.startswith("_"):
+            continue
+        if pd.api.types.is_float_dtype(frame[column]):
+            catalog[column] = (
+                frame[column].mean() if column.startswith(keys.USER_PREFIX) else np.nan
+            )
+        elif pd.api.types.is_integer_dtype(frame[column]):
+            catalog[column] = 0
+        else:
+            catalog[column] = ""
+    return frame, catalog[[c for c in frame.columns if not c.startswith("_")]]
