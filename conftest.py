@@ -31,7 +31,13 @@ def sample_dir(tmp_path_factory) -> str:
     with open(os.path.join(directory, "items.csv"), "a", encoding="utf-8") as f:
         for name, title, png in COLD_ITEMS:
             f.write(f"{name},electronics,{title},{title} wireless charger cable,19.5,{png}\n")
-    write_config(directory, {"model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16}})
+    write_config(
+        directory,
+        {
+            "model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16},
+            "serving": {"index": "scann", "ann_leaves": 4, "ann_leaves_to_search": 4},
+        },
+    )
     return directory
 
 

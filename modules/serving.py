@@ -26,6 +26,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from recsearch.modules import features as keys
+from recsearch.modules.ann import IndexParams, build_index, companion_path
 from recsearch.modules.training_data import Catalog
 
 SIGNATURES = ("recommend", "predict", "similar_items", "embed_items", "serving_default")
@@ -53,6 +54,7 @@ class RecommenderModule(tf.Module):
         tft_output: tft.TFTransformOutput,
         top_k: int = 10,
         exclude_seen: bool = True,
+        index_params: IndexParams | None = None,
     ):
         """Builds the module.
 
@@ -64,6 +66,9 @@ class RecommenderModule(tf.Module):
           tft_output: The Transform output whose graph encodes raw inputs.
           top_k: Items per answer.
           exclude_seen: Leave out items the user interacted with in training.
+          index_params: Build a ScaNN index over the candidates and answer
+            recommend, similar_items and search with it (the exact path
+            stays for serving_default and predict).
 
         Raises:
           ValueError: On a non-positive top_k or an empty catalog.
@@ -106,6 +111,13 @@ class RecommenderModule(tf.Module):
         self.offset = tf.Variable(float(model.score_offset()), trainable=False)
         fallback = model.fallback_query()
         self.fallback = None if fallback is None else tf.Variable(fallback, trainable=False)
+        self.index = None
+        if index_params is not None:
+            seen_counts = np.diff(catalog.seen_row_splits)
+            most_seen = int(seen_counts.max()) if len(seen_counts) and exclude_seen else 0
+            self.fetch_k = min(catalog.num_candidates, self.top_k + most_seen + 1)
+            self.index = build_index(vectors, self.fetch_k, index_params)
+            self.unit_index = build_index(vectors / norms, self.fetch_k, index_params)
 
     # Encoding raw inputs.
 
@@ -161,14 +173,47 @@ class RecommenderModule(tf.Module):
             popular = tf.broadcast_to(self.popularity[None, :], tf.shape(scores))
             scores = tf.where(known[:, None], scores, popular)
         if self.exclude_seen:
-            seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_row_splits)
-            rows = tf.gather(seen, users)
+            rows = self._seen_rows(users)
             index = tf.stack([rows.value_rowids(), rows.flat_values], axis=1)
             mask = tf.scatter_nd(
                 index, tf.ones_like(rows.flat_values, tf.bool), tf.shape(scores, tf.int64)
             )
             scores = tf.where(mask, tf.constant(-np.inf, tf.float32), scores)
         return scores
+
+    def _seen_rows(self, users: tf.Tensor) -> tf.RaggedTensor:
+        seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_row_splits)
+        return tf.gather(seen, users)
+
+    def _recommend_ann(self, users: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Top-K from the ScaNN index: fetch enough to drop seen items, then cut."""
+        queries, known = self._queries(users)
+        scores, positions = self.index(queries, k=self.fetch_k)
+        positions = tf.cast(positions, tf.int64)
+        scores = scores + self.offset
+        if self.exclude_seen:
+            seen = self._seen_rows(users).to_tensor(default_value=-1)
+            hit = tf.reduce_any(tf.equal(positions[:, :, None], seen[:, None, :]), axis=2)
+            scores = tf.where(hit, tf.constant(-np.inf, tf.float32), scores)
+        top = tf.math.top_k(scores, k=self.top_k)
+        chosen = tf.gather(positions, top.indices, batch_dims=1)
+        if self.fallback is None:
+            popular = tf.math.top_k(self.popularity, k=self.top_k)
+            popular_positions = tf.cast(popular.indices, tf.int64)[None, :]
+            chosen = tf.where(known[:, None], chosen, popular_positions)
+            values = tf.where(known[:, None], top.values, popular.values[None, :])
+        else:
+            values = top.values
+        return {"item_ids": tf.gather(self.item_ids, chosen), "scores": values}
+
+    def _search_ann(self, index, queries: tf.Tensor, skip: tf.Tensor | None = None) -> dict:
+        scores, positions = index(queries, k=self.fetch_k)
+        positions = tf.cast(positions, tf.int64)
+        if skip is not None:
+            scores = tf.where(tf.equal(positions, skip[:, None]), -np.inf, scores)
+        top = tf.math.top_k(scores, k=self.top_k)
+        chosen = tf.gather(positions, top.indices, batch_dims=1)
+        return {"item_ids": tf.gather(self.item_ids, chosen), "scores": top.values}
 
     def _score_pairs(self, users: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
         queries, known = self._queries(users)
@@ -187,6 +232,8 @@ class RecommenderModule(tf.Module):
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
 
     def _search(self, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.index is not None:
+            return self._search_ann(self.index, queries)
         return self._top(tf.matmul(queries, self.candidates, transpose_b=True))
 
     # Signatures.
@@ -194,6 +241,8 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id")])
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._users(self._transform({keys.USER_ID: user_id}))
+        if self.index is not None:
+            return self._recommend_ann(users)
         return self._top(self._score_all(users))
 
     @tf.function(
@@ -211,6 +260,10 @@ class RecommenderModule(tf.Module):
         positions = self._positions(item_id)
         known = positions >= 0
         vectors = tf.gather(self.unit_candidates, tf.maximum(positions, 0))
+        if self.index is not None:
+            found = self._search_ann(self.unit_index, vectors, skip=positions)
+            unknown = tf.fill(tf.shape(found["scores"]), tf.constant(-np.inf, tf.float32))
+            return {**found, "scores": tf.where(known[:, None], found["scores"], unknown)}
         scores = tf.matmul(vectors, self.unit_candidates, transpose_b=True)
         itself = tf.one_hot(
             tf.maximum(positions, 0), tf.shape(scores)[1], on_value=True, off_value=False
@@ -271,3 +324,19 @@ class RecommenderModule(tf.Module):
 def export(module: RecommenderModule, path: str) -> None:
     """Saves the module with its signatures."""
     tf.saved_model.save(module, path, signatures=module.signatures())
+
+
+def export_bundle(
+    model: tf.keras.Model,
+    catalog: Catalog,
+    tft_output: tft.TFTransformOutput,
+    path: str,
+    top_k: int,
+    exclude_seen: bool,
+    index_params: IndexParams | None = None,
+) -> None:
+    """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it."""
+    export(RecommenderModule(model, catalog, tft_output, top_k, exclude_seen), path)
+    if index_params is not None:
+        companion = RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, index_params)
+        export(companion, companion_path(path))

@@ -11,8 +11,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from recsearch.modules import ann, serving, training_data
 from recsearch.modules import features as keys
-from recsearch.modules import serving, training_data
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.model_factory import build_model, make_optimizer
 
@@ -30,6 +30,24 @@ def sibling_split(files: list[str], split: str) -> list[str] | None:
     split_dir = os.path.dirname(files[0])
     candidate = os.path.join(os.path.dirname(split_dir), f"Split-{split}")
     return [os.path.join(candidate, "*")] if tf.io.gfile.isdir(candidate) else None
+
+
+AUTO_INDEX_ITEMS = 10_000
+
+
+def index_params(serving_config: dict, num_items: int) -> ann.IndexParams | None:
+    """ScaNN settings when the config (or "auto" on a large catalog) asks for an index."""
+    choice = serving_config["index"]
+    wanted = choice == "scann" or (
+        choice == "auto" and num_items >= AUTO_INDEX_ITEMS and ann.scann_available()
+    )
+    if not wanted:
+        return None
+    return ann.IndexParams(
+        num_leaves=int(serving_config["ann_leaves"]),
+        num_leaves_to_search=int(serving_config["ann_leaves_to_search"]),
+        reorder=int(serving_config["ann_reorder"]),
+    )
 
 
 def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> list[str] | None:
@@ -94,14 +112,16 @@ def run_fn(fn_args: FnArgs) -> None:
     elapsed = time.time() - started
     logging.info("Trainer: %d epochs in %.1f s", int(hparams["epochs"]), elapsed)
 
-    module = serving.RecommenderModule(
+    serving_config = config["serving"]
+    serving.export_bundle(
         model,
         catalog,
         tft_output,
-        top_k=int(config["serving"]["top_k"]),
-        exclude_seen=bool(config["serving"]["exclude_seen"]),
+        fn_args.serving_model_dir,
+        top_k=int(serving_config["top_k"]),
+        exclude_seen=bool(serving_config["exclude_seen"]),
+        index_params=index_params(serving_config, catalog.num_candidates),
     )
-    serving.export(module, fn_args.serving_model_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump({"loss": history.history.get("loss", []), "seconds": elapsed}, f)

@@ -165,3 +165,22 @@ def test_search_text_and_image_return_catalog_items(bundle, transformed):
     out = model.signatures["search_image"](image=tf.constant([png]))
     assert out["item_ids"].shape == (1, transformed.config.serving.top_k)
     assert np.all(np.diff(out["scores"].numpy(), axis=1) <= 1e-6)
+
+
+def test_scann_companion_matches_exact_top_k_on_a_tiny_catalog(trained_bundle):
+    from recsearch import bundle as bundles
+
+    companion = bundles.companion_path(trained_bundle.version_dir)
+    assert os.path.isfile(os.path.join(companion, "saved_model.pb"))
+    exact = tf.saved_model.load(trained_bundle.version_dir).signatures
+    approximate = bundles.load(trained_bundle.base_dir).signatures  # loads the companion
+    users = tf.constant(["u00001", "u00007", "nobody"])
+    for name, inputs in (
+        ("recommend", {"user_id": users}),
+        ("similar_items", {"item_id": tf.constant(["i0003", "new-001"])}),
+        ("search_text", {"query": tf.constant(["wireless headphones"])}),
+    ):
+        # Every partition is searched and re-ranked exactly, so here ScaNN must equal brute force.
+        got, want = approximate[name](**inputs), exact[name](**inputs)
+        np.testing.assert_array_equal(got["item_ids"].numpy(), want["item_ids"].numpy())
+        np.testing.assert_allclose(got["scores"].numpy(), want["scores"].numpy(), rtol=1e-4)

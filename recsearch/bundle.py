@@ -42,11 +42,34 @@ def resolve(model_dir: str, version: int | None = None) -> str:
     return os.path.join(model_dir, str(version))
 
 
-def load(model_dir: str, version: int | None = None):
-    """Loads the bundle; returns the loaded object with `.signatures`."""
+def load(model_dir: str, version: int | None = None, approximate: bool = True):
+    """Loads the bundle; returns the loaded object with `.signatures`.
+
+    With `approximate`, the ScaNN companion is loaded instead when the bundle
+    has one and the scann package is installed (its signatures are a superset
+    of the exact bundle's names).
+    """
     import tensorflow as tf
 
-    return tf.saved_model.load(resolve(model_dir, version))
+    path = resolve(model_dir, version)
+    companion = companion_path(path)
+    if approximate and os.path.isfile(os.path.join(companion, SAVED_MODEL)) and load_scann():
+        return tf.saved_model.load(companion)
+    return tf.saved_model.load(path)
+
+
+def companion_path(version_dir: str) -> str:
+    """Where a bundle keeps its ScaNN companion (see recsearch.modules.ann)."""
+    from recsearch.modules.ann import companion_path as path
+
+    return path(version_dir)
+
+
+def load_scann() -> bool:
+    """Registers ScaNN's TensorFlow ops; False when the package is missing."""
+    from recsearch.modules.ann import scann_available
+
+    return scann_available()
 
 
 def vocabulary(version_dir: str, name: str) -> list[str]:

@@ -218,6 +218,8 @@ class Release:
         popularity of this and the last blessed model's training data.
       latency_budget_ms: Largest p99 latency of a one-user `recommend` call,
         measured in a fresh process.
+      min_ann_recall: Least recall@K of the approximate index against exact
+        top-K, when the bundle has one.
       keep_versions: Model versions kept in the serving directory.
     """
 
@@ -227,6 +229,7 @@ class Release:
     max_unknown_user_rate: float | None = None
     max_popularity_shift: float | None = None
     latency_budget_ms: float | None = 250.0
+    min_ann_recall: float | None = 0.9
     keep_versions: int = 5
 
 
@@ -237,10 +240,20 @@ class Serving:
     Attributes:
       top_k: Number of items `recommend` returns.
       exclude_seen: Leave out items the user interacted with in training.
+      index: "brute_force" (exact), "scann" (an approximate index in a
+        companion bundle; needs a ScaNN-enabled TF Serving), or "auto"
+        (ScaNN from 10,000 items when the scann package is installed).
+      ann_leaves: ScaNN partitions (0: about 2 sqrt(items)).
+      ann_leaves_to_search: Partitions searched per query (0: a tenth).
+      ann_reorder: Candidates re-scored exactly (0: at least 200).
     """
 
     top_k: int = 10
     exclude_seen: bool = True
+    index: Literal["auto", "brute_force", "scann"] = "auto"
+    ann_leaves: int = 0
+    ann_leaves_to_search: int = 0
+    ann_reorder: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,8 @@ class GateConfig:
       max_popularity_shift: Largest total-variation distance between the item
         popularity of the candidate's and the baseline's training data.
       latency_budget_ms: Largest p99 latency of a one-user `recommend` call.
+      min_ann_recall: Least recall@K of the ScaNN companion's `recommend`
+        against the exact bundle's, when the bundle has a companion.
       temporal: Whether to check that no eval interaction precedes its user's
         training interactions (true for the temporal split).
     """
@@ -46,6 +48,7 @@ class GateConfig:
     max_unknown_user_rate: float | None = None
     max_popularity_shift: float | None = None
     latency_budget_ms: float | None = 250.0
+    min_ann_recall: float | None = 0.9
     temporal: bool = True
 
     def to_json(self) -> str:
@@ -251,3 +254,42 @@ def evaluator_check(evaluation_uri: str) -> Check:
         reasons.append("the Evaluator did not validate the model")
     detail = "; ".join(reasons) or "every metric threshold passed"
     return Check("metrics", validation.validation_ok, detail, {"metrics": metrics})
+
+
+def ann_check(version_dir: str, users: list[str], config: GateConfig) -> Check:
+    """Recall@K and latency of the ScaNN companion against exact top-K, if there is one."""
+    import time
+
+    from recsearch import bundle
+
+    companion = bundle.companion_path(version_dir)
+    if not tf.io.gfile.exists(os.path.join(companion, bundle.SAVED_MODEL)):
+        return Check("index", True, "no approximate index in this bundle: top-K is exact")
+    if not bundle.load_scann():
+        return Check("index", False, "the bundle has a ScaNN index but scann is not installed")
+    exact = tf.saved_model.load(version_dir).signatures["recommend"]
+    approximate = tf.saved_model.load(companion).signatures["recommend"]
+    recalls, timings = [], {"exact": [], "scann": []}
+    for start in range(0, len(users), 256):
+        batch = tf.constant(users[start : start + 256])
+        began = time.perf_counter()
+        truth = exact(user_id=batch)["item_ids"].numpy()[:, : config.top_k]
+        middle = time.perf_counter()
+        found = approximate(user_id=batch)["item_ids"].numpy()[:, : config.top_k]
+        timings["exact"].append(middle - began)
+        timings["scann"].append(time.perf_counter() - middle)
+        recalls += [len(set(t) & set(f)) / max(len(t), 1) for t, f in zip(truth, found)]
+    recall = float(np.mean(recalls)) if recalls else 1.0
+    figures = {
+        "ann_recall": recall,
+        "exact_seconds": float(sum(timings["exact"])),
+        "scann_seconds": float(sum(timings["scann"])),
+    }
+    limit = config.min_ann_recall
+    if limit is not None and recall < limit:
+        return Check(
+            "index", False, f"ScaNN recall@{config.top_k} {recall:.3f} is below {limit}", figures
+        )
+    return Check(
+        "index", True, f"ScaNN recall@{config.top_k} {recall:.3f} against exact top-K", figures
+    )

@@ -40,6 +40,7 @@ def run_checks(
         checks.catalog_check(candidate, baseline, users, config),
         checks.data_check(train, evaluation, candidate, baseline, config),
         checks.serving_check(candidate_dir, known_user, known_item, config),
+        checks.ann_check(candidate_dir, users, config),
     ]
 
 

@@ -10,6 +10,7 @@ written under a temporary name) are ignored.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -43,15 +44,32 @@ class ModelNotFound(LookupError):
     """The model name or version is not served (HTTP 404)."""
 
 
-def load_version(path: str, version: int) -> LoadedVersion:
-    loaded = tf.saved_model.load(path)
+def _signatures(loaded) -> dict[str, Signature]:
     signatures = {}
     for name, function in loaded.signatures.items():
         _, inputs = function.structured_input_signature
         signatures[name] = Signature(
             inputs=dict(inputs), outputs=dict(function.structured_outputs), function=function
         )
-    return LoadedVersion(version=version, path=path, signatures=signatures, owner=loaded)
+    return signatures
+
+
+def load_version(path: str, version: int) -> LoadedVersion:
+    """Loads a version; with a ScaNN companion (and scann installed), its top-K signatures.
+
+    The exact bundle keeps answering `predict` and `serving_default`.
+    """
+    loaded = tf.saved_model.load(path)
+    signatures = _signatures(loaded)
+    owners = [loaded]
+    companion = bundle.companion_path(path)
+    if tf.io.gfile.exists(os.path.join(companion, bundle.SAVED_MODEL)) and bundle.load_scann():
+        approximate = tf.saved_model.load(companion)
+        owners.append(approximate)
+        for name, signature in _signatures(approximate).items():
+            if name not in ("predict", "serving_default"):
+                signatures[name] = signature
+    return LoadedVersion(version=version, path=path, signatures=signatures, owner=owners)
 
 
 class ModelRegistry:

@@ -1,0 +1,71 @@
+"""Approximate nearest-neighbour index over the candidate vectors (ScaNN via TFRS).
+
+A bundle always serves exact (brute-force) top-K. When the config asks for
+ScaNN, the Trainer also exports a companion SavedModel whose `recommend`,
+`similar_items` and `search_*` use a ScaNN index, under
+`<version>/assets.extra/scann/`. TF Serving ignores that directory, so a stock
+server keeps serving the exact bundle (ScaNN's ops need a ScaNN-enabled TF
+Serving build); `recsearch serve` and `bundle.load` use the companion when
+the `scann` package can be imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+COMPANION_DIR = os.path.join("assets.extra", "scann")
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexParams:
+    """ScaNN settings; 0 picks a value from the catalog size."""
+
+    num_leaves: int = 0
+    num_leaves_to_search: int = 0
+    reorder: int = 0
+
+    def resolved(self, num_items: int, fetch_k: int) -> tuple[int, int, int]:
+        leaves = self.num_leaves or max(2, min(num_items // 20, int(2 * math.sqrt(num_items))))
+        leaves = min(leaves, num_items)
+        search = self.num_leaves_to_search or max(2, leaves // 10)
+        reorder = self.reorder or max(200, 4 * fetch_k)
+        return leaves, min(search, leaves), max(reorder, fetch_k)
+
+
+def scann_available() -> bool:
+    """Whether the ScaNN ops can be loaded in this process."""
+    try:
+        import scann  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_index(candidates: np.ndarray, fetch_k: int, params: IndexParams) -> tf.keras.layers.Layer:
+    """A ScaNN layer over `candidates` [N, D] returning (scores, positions) of the top `fetch_k`.
+
+    Raises:
+      ImportError: The scann package is not installed.
+    """
+    import tensorflow_recommenders as tfrs
+
+    n = candidates.shape[0]
+    leaves, search, reorder = params.resolved(n, fetch_k)
+    layer = tfrs.layers.factorized_top_k.ScaNN(
+        k=min(fetch_k, n),
+        distance_measure="dot_product",
+        num_leaves=leaves,
+        num_leaves_to_search=search,
+        num_reordering_candidates=min(reorder, n),
+        parallelize_batch_searches=True,
+    )
+    return layer.index(tf.constant(candidates, tf.float32))
+
+
+def companion_path(version_dir: str) -> str:
+    return os.path.join(version_dir, COMPANION_DIR)
