@@ -23,7 +23,12 @@ COMPANION_DIR = os.path.join("assets.extra", "scann")
 
 @dataclasses.dataclass(frozen=True)
 class IndexParams:
-    """ScaNN settings; 0 picks a value from the catalog size."""
+    """ScaNN settings; 0 picks a value from the catalog size.
+
+    The defaults (about 2 sqrt(N) partitions, 15% of them searched, the best
+    2,000 re-scored exactly) reach recall@10 0.98 at 13x brute-force speed on
+    1M clustered 64-d vectors (docs/benchmarks.md).
+    """
 
     num_leaves: int = 0
     num_leaves_to_search: int = 0
@@ -32,9 +37,9 @@ class IndexParams:
     def resolved(self, num_items: int, fetch_k: int) -> tuple[int, int, int]:
         leaves = self.num_leaves or max(2, min(num_items // 20, int(2 * math.sqrt(num_items))))
         leaves = min(leaves, num_items)
-        search = self.num_leaves_to_search or max(2, leaves // 10)
-        reorder = self.reorder or max(200, 4 * fetch_k)
-        return leaves, min(search, leaves), max(reorder, fetch_k)
+        search = self.num_leaves_to_search or max(2, int(0.15 * leaves))
+        reorder = self.reorder or max(2000, 4 * fetch_k)
+        return leaves, min(search, leaves), min(max(reorder, fetch_k), num_items)
 
 
 def scann_available() -> bool:
@@ -61,7 +66,7 @@ def build_index(candidates: np.ndarray, fetch_k: int, params: IndexParams) -> tf
         distance_measure="dot_product",
         num_leaves=leaves,
         num_leaves_to_search=search,
-        num_reordering_candidates=min(reorder, n),
+        num_reordering_candidates=reorder,
         parallelize_batch_searches=True,
     )
     return layer.index(tf.constant(candidates, tf.float32))

@@ -155,6 +155,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         movielens = os.path.join(args.output, "serving", "movielens")
         serving_bench.run(movielens, args.output, write_docs=args.write_docs)
+    elif args.which == "content":
+        from recsearch.bench import content_bench, docs
+
+        result = content_bench.run(args.data_dir, args.output)
+        text = docs.content_table(result)
+        print(text)
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "content", text)
     return 0
 
 
@@ -224,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
-        choices=["pipeline", "serving"],
-        help="pipeline: MovieLens 100K end to end; serving: recommend latency and load",
+        choices=["pipeline", "serving", "content"],
+        help="pipeline: MovieLens 100K end to end; serving: recommend latency and load; "
+        "content: ANN, text and image search, cold start",
     )
     bench.add_argument("--data-dir", help="directory with the MovieLens 100K files")
     bench.add_argument("--output", default="out/bench", help="output root (default: out/bench)")

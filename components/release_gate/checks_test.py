@@ -46,6 +46,10 @@ def test_serving_check_runs_in_a_fresh_process(trained_bundle):
         "recommend unknown user",
         "recommend empty batch",
         "predict known and cold item",
+        "similar_items known and cold item",
+        "embed_items known and cold item",
+        "search_text",
+        "search_image",
     }
     slow = checks.serving_check(
         trained_bundle.version_dir, "u00001", "i0001", checks.GateConfig(latency_budget_ms=1e-6)

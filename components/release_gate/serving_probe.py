@@ -27,6 +27,54 @@ def _same(a: dict, b: dict) -> bool:
     return all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _content_cases(signatures, known_item: str, k: int) -> dict:
+    """similar_items, embed_items and (when present) search_text / search_image."""
+    import tensorflow as tf
+
+    def call(name, **inputs):
+        out = signatures[name](**{key: tf.constant(v, tf.string) for key, v in inputs.items()})
+        return {key: v.numpy() for key, v in out.items()}
+
+    cases = {}
+    items = [known_item, UNKNOWN_ITEM]
+    similar = call("similar_items", item_id=items)
+    cases["similar_items known and cold item"] = {
+        "shape_ok": similar["item_ids"].shape == (2, k),
+        "deterministic": _same(similar, call("similar_items", item_id=items)),
+        "finite": bool(np.isfinite(similar["scores"][0]).all()),
+    }
+    embedded = call("embed_items", item_id=items)
+    cases["embed_items known and cold item"] = {
+        "shape_ok": embedded["embeddings"].ndim == 2 and len(embedded["embeddings"]) == 2,
+        "deterministic": _same(embedded, call("embed_items", item_id=items)),
+        "finite": bool(np.isfinite(embedded["embeddings"]).all()),
+    }
+    queries = {
+        "search_text": {"query": ["red shoes", ""]},
+        "search_image": {"image": [_tiny_png()]},
+    }
+    for name, inputs in queries.items():
+        if name not in signatures:
+            continue
+        found = call(name, **inputs)
+        cases[name] = {
+            "shape_ok": found["item_ids"].shape == (len(next(iter(inputs.values()))), k),
+            "deterministic": _same(found, call(name, **inputs)),
+            "finite": bool(np.isfinite(found["scores"]).all()),
+        }
+    return cases
+
+
 def probe(model_dir: str, known_user: str, known_item: str, repeats: int = 50) -> dict:
     """Calls each signature with canned inputs and reports what came back."""
     import tensorflow as tf
@@ -70,6 +118,7 @@ def probe(model_dir: str, known_user: str, known_item: str, repeats: int = 50) -
         ),
         "finite": bool(np.isfinite(pairs["scores"][0])),
     }
+    cases.update(_content_cases(model.signatures, known_item, k))
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()

@@ -52,6 +52,52 @@ def serving_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def content_table(result: dict) -> str:
+    from recsearch.bench.ann_bench import table as ann_table
+
+    def rows(title: str, figures: dict) -> list[str]:
+        return [f"| {title} | {name} | {value:.3f} |" for name, value in figures.items()]
+
+    shop, digits = result["shop"], result["digits"]
+    lines = [
+        f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}` "
+        f"({result['seconds']} s).",
+        "",
+        "Approximate nearest neighbours (ScaNN) against brute force, one query at a time:",
+        "",
+        ann_table(result["ann"]),
+        "",
+        "Search and cold start, through the exported bundle's signatures:",
+        "",
+        "| figure | method | value |",
+        "|---|---|---|",
+        *rows(
+            f"cold-start Recall@10 ({shop['cold_items']} of {shop['items']} shop items never "
+            f"seen in training; {shop['cold_users']} users)",
+            shop["cold_recall_at_10"],
+        ),
+        *rows("shop text search precision@10 (same category)", shop["text_search_precision_at_10"]),
+        *rows(
+            "shop image search precision@10 (same category)", shop["image_search_precision_at_10"]
+        ),
+        *rows(
+            f"digits image search precision@10 (same digit, {digits['images']} images)",
+            digits["image_search_precision_at_10"],
+        ),
+    ]
+    if "movielens" in result:
+        lines += rows(
+            "MovieLens 100K text search precision@10 (shares a genre)",
+            result["movielens"]["text_search_precision_at_10"],
+        )
+    lines += [
+        "",
+        f"Share of shop users' top-10 lists that hold a cold item: "
+        f"{shop['share_of_top10_lists_with_a_cold_item']:.3f}.",
+    ]
+    return "\n".join(lines)
+
+
 def replace_block(path: str, name: str, text: str) -> None:
     """Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`.
 
