@@ -49,6 +49,7 @@ setup(
         "PyYAML>=6",
         "pandas>=1.5,<2",
         "pillow>=10",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "bench": ["implicit", "scikit-surprise"],

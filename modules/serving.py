@@ -111,6 +111,16 @@ class RecommenderModule(tf.Module):
         self.offset = tf.Variable(float(model.score_offset()), trainable=False)
         fallback = model.fallback_query()
         self.fallback = None if fallback is None else tf.Variable(fallback, trainable=False)
+        # Search signatures exist only for models that encode text or images;
+        # as attributes, not methods, so saving does not trace them otherwise.
+        if getattr(model, "searchable_by_text", False) and self._text_features:
+            self.search_text = tf.function(
+                self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")]
+            )
+        if getattr(model, "searchable_by_image", False) and keys.IMAGE in self._raw_spec:
+            self.search_image = tf.function(
+                self._search_image, input_signature=[tf.TensorSpec([None], tf.string, name="image")]
+            )
         self.index = None
         if index_params is not None:
             seen_counts = np.diff(catalog.seen_row_splits)
@@ -278,13 +288,11 @@ class RecommenderModule(tf.Module):
         vectors = tf.gather(self.candidates, tf.maximum(positions, 0))
         return {"embeddings": tf.where((positions >= 0)[:, None], vectors, tf.zeros_like(vectors))}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="query")])
-    def search_text(self, query: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _search_text(self, query: tf.Tensor) -> dict[str, tf.Tensor]:
         transformed = self._transform({name: query for name in self._text_features})
         return self._search(self.model.text_query_vectors(transformed))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
-    def search_image(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _search_image(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         pixels = self._transform({keys.IMAGE: image})[keys.IMAGE]
         return self._search(self.model.image_query_vectors(pixels))
 
@@ -314,10 +322,9 @@ class RecommenderModule(tf.Module):
             "embed_items": self.embed_items.get_concrete_function(),
             "serving_default": self.serve_examples.get_concrete_function(),
         }
-        if getattr(self.model, "searchable_by_text", False) and self._text_features:
-            result["search_text"] = self.search_text.get_concrete_function()
-        if getattr(self.model, "searchable_by_image", False) and keys.IMAGE in self._raw_spec:
-            result["search_image"] = self.search_image.get_concrete_function()
+        for name in ("search_text", "search_image"):
+            if hasattr(self, name):
+                result[name] = getattr(self, name).get_concrete_function()
         return result
 
 

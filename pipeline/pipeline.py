@@ -13,6 +13,7 @@ from recsearch.components.data_gate.component import DataGate
 from recsearch.components.recsys_example_gen.component import RecsysExampleGen, output_splits
 from recsearch.components.release_gate.checks import GateConfig
 from recsearch.components.release_gate.component import ReleaseGate
+from recsearch.components.run_report.component import RunReport
 from recsearch.data import splits
 from recsearch.modules.features import FeatureSpec
 from recsearch.pipeline.eval_config import create_eval_config
@@ -20,6 +21,8 @@ from recsearch.pipeline.eval_config import create_eval_config
 PREPROCESSING_FN = "recsearch.modules.preprocessing.preprocessing_fn"
 RUN_FN = "recsearch.modules.trainer.run_fn"
 RELEASE_GATE = "ReleaseGate"
+SCHEMA_GEN = "SchemaGen"
+RUN_REPORT = "RunReport"
 
 
 def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
@@ -77,6 +80,16 @@ def create_pipeline(
     """
     example_gen = RecsysExampleGen(config)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # The schema of the previous run, for the report's "schema changes" section.
+    # It must resolve before this run writes its own schema.
+    previous_schema = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        schema=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.Schema,
+            producer_component_id=SCHEMA_GEN,
+            output_key="schema",
+        ),
+    ).with_id("previous_schema_resolver")
     # The catalog split holds items with placeholder interaction fields; the
     # schema describes interactions, so the catalog is neither inferred from
     # nor validated against it (its rows were checked when read).
@@ -88,6 +101,8 @@ def create_pipeline(
             infer_feature_shape=True,
             exclude_splits=[splits.CATALOG],
         )
+    schema_gen = schema_gen.with_id(SCHEMA_GEN)
+    schema_gen.add_upstream_node(previous_schema)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
@@ -149,8 +164,22 @@ def create_pipeline(
         base_directory=serving_dir,
         keep_versions=config.release.keep_versions,
     ).with_id("Pusher")
+    report = RunReport(
+        config_lib.to_json(config),
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        previous_schema=previous_schema.outputs["schema"],
+        examples=example_gen.outputs["examples"],
+        model_run=trainer.outputs["model_run"],
+        model=trainer.outputs["model"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=release_gate.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+    ).with_id(RUN_REPORT)
     components = [
         example_gen,
+        previous_schema,
         statistics_gen,
         schema_gen,
         example_validator,
@@ -161,6 +190,7 @@ def create_pipeline(
         evaluator,
         release_gate,
         pusher,
+        report,
     ]
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,

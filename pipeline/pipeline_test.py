@@ -33,6 +33,8 @@ def test_components_and_wiring():
             "Evaluator",
             "ReleaseGate",
             "Pusher",
+            "previous_schema_resolver",
+            "RunReport",
         ]
     )
     by_id = {c.id: c for c in p.components}
@@ -42,12 +44,17 @@ def test_components_and_wiring():
     )
     assert by_id["Pusher"].inputs["model_blessing"].producer_component_id == "ReleaseGate"
     assert by_id["ReleaseGate"].inputs["evaluation"].producer_component_id == "Evaluator"
+    assert by_id["RunReport"].inputs["pushed_model"].producer_component_id == "Pusher"
+    # The previous schema resolves before this run's SchemaGen writes a new one.
+    upstream = {n.id for n in by_id["SchemaGen"].upstream_nodes}
+    assert "previous_schema_resolver" in upstream
     assert p.enable_cache
 
 
 def test_curated_schema_uses_import_schema_gen():
     p = pipeline.create_pipeline(_config(schema="schemas/shop.pbtxt"), "/root", "/serving")
-    gen = next(c for c in p.components if c.id == "ImportSchemaGen")
+    gen = next(c for c in p.components if c.id == "SchemaGen")
+    assert type(gen).__name__ == "ImportSchemaGen"
     assert gen.exec_properties["schema_file"] == "/data/schemas/shop.pbtxt"
 
 

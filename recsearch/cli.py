@@ -57,6 +57,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Try it:   recsearch recommend --model-dir {summary.serving_dir} --user <user id>")
     else:
         print("Nothing was pushed.")
+    if summary.report:
+        print(f"Report:   {summary.report}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from recsearch.report import regenerate
+
+    config = _load_config(args)
+    path = regenerate.from_metadata(config, args.output)
+    print(f"Report: {path}")
     return 0
 
 
@@ -187,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(run)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.set_defaults(func=cmd_run)
+
+    report = commands.add_parser("report", help="rebuild the HTML report of the latest run")
+    _add_source_args(report)
+    report.set_defaults(func=cmd_report)
 
     validate = commands.add_parser("validate", help="check a config and its data")
     _add_source_args(validate)

@@ -21,6 +21,7 @@ class RunSummary:
       pushed_to: The version directory the Pusher wrote, or None.
       serving_dir: The model base directory (what `recommend --model-dir` takes).
       checks: The release gate's checks: name, passed, detail, figures.
+      report: Path of the run's HTML report, if one was written.
       timings: Seconds per component, when the run was watched.
     """
 
@@ -31,6 +32,7 @@ class RunSummary:
     pushed_to: str | None
     serving_dir: str | None
     checks: list[dict] = dataclasses.field(default_factory=list)
+    report: str | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
@@ -44,10 +46,14 @@ def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
 
 
 GATE = "ReleaseGate"
+REPORT = "RunReport"
 
 
 def _latest_from(store: mlmd.MetadataStore, context_id: int, type_name: str, producer: str):
-    type_id = store.get_artifact_type(type_name).id
+    try:
+        type_id = store.get_artifact_type(type_name).id
+    except mlmd.errors.NotFoundError:
+        return None
     artifacts = [
         a
         for a in store.get_artifacts_by_context(context_id)
@@ -163,4 +169,14 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         pushed_to = pushed.custom_properties["pushed_destination"].string_value
         serving_dir = os.path.dirname(pushed_to.rstrip("/"))
-    return RunSummary(metrics, baseline, blessed, reasons, pushed_to, serving_dir, checks)
+    report = _latest_from(store, context.id, "system.HTML", REPORT)
+    return RunSummary(
+        metrics,
+        baseline,
+        blessed,
+        reasons,
+        pushed_to,
+        serving_dir,
+        checks,
+        report=report.uri if report is not None else None,
+    )

@@ -1,0 +1,60 @@
+"""Executor of RunReport: gather the artifacts, build the report, write three outputs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from recsearch import config as config_lib
+from recsearch.report.build import ReportInputs, build
+
+
+def _uri(input_dict: dict[str, list[types.Artifact]], key: str) -> str | None:
+    artifacts = input_dict.get(key) or []
+    return artifacts[0].uri if artifacts else None
+
+
+def inputs_from(input_dict: dict, exec_properties: dict) -> ReportInputs:
+    model = _uri(input_dict, "model")
+    pushed = (input_dict.get("pushed_model") or [None])[0]
+    pushed_to = None
+    if pushed is not None and pushed.get_int_custom_property("pushed"):
+        pushed_to = pushed.get_string_custom_property("pushed_destination")
+    return ReportInputs(
+        config=config_lib.from_json(exec_properties["config"]),
+        statistics=_uri(input_dict, "statistics"),
+        schema=_uri(input_dict, "schema"),
+        anomalies=_uri(input_dict, "anomalies"),
+        previous_schema=_uri(input_dict, "previous_schema"),
+        model_run=_uri(input_dict, "model_run"),
+        model=path_utils.serving_model_path(model) if model else None,
+        evaluation=_uri(input_dict, "evaluation"),
+        blessing=_uri(input_dict, "blessing"),
+        examples=_uri(input_dict, "examples"),
+        pushed_to=pushed_to,
+    )
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        report = build(inputs_from(input_dict, exec_properties))
+        html = artifact_utils.get_single_instance(output_dict["report"])
+        summary = artifact_utils.get_single_instance(output_dict["summary"])
+        metrics = artifact_utils.get_single_instance(output_dict["metrics"])
+        for artifact, text in ((html, report.html), (summary, report.markdown)):
+            with tf.io.gfile.GFile(artifact.uri, "w") as f:
+                f.write(text)
+        for name, value in report.metrics.items():
+            metrics.set_float_custom_property(name, float(value))
+        logging.info("RunReport: wrote %s", html.uri)
