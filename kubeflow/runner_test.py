@@ -34,3 +34,15 @@ def test_compile_writes_every_task(sample_config, tmp_path):
     gen = executors["RecsysExampleGen_executor"]["container"]
     assert "recsearch.components.recsys_example_gen.executor.Executor" in gen["args"]
     assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+
+
+def test_report_outputs_are_kfp_visualisation_artifacts(sample_config, tmp_path):
+    path = runner.compile_pipeline(sample_config, str(tmp_path / "shop.json"))
+    with open(path) as f:
+        spec = json.load(f)
+    component = spec["pipelineSpec"]["components"]["RunReport"]
+    outputs = component["outputDefinitions"]["artifacts"]
+    titles = {name: out["artifactType"]["instanceSchema"] for name, out in outputs.items()}
+    assert "title: system.HTML" in titles["report"]
+    assert "title: system.Markdown" in titles["summary"]
+    assert "title: system.Metrics" in titles["metrics"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 
 import tensorflow as tf
@@ -30,6 +31,26 @@ def sibling_split(files: list[str], split: str) -> list[str] | None:
     split_dir = os.path.dirname(files[0])
     candidate = os.path.join(os.path.dirname(split_dir), f"Split-{split}")
     return [os.path.join(candidate, "*")] if tf.io.gfile.isdir(candidate) else None
+
+
+class EpochProgress(tf.keras.callbacks.Callback):
+    """A progress bar over epochs on the terminal (stderr), with the loss and elapsed time."""
+
+    def __init__(self, epochs: int, width: int = 24):
+        super().__init__()
+        self.epochs, self.width = epochs, width
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        done = epoch + 1
+        filled = round(self.width * done / self.epochs)
+        bar = "#" * filled + "." * (self.width - filled)
+        loss = (logs or {}).get("loss", float("nan"))
+        sys.stderr.write(
+            f"        training [{bar}] epoch {done}/{self.epochs}  loss {loss:.4f}  "
+            f"{time.time() - self.started:.1f} s\n"
+        )
+        sys.stderr.flush()
 
 
 AUTO_INDEX_ITEMS = 10_000
@@ -106,7 +127,10 @@ def run_fn(fn_args: FnArgs) -> None:
     history = model.fit(
         dataset(int(hparams["batch_size"]), shuffle=True),
         epochs=int(hparams["epochs"]),
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+        callbacks=[
+            tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+            EpochProgress(int(hparams["epochs"])),
+        ],
         verbose=0,
     )
     elapsed = time.time() - started

@@ -132,6 +132,12 @@ def read_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, float
     return metrics, baseline
 
 
+def report_path(value_uri: str) -> str:
+    from recsearch.components.run_report.executor import report_path as path
+
+    return path(value_uri)
+
+
 def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     """Reads the latest evaluation, blessing and push of `pipeline_name`.
 
@@ -178,5 +184,5 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         pushed_to,
         serving_dir,
         checks,
-        report=report.uri if report is not None else None,
+        report=report_path(report.uri) if report is not None else None,
     )

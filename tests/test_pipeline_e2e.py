@@ -125,3 +125,28 @@ def test_schema_anomaly_stops_before_training_and_pushes_nothing(first_run, tmp_
     gate_error = next(e for e in chain if isinstance(e, AnomaliesError))
     assert "feature 'user__country'" in str(gate_error)
     assert bundle.versions(str(new_output / "serving" / anomalous.name)) == []
+
+
+def test_run_report_renders_in_a_real_browser(first_run, tmp_path):
+    from recsearch.report import browser, build
+
+    _, _, summary = first_run
+    assert summary.report and os.path.isfile(summary.report)
+    if browser.find_chromium() is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")
+    page = browser.inspect(summary.report)
+    assert page["loaded"]
+    assert page["sections"] == list(build.SECTIONS)
+    assert page["errors"] == []
+    assert page["images"] > 5 and page["broken"] == 0
+
+
+def test_report_command_rebuilds_the_report_from_metadata(first_run, capsys):
+    config, output, summary = first_run
+    assert cli.main(["report", "--config", config.resolve("config.yaml"), "--output", output]) == 0
+    path = capsys.readouterr().out.split("Report: ")[-1].strip()
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for anchor in ("verdict", "data", "training", "evaluation", "slices", "samples", "index"):
+        assert f'id="{anchor}"' in text
+    assert "recall@10" in text and "Release checks" in text

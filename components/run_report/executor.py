@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import tensorflow as tf
@@ -13,6 +14,13 @@ from tfx.utils import path_utils
 
 from recsearch import config as config_lib
 from recsearch.report.build import ReportInputs, build
+
+REPORT_FILE = "report.html"
+
+
+def report_path(value_uri: str) -> str:
+    """The browsable copy of the report next to the artifact's value file."""
+    return os.path.join(os.path.dirname(value_uri), REPORT_FILE)
 
 
 def _uri(input_dict: dict[str, list[types.Artifact]], key: str) -> str | None:
@@ -55,6 +63,9 @@ class Executor(base_executor.BaseExecutor):
         for artifact, text in ((html, report.html), (summary, report.markdown)):
             with tf.io.gfile.GFile(artifact.uri, "w") as f:
                 f.write(text)
+        # The value file is what the KFP UI shows; beside it, a name a browser opens.
+        with tf.io.gfile.GFile(report_path(html.uri), "w") as f:
+            f.write(report.html)
         for name, value in report.metrics.items():
             metrics.set_float_custom_property(name, float(value))
         logging.info("RunReport: wrote %s", html.uri)

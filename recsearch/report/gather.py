@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 
@@ -148,7 +147,9 @@ def sliced_metrics(
     result = {}
     for column in ("user activity", "item popularity"):
         rows = []
-        for bucket, group in frame.groupby(column):
+        order = {label: i for i, label in enumerate(_bucket_order(column))}
+        groups = sorted(frame.groupby(column), key=lambda g: order.get(g[0], len(order)))
+        for bucket, group in groups:
             per_user = [g["rank"].to_numpy() for _, g in group.groupby("user_id")]
             m = ranking_metrics.mean_metrics(per_user, k)
             rows.append(
@@ -162,6 +163,12 @@ def sliced_metrics(
             )
         result[column] = pd.DataFrame(rows)
     return result
+
+
+def _bucket_order(column: str) -> list[str]:
+    if column == "item popularity":
+        return [*POPULARITY_BUCKETS, "unseen"]
+    return [activity_bucket(low) for low, _ in ACTIVITY_BUCKETS]
 
 
 def sample_users(train: pd.DataFrame, evaluation: pd.DataFrame, count: int = 3) -> list[str]:
@@ -191,6 +198,7 @@ def history(train: pd.DataFrame, user: str, count: int = 5) -> list[str]:
 
 
 def group_items(frame: pd.DataFrame) -> dict[str, set]:
+    """Each user's items in a split."""
     return {u: set(g) for u, g in frame.groupby("user_id")["item_id"]} if len(frame) else {}
 
 
@@ -202,7 +210,3 @@ def read_checks(blessing_uri: str | None) -> list[dict]:
         return []
     with tf.io.gfile.GFile(path) as f:
         return json.load(f)
-
-
-def counts(frame: pd.DataFrame) -> dict[str, int]:
-    return dict(collections.Counter(frame["user_id"]))

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def _data_uri(figure) -> str:
@@ -24,6 +25,7 @@ def loss_curve(losses: list[float]) -> str | None:
     figure, axis = plt.subplots(figsize=(5.5, 3))
     axis.plot(range(1, len(losses) + 1), losses, marker="o")
     axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel("training loss")
     axis.grid(alpha=0.3)
     return _data_uri(figure)
