@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from recsearch.modules import ann, serving, training_data
+from recsearch.modules import ann, serving, training_data, warm_start
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.model_factory import build_model, make_optimizer
@@ -71,6 +71,14 @@ def index_params(serving_config: dict, num_items: int) -> ann.IndexParams | None
     )
 
 
+def vocabulary(tft_output: tft.TFTransformOutput, name: str) -> list[str] | None:
+    """A vocabulary of this run's Transform output, or None if it has none by that name."""
+    try:
+        return [v.decode() for v in tft_output.vocabulary_by_name(name)]
+    except (ValueError, OSError, tf.errors.NotFoundError):
+        return None
+
+
 def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> list[str] | None:
     if not spec.item_text:
         return None
@@ -122,6 +130,14 @@ def run_fn(fn_args: FnArgs) -> None:
         catalog,
         text_vocabulary=text_vocabulary(tft_output, spec),
     )
+    # One forward pass creates every variable, so a warm start can fill them.
+    model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
+    if fn_args.base_model and hparams.get("warm_start", True):
+        report = warm_start.apply(
+            model, fn_args.base_model, lambda name: vocabulary(tft_output, name)
+        )
+        warm_start.write_report(report, fn_args.model_run_dir)
+        logging.info("Trainer: warm start from %s: %s", fn_args.base_model, report["tables"])
     model.compile(optimizer=make_optimizer(hparams))
     started = time.time()
     history = model.fit(
@@ -146,6 +162,7 @@ def run_fn(fn_args: FnArgs) -> None:
         exclude_seen=bool(serving_config["exclude_seen"]),
         index_params=index_params(serving_config, catalog.num_candidates),
     )
+    warm_start.save(model, fn_args.serving_model_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump({"loss": history.history.get("loss", []), "seconds": elapsed}, f)

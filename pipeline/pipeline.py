@@ -58,6 +58,7 @@ def create_pipeline(
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
+    range_config: tfx.proto.RangeConfig | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
@@ -74,11 +75,13 @@ def create_pipeline(
       metadata_connection_config: ML Metadata connection (None on Kubeflow).
       beam_pipeline_args: Arguments of the Beam-based components.
       enable_cache: Reuse outputs of components whose inputs did not change.
+      range_config: The span to read when the interactions path holds
+        `{SPAN}` (default: the newest).
 
     Returns:
       The TFX pipeline.
     """
-    example_gen = RecsysExampleGen(config)
+    example_gen = RecsysExampleGen(config, range_config=range_config)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema of the previous run, for the report's "schema changes" section.
     # It must resolve before this run writes its own schema.
@@ -120,14 +123,6 @@ def create_pipeline(
         ),
         custom_config={"features": FeatureSpec.from_config(config).to_json()},
     )
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        train_args=tfx.proto.TrainArgs(splits=[splits.TRAIN]),
-        eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
-        custom_config=trainer_config(config),
-    )
     # The baseline is the newest model the ReleaseGate blessed in this pipeline:
     # channels are scoped to the pipeline's context, so pipelines sharing one
     # metadata store never take each other's baseline.
@@ -144,6 +139,15 @@ def create_pipeline(
             output_key="blessing",
         ),
     ).with_id("latest_blessed_model_resolver")
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=[splits.TRAIN]),
+        eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
+        custom_config=trainer_config(config),
+        base_model=baseline.outputs["model"] if config.model.warm_start else None,
+    )
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

@@ -55,6 +55,8 @@ class InteractionsSource(Source):
       timestamp: Column holding the event time (unix seconds or ISO 8601).
       event: Column holding the event type (for example view, cart, purchase).
       session: Column holding a session id.
+      span_window: With a `{SPAN}` path, how many spans up to the selected
+        one are read (1: only that span).
     """
 
     user: str = "user_id"
@@ -63,6 +65,7 @@ class InteractionsSource(Source):
     timestamp: str | None = None
     event: str | None = None
     session: str | None = None
+    span_window: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +153,8 @@ class Model:
         item tower learns to place items from content (cold start).
       content_weight: Weight of the text->item and image->item contrastive
         losses; above 0 the bundle gets search_text / search_image.
+      warm_start: Start from the last blessed model's weights, embedding rows
+        remapped to this run's vocabularies.
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
       optimizer: "adam" or "adagrad".
@@ -173,6 +178,7 @@ class Model:
     image_dim: int = 32
     id_dropout: float = 0.0
     content_weight: float = 0.0
+    warm_start: bool = True
     temperature: float = 0.1
     learning_rate: float = 0.005
     optimizer: Literal["adam", "adagrad"] = "adam"
@@ -485,6 +491,7 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         "evaluation.top_k": config.evaluation.top_k,
         "serving.top_k": config.serving.top_k,
         "release.keep_versions": config.release.keep_versions,
+        "interactions.span_window": config.interactions.span_window,
         "features.min_frequency": config.features.min_frequency,
         "features.oov_buckets": config.features.oov_buckets,
         "features.hash_buckets": config.features.hash_buckets,

@@ -19,7 +19,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from recsearch import config as config_lib
-from recsearch.data import splits, tables
+from recsearch.data import spans, splits, tables
 from recsearch.modules.features import FeatureSpec
 
 _CHUNK_ROWS = 20_000
@@ -109,6 +109,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             exec_properties[standard_component_specs.INPUT_BASE_KEY],
             input_config.splits[0].pattern,
         )
+        span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
+        template = config.resolve(config.interactions.path)
+        if span is not None and spans.has_spans(template) and config.interactions.span_window > 1:
+            # The driver resolved one span; a window adds the ones before it.
+            _, pattern = spans.select(template, int(span), config.interactions.span_window)
         parts = build_splits(config, pattern)
         result = {}
         for name in example_gen_utils.generate_output_split_names(input_config, output_config):

@@ -205,6 +205,7 @@ def digits(work: str) -> dict:
 
 
 def movielens_titles(work: str, data_dir: str) -> dict:
+    data_dir = os.path.abspath(data_dir)
     base = movielens.config_dict(data_dir)
     base["model"] = {**base["model"], **CONTENT_MODEL, "epochs": 20}
     base["serving"] = {"top_k": 20}
@@ -245,18 +246,21 @@ def run(data_dir: str | None, output: str, ann_sizes=(10_000, 100_000, 1_000_000
 
     work = tempfile.mkdtemp(prefix="recsearch-content-")
     started = time.time()
+    os.makedirs(output, exist_ok=True)
     result = {
         "command": "recsearch bench content",
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
-        "ann": ann_bench.run(ann_sizes),
-        "shop": shop(work),
-        "digits": digits(work),
     }
+    parts = [("shop", lambda: shop(work)), ("digits", lambda: digits(work))]
     if data_dir and os.path.isfile(os.path.join(data_dir, "u.item")):
-        result["movielens"] = movielens_titles(work, data_dir)
+        parts.append(("movielens", lambda: movielens_titles(work, data_dir)))
+    parts.append(("ann", lambda: ann_bench.run(ann_sizes)))
+    for name, part in parts:
+        result[name] = part()
+        # Each part is saved as it finishes, so a later failure loses nothing.
+        with open(os.path.join(output, "bench-content.json"), "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
+        print(f"content bench: {name} done", flush=True)
     result["seconds"] = round(time.time() - started, 1)
-    os.makedirs(output, exist_ok=True)
-    with open(os.path.join(output, "bench-content.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
     return result

@@ -9,17 +9,21 @@ import numpy as np
 import pandas as pd
 
 from recsearch.config import EntitySource, PipelineConfig
-from recsearch.data import sources
+from recsearch.data import sources, spans
 from recsearch.errors import DataError
 from recsearch.modules import features as keys
 
 
-def load_interactions(config: PipelineConfig, pattern: str | None = None) -> pd.DataFrame:
+def load_interactions(
+    config: PipelineConfig, pattern: str | list[str] | None = None
+) -> pd.DataFrame:
     """Reads the interaction log into the canonical columns.
 
     Args:
       config: The pipeline config.
-      pattern: Overrides the configured path (ExampleGen passes the resolved span).
+      pattern: Overrides the configured path: one pattern, or several (the
+        spans of a window). By default the configured path; a `{SPAN}` path
+        reads its newest span.
 
     Returns:
       A frame with user_id and item_id (str), and where configured rating
@@ -30,7 +34,13 @@ def load_interactions(config: PipelineConfig, pattern: str | None = None) -> pd.
       DataError: On a missing file or column, or a bad value in a row.
     """
     src = config.interactions
-    pattern = pattern or config.resolve(src.path)
+    if pattern is None:
+        pattern = config.resolve(src.path)
+        if spans.has_spans(pattern):
+            _, pattern = spans.select(pattern, None, src.span_window)
+    if isinstance(pattern, list):
+        parts = [load_interactions(config, p) for p in pattern]
+        return pd.concat(parts, ignore_index=True)
     wanted = {keys.USER_ID: src.user, keys.ITEM_ID: src.item}
     optional = {
         keys.RATING: src.rating,
@@ -170,13 +180,13 @@ def join_side_features(
     return joined
 
 
-def load_joined(config: PipelineConfig, pattern: str | None = None) -> pd.DataFrame:
+def load_joined(config: PipelineConfig, pattern: str | list[str] | None = None) -> pd.DataFrame:
     """The interaction log with every user and item side feature joined in."""
     return load_all(config, pattern)[0]
 
 
 def load_all(
-    config: PipelineConfig, pattern: str | None = None
+    config: PipelineConfig, pattern: str | list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The joined interaction log, and the item catalog (None without an items table).
 
