@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from recsearch import local
 
     config = _load_config(args)
-    summary = local.run(config, args.output, enable_cache=not args.no_cache)
+    summary = local.run(config, args.output, enable_cache=not args.no_cache, span=args.span)
     print()
     for name, value in sorted(summary.metrics.items()):
         base = summary.baseline_metrics.get(name)
@@ -68,6 +68,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = _load_config(args)
     path = regenerate.from_metadata(config, args.output)
     print(f"Report: {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from recsearch import demo
+
+    demo.spans(args.output)
     return 0
 
 
@@ -197,11 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the pipeline locally")
     _add_source_args(run)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    run.add_argument(
+        "--span", type=int, help="span to train on, for a {SPAN} path (default: newest)"
+    )
     run.set_defaults(func=cmd_run)
 
     report = commands.add_parser("report", help="rebuild the HTML report of the latest run")
     _add_source_args(report)
     report.set_defaults(func=cmd_report)
+
+    demo_ = commands.add_parser("demo", help="retraining over three days of arriving data")
+    demo_.add_argument("which", choices=["spans"])
+    demo_.add_argument("--output", default="out/demo")
+    demo_.set_defaults(func=cmd_demo)
 
     validate = commands.add_parser("validate", help="check a config and its data")
     _add_source_args(validate)

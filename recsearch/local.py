@@ -8,7 +8,7 @@ import sys
 import time
 
 from recsearch import config as config_lib
-from recsearch.data import tables
+from recsearch.data import spans, tables
 from recsearch.data.splits import split_interactions
 from recsearch.modules.features import FeatureSpec
 from recsearch.progress import ComponentProgress, captured_logs
@@ -45,7 +45,7 @@ class LocalPaths:
         )
 
 
-def check_data(config: config_lib.PipelineConfig) -> dict[str, int]:
+def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> dict[str, int]:
     """Loads, joins and splits the data once, so bad input fails before TFX starts.
 
     Returns:
@@ -55,7 +55,11 @@ def check_data(config: config_lib.PipelineConfig) -> dict[str, int]:
       ConfigError, DataError: With the file, column and row at fault.
     """
     FeatureSpec.from_config(config)
-    frame = tables.load_joined(config)
+    pattern = None
+    path = config.resolve(config.interactions.path)
+    if spans.has_spans(path):
+        _, pattern = spans.select(path, span, config.interactions.span_window)
+    frame = tables.load_joined(config, pattern)
     parts = split_interactions(frame, config.split, config.task)
     return {name: len(part) for name, part in parts.items()}
 
@@ -65,8 +69,12 @@ def run(
     output: str,
     enable_cache: bool = True,
     quiet: bool = False,
+    span: int | None = None,
 ) -> RunSummary:
     """Checks the data, runs the pipeline with LocalDagRunner and summarises the run.
+
+    With `span`, a `{SPAN}` interactions path reads that span (and the
+    `span_window` before it); by default the newest.
 
     Raises:
       ConfigError, DataError: Bad config or data, before anything runs.
@@ -77,7 +85,12 @@ def run(
     from recsearch.pipeline.pipeline import create_pipeline
 
     paths = LocalPaths.under(output, config.name)
-    rows = check_data(config)
+    rows = check_data(config, span)
+    range_config = None
+    if span is not None:
+        range_config = tfx.proto.RangeConfig(
+            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
+        )
     for directory in (paths.pipeline_root, paths.serving, paths.logs):
         os.makedirs(directory, exist_ok=True)
     pipeline = create_pipeline(
@@ -87,6 +100,7 @@ def run(
         metadata_connection_config=connection_config(paths.metadata),
         beam_pipeline_args=config.beam.pipeline_args(),
         enable_cache=enable_cache,
+        range_config=range_config,
     )
     log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     stream = None if quiet else sys.stderr

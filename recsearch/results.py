@@ -22,6 +22,7 @@ class RunSummary:
       serving_dir: The model base directory (what `recommend --model-dir` takes).
       checks: The release gate's checks: name, passed, detail, figures.
       report: Path of the run's HTML report, if one was written.
+      model_run: The Trainer's run directory (logs, history, warm-start report).
       timings: Seconds per component, when the run was watched.
     """
 
@@ -33,6 +34,7 @@ class RunSummary:
     serving_dir: str | None
     checks: list[dict] = dataclasses.field(default_factory=list)
     report: str | None = None
+    model_run: str | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
@@ -176,6 +178,7 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         pushed_to = pushed.custom_properties["pushed_destination"].string_value
         serving_dir = os.path.dirname(pushed_to.rstrip("/"))
     report = _latest_from(store, context.id, "system.HTML", REPORT)
+    model_run = _latest_from(store, context.id, "ModelRun", "Trainer")
     return RunSummary(
         metrics,
         baseline,
@@ -185,4 +188,5 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         serving_dir,
         checks,
         report=report_path(report.uri) if report is not None else None,
+        model_run=model_run.uri if model_run is not None else None,
     )
