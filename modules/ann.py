@@ -25,9 +25,8 @@ COMPANION_DIR = os.path.join("assets.extra", "scann")
 class IndexParams:
     """ScaNN settings; 0 picks a value from the catalog size.
 
-    The defaults (about 2 sqrt(N) partitions, 15% of them searched, the best
-    2,000 re-scored exactly) reach recall@10 0.98 at 13x brute-force speed on
-    1M clustered 64-d vectors (docs/benchmarks.md).
+    The defaults: about 2 sqrt(N) partitions, 20% of them searched, the best
+    3,000 re-scored exactly (figures on 1M vectors in docs/benchmarks.md).
     """
 
     num_leaves: int = 0
@@ -37,8 +36,8 @@ class IndexParams:
     def resolved(self, num_items: int, fetch_k: int) -> tuple[int, int, int]:
         leaves = self.num_leaves or max(2, min(num_items // 20, int(2 * math.sqrt(num_items))))
         leaves = min(leaves, num_items)
-        search = self.num_leaves_to_search or max(2, int(0.15 * leaves))
-        reorder = self.reorder or max(2000, 4 * fetch_k)
+        search = self.num_leaves_to_search or max(2, int(0.2 * leaves))
+        reorder = self.reorder or max(3000, 4 * fetch_k)
         return leaves, min(search, leaves), min(max(reorder, fetch_k), num_items)
 
 

@@ -173,6 +173,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         movielens = os.path.join(args.output, "serving", "movielens")
         serving_bench.run(movielens, args.output, write_docs=args.write_docs)
+    elif args.which == "ann":
+        import time as clock
+
+        from recsearch.bench import ann_bench, docs
+        from recsearch.bench.pipeline_bench import machine
+
+        rows = ann_bench.run()
+        text = (
+            f"Measured {clock.strftime('%Y-%m-%d')} on {machine()}. Command: "
+            f"`recsearch bench ann`.\n\n" + ann_bench.table(rows)
+        )
+        print(text)
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "ann", text)
     elif args.which == "content":
         from recsearch.bench import content_bench, docs
 
@@ -262,9 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
-        choices=["pipeline", "serving", "content"],
+        choices=["pipeline", "serving", "content", "ann"],
         help="pipeline: MovieLens 100K end to end; serving: recommend latency and load; "
-        "content: ANN, text and image search, cold start",
+        "content: text and image search, cold start; ann: ScaNN against brute force",
     )
     bench.add_argument("--data-dir", help="directory with the MovieLens 100K files")
     bench.add_argument("--output", default="out/bench", help="output root (default: out/bench)")

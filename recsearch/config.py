@@ -250,8 +250,8 @@ class Serving:
         companion bundle; needs a ScaNN-enabled TF Serving), or "auto"
         (ScaNN from 10,000 items when the scann package is installed).
       ann_leaves: ScaNN partitions (0: about 2 sqrt(items)).
-      ann_leaves_to_search: Partitions searched per query (0: 15%).
-      ann_reorder: Candidates re-scored exactly (0: at least 2,000).
+      ann_leaves_to_search: Partitions searched per query (0: 20%).
+      ann_reorder: Candidates re-scored exactly (0: at least 3,000).
     """
 
     top_k: int = 10

@@ -240,8 +240,7 @@ def movielens_titles(work: str, data_dir: str) -> dict:
     }
 
 
-def run(data_dir: str | None, output: str, ann_sizes=(10_000, 100_000, 1_000_000)) -> dict:
-    from recsearch.bench import ann_bench
+def run(data_dir: str | None, output: str) -> dict:
     from recsearch.bench.pipeline_bench import machine
 
     work = tempfile.mkdtemp(prefix="recsearch-content-")
@@ -255,7 +254,6 @@ def run(data_dir: str | None, output: str, ann_sizes=(10_000, 100_000, 1_000_000
     parts = [("shop", lambda: shop(work)), ("digits", lambda: digits(work))]
     if data_dir and os.path.isfile(os.path.join(data_dir, "u.item")):
         parts.append(("movielens", lambda: movielens_titles(work, data_dir)))
-    parts.append(("ann", lambda: ann_bench.run(ann_sizes)))
     for name, part in parts:
         result[name] = part()
         # Each part is saved as it finishes, so a later failure loses nothing.

@@ -53,19 +53,12 @@ def serving_table(result: dict) -> str:
 
 
 def content_table(result: dict) -> str:
-    from recsearch.bench.ann_bench import table as ann_table
-
     def rows(title: str, figures: dict) -> list[str]:
         return [f"| {title} | {name} | {value:.3f} |" for name, value in figures.items()]
 
     shop, digits = result["shop"], result["digits"]
     lines = [
-        f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}` "
-        f"({result['seconds']} s).",
-        "",
-        "Approximate nearest neighbours (ScaNN) against brute force, one query at a time:",
-        "",
-        ann_table(result["ann"]),
+        f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}`.",
         "",
         "Search and cold start, through the exported bundle's signatures:",
         "",
