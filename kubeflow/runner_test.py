@@ -46,3 +46,44 @@ def test_report_outputs_are_kfp_visualisation_artifacts(sample_config, tmp_path)
     assert "title: system.HTML" in titles["report"]
     assert "title: system.Markdown" in titles["summary"]
     assert "title: system.Metrics" in titles["metrics"]
+
+
+def test_runtime_parameters_resources_and_node_selectors(sample_config, tmp_path):
+    import dataclasses
+
+    import pytest
+
+    from recsearch.config import Kubeflow, Resources
+    from recsearch.errors import ConfigError
+
+    config = dataclasses.replace(
+        sample_config,
+        kubeflow=Kubeflow(
+            trainer=Resources(
+                cpu=8,
+                memory_gb=30,
+                accelerator="NVIDIA_TESLA_T4",
+                accelerator_count=1,
+                node_selector=("pool=gpu",),
+            ),
+            components=Resources(cpu=2, memory_gb=8),
+        ),
+    )
+    path = runner.compile_pipeline(config, str(tmp_path / "shop.json"))
+    with open(path) as f:
+        job = json.load(f)
+    parameters = job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
+    assert set(parameters) == {"data_root", "range_config", "train_args", "trainer_config"}
+    defaults = job["runtimeConfig"]["parameters"]
+    assert defaults["data_root"]["stringValue"] == config.resolve(".")
+    assert json.loads(defaults["trainer_config"]["stringValue"])["model_name"] == "two_tower"
+    executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
+    trainer = executors["Trainer_executor"]["container"]["resources"]
+    assert trainer["cpuLimit"] == 8 and trainer["memoryLimit"] == 30
+    assert trainer["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "1"}
+    assert executors["Transform_executor"]["container"]["resources"]["cpuLimit"] == 2
+    selectors = job["platformSpec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert selectors == {"Trainer_executor": {"nodeSelector": {"labels": {"pool": "gpu"}}}}
+    replicas = dataclasses.replace(config, kubeflow=Kubeflow(trainer=Resources(replicas=2)))
+    with pytest.raises(ConfigError, match="multi-replica"):
+        runner.compile_pipeline(replicas, str(tmp_path / "x.json"))

@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from recsearch.modules import ann, serving, training_data, warm_start
+from recsearch.modules import ann, distribute, serving, training_data, warm_start
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.model_factory import build_model, make_optimizer
@@ -121,37 +121,47 @@ def run_fn(fn_args: FnArgs) -> None:
         catalog.num_cold_items,
         int(catalog.item_counts.sum()),
     )
-    model = build_model(
-        config["model_name"],
-        hparams,
-        spec,
-        training_data.cardinalities(tft_output, spec),
-        training_data.text_vocab_size(tft_output, spec),
-        catalog,
-        text_vocabulary=text_vocabulary(tft_output, spec),
-    )
-    # One forward pass creates every variable, so a warm start can fill them.
-    model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
-    if fn_args.base_model and hparams.get("warm_start", True):
-        report = warm_start.apply(
-            model, fn_args.base_model, lambda name: vocabulary(tft_output, name)
+    training = config.get("training", {"strategy": "default", "tpu": None})
+    strategy = distribute.make_strategy(training["strategy"], training.get("tpu") or "")
+    with strategy.scope():
+        model = build_model(
+            config["model_name"],
+            hparams,
+            spec,
+            training_data.cardinalities(tft_output, spec),
+            training_data.text_vocab_size(tft_output, spec),
+            catalog,
+            text_vocabulary=text_vocabulary(tft_output, spec),
         )
-        warm_start.write_report(report, fn_args.model_run_dir)
-        logging.info("Trainer: warm start from %s: %s", fn_args.base_model, report["tables"])
-    model.compile(optimizer=make_optimizer(hparams))
+        # One forward pass creates every variable, so a warm start can fill them.
+        model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
+        if fn_args.base_model and hparams.get("warm_start", True):
+            report = warm_start.apply(
+                model, fn_args.base_model, lambda name: vocabulary(tft_output, name)
+            )
+            warm_start.write_report(report, fn_args.model_run_dir)
+            logging.info("Trainer: warm start from %s: %s", fn_args.base_model, report["tables"])
+        model.compile(optimizer=make_optimizer(hparams))
     started = time.time()
+    # A step budget (train_args.num_steps, a runtime parameter on Kubeflow)
+    # replaces the epochs; otherwise the config's epochs run in full.
+    steps = int(fn_args.train_steps or 0)
+    data = dataset(int(hparams["batch_size"]), shuffle=True)
     history = model.fit(
-        dataset(int(hparams["batch_size"]), shuffle=True),
-        epochs=int(hparams["epochs"]),
+        data.repeat() if steps else data,
+        epochs=1 if steps else int(hparams["epochs"]),
+        steps_per_epoch=steps or None,
         callbacks=[
             tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-            EpochProgress(int(hparams["epochs"])),
+            EpochProgress(1 if steps else int(hparams["epochs"])),
         ],
         verbose=0,
     )
     elapsed = time.time() - started
     logging.info("Trainer: %d epochs in %.1f s", int(hparams["epochs"]), elapsed)
 
+    if not distribute.is_chief():
+        return  # only the chief writes the bundle; the workers only train
     serving_config = config["serving"]
     serving.export_bundle(
         model,

@@ -42,6 +42,8 @@ def named_weights(model: tf.Module) -> dict[str, tf.Variable]:
             found[prefix] = node
             return
         for name, child in node._trackable_children(save_type="checkpoint").items():
+            if not prefix and name == "optimizer":
+                continue  # training state, not the model
             walk(child, f"{prefix}/{name}" if prefix else name)
 
     walk(model, "")

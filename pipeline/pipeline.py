@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -36,6 +38,23 @@ def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class RuntimeValues:
+    """Values a runner may leave open until run time (TFX RuntimeParameters on Kubeflow).
+
+    Attributes:
+      data_root: The interactions' base directory (ExampleGen input_base).
+      range_config: The span to read (a RangeConfig, or its JSON).
+      train_args: The Trainer's TrainArgs (num_steps 0: train by epochs).
+      trainer_config: The Trainer's custom_config (model and hyperparameters).
+    """
+
+    data_root: Any = None
+    range_config: Any = None
+    train_args: Any = None
+    trainer_config: Any = None
+
+
 def trainer_config(config: config_lib.PipelineConfig) -> dict:
     """The Trainer's custom_config: recorded in ML Metadata with every run."""
     model = config_lib.to_dict(config.model)
@@ -47,6 +66,7 @@ def trainer_config(config: config_lib.PipelineConfig) -> dict:
         "model_name": config.model_name,
         "model": model,
         "serving": config_lib.to_dict(config.serving),
+        "training": config_lib.to_dict(config.training),
         "task": config.task,
     }
 
@@ -59,6 +79,7 @@ def create_pipeline(
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
     range_config: tfx.proto.RangeConfig | None = None,
+    runtime: RuntimeValues | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
@@ -77,11 +98,17 @@ def create_pipeline(
       enable_cache: Reuse outputs of components whose inputs did not change.
       range_config: The span to read when the interactions path holds
         `{SPAN}` (default: the newest).
+      runtime: Values a runner leaves open until run time (overrides the above).
 
     Returns:
       The TFX pipeline.
     """
-    example_gen = RecsysExampleGen(config, range_config=range_config)
+    runtime = runtime or RuntimeValues()
+    example_gen = RecsysExampleGen(
+        config,
+        range_config=runtime.range_config or range_config,
+        input_base=runtime.data_root,
+    )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema of the previous run, for the report's "schema changes" section.
     # It must resolve before this run writes its own schema.
@@ -143,9 +170,9 @@ def create_pipeline(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        train_args=tfx.proto.TrainArgs(splits=[splits.TRAIN]),
+        train_args=runtime.train_args or tfx.proto.TrainArgs(splits=[splits.TRAIN]),
         eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
-        custom_config=trainer_config(config),
+        custom_config=runtime.trainer_config or trainer_config(config),
         base_model=baseline.outputs["model"] if config.model.warm_start else None,
     )
     evaluator = tfx.components.Evaluator(

@@ -161,6 +161,51 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kfp_target(args: argparse.Namespace):
+    from recsearch.kubeflow import client
+
+    job = client.read_job(args.spec)
+    params = client.arguments(
+        job,
+        data_root=args.data_root,
+        span=args.span,
+        train_steps=args.train_steps,
+        model=args.model,
+    )
+    return job, params
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from recsearch.kubeflow import client
+
+    _, params = _kfp_target(args)
+    run_id = client.submit(args.spec, args.host, args.namespace, args.experiment, params)
+    print(f"Created run {run_id} in experiment {args.experiment!r}")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from recsearch.kubeflow import client
+
+    _, params = _kfp_target(args)
+    job_id = client.schedule(
+        args.spec, args.host, args.namespace, args.experiment, args.cron, params, args.name
+    )
+    print(f"Created recurring run {job_id} ({client.kfp_cron(args.cron)})")
+    return 0
+
+
+def _add_kfp_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", required=True, help="the JSON written by `recsearch compile`")
+    parser.add_argument("--host", help="KFP API endpoint (default: KF_PIPELINES_ENDPOINT)")
+    parser.add_argument("--namespace", default="kubeflow")
+    parser.add_argument("--experiment", default="recsearch")
+    parser.add_argument("--data-root", help="runtime parameter: the interactions' base directory")
+    parser.add_argument("--span", type=int, help="runtime parameter: the span to train on")
+    parser.add_argument("--train-steps", type=int, help="runtime parameter: training steps")
+    parser.add_argument("--model", help="runtime parameter: the model family")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from recsearch.bench import pipeline_bench
 
@@ -269,9 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument(
         "--output", dest="spec", help="output JSON file (default: <name>-pipeline.json)"
     )
-    compile_.add_argument("--image", default="ghcr.io/example/recsearch:0.1.0")
-    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/recsearch")
+    compile_.add_argument("--image", help="pipeline image (default: kubeflow.image)")
+    compile_.add_argument("--pipeline-root", help="artifact root (default: kubeflow.pipeline_root)")
     compile_.set_defaults(func=cmd_compile)
+
+    submit = commands.add_parser("submit", help="create a Kubeflow Pipelines run")
+    _add_kfp_args(submit)
+    submit.set_defaults(func=cmd_submit)
+
+    schedule = commands.add_parser("schedule", help="create a recurring Kubeflow Pipelines run")
+    _add_kfp_args(schedule)
+    schedule.add_argument("--cron", required=True, help='for example "0 3 * * *" (03:00 daily)')
+    schedule.add_argument("--name", help="name of the recurring run")
+    schedule.set_defaults(func=cmd_schedule)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(

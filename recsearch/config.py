@@ -189,6 +189,23 @@ class Model:
 
 
 @dataclasses.dataclass(frozen=True)
+class Training:
+    """Where and how the Trainer runs.
+
+    Attributes:
+      strategy: tf.distribute strategy: default, mirrored (local GPUs),
+        multi_worker_mirrored (workers from TF_CONFIG), tpu, or
+        parameter_server (very large embedding tables).
+      tpu: TPU address or name for strategy "tpu" (unset: the local TPU).
+    """
+
+    strategy: Literal["default", "mirrored", "multi_worker_mirrored", "tpu", "parameter_server"] = (
+        "default"
+    )
+    tpu: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Evaluation:
     """How the Evaluator judges and blesses a candidate.
 
@@ -285,6 +302,58 @@ class Beam:
 
 
 @dataclasses.dataclass(frozen=True)
+class Resources:
+    """Compute requested for a pipeline step on Kubeflow.
+
+    Attributes:
+      cpu: vCPUs (0: the cluster's default).
+      memory_gb: Memory in GB (0: the cluster's default).
+      accelerator: Accelerator type, for example NVIDIA_TESLA_T4 (unset: none).
+      accelerator_count: Accelerators per replica.
+      replicas: Training replicas (workers); above 1 the strategy must be a
+        multi-worker one.
+      node_selector: Kubernetes node labels the step must run on, "key=value".
+    """
+
+    cpu: float = 0.0
+    memory_gb: float = 0.0
+    accelerator: str | None = None
+    accelerator_count: int = 0
+    replicas: int = 1
+    node_selector: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Kubeflow:
+    """Compiling for and running on Kubeflow Pipelines v2.
+
+    Attributes:
+      image: Container image with recsearch installed (see docs/kubeflow.md).
+      pipeline_root: Artifact root the cluster can write (gs://, s3://, ...).
+      serving_dir: Model base directory the Pusher writes to
+        (default: <pipeline_root>/serving/<name>).
+      host: KFP API endpoint (default: KF_PIPELINES_ENDPOINT).
+      namespace: Kubernetes namespace of the runs.
+      experiment: KFP experiment the runs are filed under.
+      trainer: Resources of the Trainer step.
+      components: Resources of every other step.
+    """
+
+    image: str = "ghcr.io/example/recsearch:0.1.0"
+    pipeline_root: str = "gs://YOUR_BUCKET/recsearch"
+    serving_dir: str | None = None
+    host: str | None = None
+    namespace: str = "kubeflow"
+    experiment: str = "recsearch"
+    trainer: Resources = dataclasses.field(
+        default_factory=lambda: Resources(cpu=4.0, memory_gb=16.0)
+    )
+    components: Resources = dataclasses.field(
+        default_factory=lambda: Resources(cpu=2.0, memory_gb=8.0)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """One recsearch pipeline.
 
@@ -297,11 +366,13 @@ class PipelineConfig:
       split: Train/eval split.
       features: Transform settings.
       model: Model and hyperparameters.
+      training: tf.distribute strategy.
       evaluation: Blessing rules.
       serving: Serving bundle settings.
       release: The release gate's checks and the versions kept.
       schema: A curated schema.pbtxt; when set, ImportSchemaGen replaces SchemaGen.
       beam: Beam settings.
+      kubeflow: Kubeflow Pipelines settings (image, resources, endpoint).
       base_dir: Directory relative paths are resolved against (the config's).
     """
 
@@ -313,11 +384,13 @@ class PipelineConfig:
     split: Split = dataclasses.field(default_factory=Split)
     features: Features = dataclasses.field(default_factory=Features)
     model: Model = dataclasses.field(default_factory=Model)
+    training: Training = dataclasses.field(default_factory=Training)
     evaluation: Evaluation = dataclasses.field(default_factory=Evaluation)
     serving: Serving = dataclasses.field(default_factory=Serving)
     release: Release = dataclasses.field(default_factory=Release)
     schema: str | None = None
     beam: Beam = dataclasses.field(default_factory=Beam)
+    kubeflow: Kubeflow = dataclasses.field(default_factory=Kubeflow)
     base_dir: str = "."
 
     @property
@@ -512,6 +585,26 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         path = getattr(config.model, key)
         if path and "://" not in path and not os.path.isfile(config.resolve(path)):
             fail(f"model.{key}", f"names a file that does not exist: {config.resolve(path)}")
+    for pool in ("trainer", "components"):
+        resources = getattr(config.kubeflow, pool)
+        key = f"kubeflow.{pool}"
+        if resources.replicas < 1:
+            fail(f"{key}.replicas", f"must be at least 1, got {resources.replicas}")
+        if resources.cpu < 0 or resources.memory_gb < 0 or resources.accelerator_count < 0:
+            fail(key, "cpu, memory_gb and accelerator_count must not be negative")
+        for i, label in enumerate(resources.node_selector):
+            if "=" not in label:
+                fail(f"{key}.node_selector[{i}]", f"must be key=value, got {label!r}")
+    if config.kubeflow.components.replicas != 1:
+        fail("kubeflow.components.replicas", "only the trainer has replicas")
+    if config.kubeflow.trainer.replicas > 1 and config.training.strategy not in (
+        "multi_worker_mirrored",
+        "parameter_server",
+    ):
+        fail(
+            "kubeflow.trainer.replicas",
+            "above 1 needs training.strategy " "multi_worker_mirrored or parameter_server",
+        )
     for i, width in enumerate(config.model.hidden_layers):
         if width <= 0:
             fail(f"model.hidden_layers[{i}]", f"must be positive, got {width}")

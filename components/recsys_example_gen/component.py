@@ -54,14 +54,18 @@ class RecsysExampleGen(FileBasedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, config: config_lib.PipelineConfig, range_config=None):
+    def __init__(self, config: config_lib.PipelineConfig, range_config=None, input_base=None):
         """Creates the component.
 
         Args:
           config: The pipeline config; its interactions path may hold `{SPAN}`.
-          range_config: Optional span range (defaults to the latest span).
+          range_config: Optional span range (defaults to the latest span); may
+            be a RuntimeParameter.
+          input_base: Overrides the interactions' base directory; may be a
+            RuntimeParameter.
         """
-        input_base, pattern = split_input_path(config.resolve(config.interactions.path))
+        base, pattern = split_input_path(config.resolve(config.interactions.path))
+        input_base = input_base or base
         # The split itself is per user (temporal or random) and happens in the
         # executor; the output config only names the splits.
         names = output_splits(config)

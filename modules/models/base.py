@@ -33,7 +33,10 @@ class RecommenderModel(tf.keras.Model):
     def train_step(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = self._loss_terms(features, training=True)
-        gradients = tape.gradient(losses["total_loss"], self.trainable_variables)
+            # Replicas' gradients are summed; scaling makes the sum their mean.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = losses["total_loss"] / float(replicas)
+        gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return losses
 
