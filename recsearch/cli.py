@@ -161,6 +161,48 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    import shutil
+
+    from recsearch.local import LocalPaths
+    from recsearch.results import latest_artifact_uri
+
+    config = _load_config(args)
+    paths = LocalPaths.under(args.output, config.name)
+    uri = latest_artifact_uri(paths.metadata, config.name, "Schema", producer="SchemaGen")
+    target = args.to or os.path.join("schemas", f"{config.name}.pbtxt")
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    shutil.copy(os.path.join(uri, "schema.pbtxt"), target)
+    print(
+        f"Wrote the schema of the latest run to {target}; curate it, then set "
+        f"`schema: {target}` in the config"
+    )
+    return 0
+
+
+def cmd_manifests(args: argparse.Namespace) -> int:
+    from recsearch import k8s
+
+    spec = k8s.ServingSpec(
+        name=args.name,
+        model_base_path=args.model_base_path,
+        image=args.image or k8s.TF_SERVING_IMAGE,
+        replicas=args.replicas,
+        service_account=args.service_account,
+    )
+    manifests = [k8s.kserve(spec)] if args.kserve else k8s.tf_serving(spec)
+    for manifest in manifests:
+        k8s.validate(manifest)
+    text = k8s.dump(manifests)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"Wrote {len(manifests)} validated manifests to {args.output}")
+    else:
+        print(text)
+    return 0
+
+
 def _kfp_target(args: argparse.Namespace):
     from recsearch.kubeflow import client
 
@@ -327,6 +369,21 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--cron", required=True, help='for example "0 3 * * *" (03:00 daily)')
     schedule.add_argument("--name", help="name of the recurring run")
     schedule.set_defaults(func=cmd_schedule)
+
+    schema = commands.add_parser("schema", help="export the latest inferred schema to curate")
+    _add_source_args(schema)
+    schema.add_argument("--to", help="file to write (default: schemas/<name>.pbtxt)")
+    schema.set_defaults(func=cmd_schema)
+
+    manifests = commands.add_parser("manifests", help="Kubernetes manifests for TF Serving")
+    manifests.add_argument("--name", required=True, help="model name")
+    manifests.add_argument("--model-base-path", required=True, help="the Pusher's base directory")
+    manifests.add_argument("--image", help="serving image (default: a TF Serving image)")
+    manifests.add_argument("--replicas", type=int, default=2)
+    manifests.add_argument("--service-account")
+    manifests.add_argument("--kserve", action="store_true", help="a KServe InferenceService")
+    manifests.add_argument("--output", help="file to write (default: print)")
+    manifests.set_defaults(func=cmd_manifests)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(

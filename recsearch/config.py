@@ -284,16 +284,22 @@ class Beam:
     """Beam settings for the data-parallel components.
 
     Attributes:
+      runner: DirectRunner (local), DataflowRunner, FlinkRunner or SparkRunner.
       direct_num_workers: DirectRunner workers; 0 uses every core.
       direct_running_mode: in_memory, multi_threading or multi_processing.
-      extra_args: Further Beam pipeline arguments, passed through unchanged.
+      extra_args: Further Beam pipeline arguments, passed through unchanged
+        (for Dataflow: --project, --region, --temp_location; for Flink:
+        --flink_master; for Spark: --spark_master_url; see docs/kubeflow.md).
     """
 
+    runner: Literal["DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner"] = "DirectRunner"
     direct_num_workers: int = 1
     direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "in_memory"
     extra_args: tuple[str, ...] = ()
 
     def pipeline_args(self) -> list[str]:
+        if self.runner != "DirectRunner":
+            return [f"--runner={self.runner}", *self.extra_args]
         return [
             f"--direct_num_workers={self.direct_num_workers}",
             f"--direct_running_mode={self.direct_running_mode}",
@@ -595,6 +601,14 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         for i, label in enumerate(resources.node_selector):
             if "=" not in label:
                 fail(f"{key}.node_selector[{i}]", f"must be key=value, got {label!r}")
+    required = {
+        "DataflowRunner": ("--project", "--region", "--temp_location"),
+        "FlinkRunner": ("--flink_master",),
+        "SparkRunner": ("--spark_master_url",),
+    }.get(config.beam.runner, ())
+    for flag in required:
+        if not any(arg.startswith(flag + "=") for arg in config.beam.extra_args):
+            fail("beam.extra_args", f"needs {flag}=... for runner {config.beam.runner}")
     if config.kubeflow.components.replicas != 1:
         fail("kubeflow.components.replicas", "only the trainer has replicas")
     if config.kubeflow.trainer.replicas > 1 and config.training.strategy not in (

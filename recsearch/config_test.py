@@ -70,3 +70,30 @@ def test_missing_file_and_missing_required_key(tmp_path):
         config_lib.load_config(_write(tmp_path, "name: x\n"))
     with pytest.raises(ConfigError, match="not valid YAML"):
         config_lib.load_config(_write(tmp_path, "name: [unclosed\n"))
+
+
+def test_beam_runners(tmp_path):
+    config = config_lib.load_config(
+        _write(
+            tmp_path,
+            BOOKS + "beam: {direct_num_workers: 0, " "direct_running_mode: multi_processing}\n",
+        )
+    )
+    assert config.beam.pipeline_args() == [
+        "--direct_num_workers=0",
+        "--direct_running_mode=multi_processing",
+    ]
+    with pytest.raises(ConfigError, match="needs --region=... for runner DataflowRunner"):
+        config_lib.load_config(
+            _write(
+                tmp_path,
+                BOOKS + "beam: {runner: DataflowRunner, extra_args: "
+                "['--project=p', '--temp_location=gs://b/tmp']}\n",
+            )
+        )
+    flink = config_lib.load_config(
+        _write(
+            tmp_path, BOOKS + "beam: {runner: FlinkRunner, extra_args: ['--flink_master=h:8081']}\n"
+        )
+    )
+    assert flink.beam.pipeline_args() == ["--runner=FlinkRunner", "--flink_master=h:8081"]
