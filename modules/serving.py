@@ -198,8 +198,7 @@ class RecommenderModule(tf.Module):
     def _recommend_ann(self, users: tf.Tensor) -> dict[str, tf.Tensor]:
         """Top-K from the ScaNN index: fetch enough to drop seen items, then cut."""
         queries, known = self._queries(users)
-        scores, positions = self.index(queries, k=self.fetch_k)
-        positions = tf.cast(positions, tf.int64)
+        scores, positions = self._ann(self.index, queries)
         scores = scores + self.offset
         if self.exclude_seen:
             seen = self._seen_rows(users).to_tensor(default_value=-1)
@@ -216,9 +215,23 @@ class RecommenderModule(tf.Module):
             values = top.values
         return {"item_ids": tf.gather(self.item_ids, chosen), "scores": values}
 
+    def _ann(self, index, queries: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(scores, positions) [B, fetch_k] from `index`; an empty batch never reaches ScaNN."""
+
+        def search():
+            scores, positions = index(queries, k=self.fetch_k)
+            return (
+                tf.ensure_shape(scores, [None, self.fetch_k]),
+                tf.ensure_shape(tf.cast(positions, tf.int64), [None, self.fetch_k]),
+            )
+
+        def empty():
+            return tf.zeros([0, self.fetch_k], tf.float32), tf.zeros([0, self.fetch_k], tf.int64)
+
+        return tf.cond(tf.shape(queries)[0] > 0, search, empty)
+
     def _search_ann(self, index, queries: tf.Tensor, skip: tf.Tensor | None = None) -> dict:
-        scores, positions = index(queries, k=self.fetch_k)
-        positions = tf.cast(positions, tf.int64)
+        scores, positions = self._ann(index, queries)
         if skip is not None:
             scores = tf.where(tf.equal(positions, skip[:, None]), -np.inf, scores)
         top = tf.math.top_k(scores, k=self.top_k)

@@ -28,16 +28,22 @@ def _read(uri, split):
     return [tf.train.Example.FromString(r.numpy()) for r in dataset]
 
 
-def test_do_writes_joined_train_and_eval(sample_config, tmp_path):
+def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path)
     executor.Executor().Do(
         {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, _exec_properties(sample_config)
     )
-    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
+    names = ["train", "eval", "catalog"]
+    assert artifact_utils.decode_split_names(examples.split_names) == names
     expected = executor.build_splits(sample_config, sample_config.resolve("interactions.csv"))
     train, held = _read(examples.uri, "train"), _read(examples.uri, "eval")
     assert len(train) == len(expected["train"]) and len(held) == len(expected["eval"])
+    # The catalog holds every item of the item file, cold ones included, once each.
+    catalog = _read(examples.uri, "catalog")
+    item_ids = [e.features.feature["item_id"].bytes_list.value[0].decode() for e in catalog]
+    assert len(item_ids) == len(set(item_ids)) == len(expected["catalog"])
+    assert {"new-001", "new-002"} <= set(item_ids)
     features = train[0].features.feature
     assert {"user_id", "item_id", "user__age", "item__category", "item__title"} <= set(features)
     users = {e.features.feature["user_id"].bytes_list.value[0] for e in train}

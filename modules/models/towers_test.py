@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from recsearch.modules.models.encoders import TextEncoder
 from recsearch.modules.models.towers import FeatureTower
 
 
@@ -22,7 +23,7 @@ def test_side_feature_tower_output_is_normalised():
         {"item_id": 5, "item__category": 4},
         numeric=["item__price"],
         text=["item__title"],
-        text_vocab_size=6,
+        text_encoder=TextEncoder(vocab_size=6, dim=4),
         output_dim=8,
         hidden_layers=[16],
         normalize=True,
@@ -54,7 +55,7 @@ def test_config_round_trip():
         (dict(id_feature="item_id", cardinalities={"item_id": 5}, output_dim=-1), "got -1"),
         (
             dict(id_feature="item_id", cardinalities={"item_id": 5}, text=["t"]),
-            "text_vocab_size > 1, got 0",
+            r"text features \['t'\] need a text_encoder",
         ),
     ],
 )

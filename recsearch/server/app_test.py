@@ -57,7 +57,16 @@ def test_status_and_metadata(server):
     assert body["model_version_status"][0]["state"] == "AVAILABLE"
     code, body = _call(f"{url}/v1/models/shop/metadata")
     defs = body["metadata"]["signature_def"]["signature_def"]
-    assert set(defs) == {"recommend", "predict", "serving_default"}
+    assert set(defs) == {
+        "recommend",
+        "predict",
+        "similar_items",
+        "embed_items",
+        "search_text",
+        "search_image",
+        "serving_default",
+    }
+    assert defs["recommend"]["outputs"]["item_ids"]["tensor_shape"]["unknown_rank"] is False
     assert defs["recommend"]["inputs"]["user_id"]["dtype"] == "DT_STRING"
 
 

@@ -157,10 +157,14 @@ def metadata(model_name: str, version: int, signatures: Mapping[str, Signature])
     """The `GET .../metadata` answer: signature inputs and outputs."""
 
     def tensor_info(spec: tf.TensorSpec) -> dict:
-        dims = [{"size": str(-1 if d is None else d)} for d in spec.shape.as_list()]
+        if spec.shape.rank is None:
+            shape = {"dim": [], "unknown_rank": True}
+        else:
+            dims = [{"size": str(-1 if d is None else d)} for d in spec.shape.as_list()]
+            shape = {"dim": dims, "unknown_rank": False}
         return {
             "dtype": "DT_" + spec.dtype.name.upper(),
-            "tensor_shape": {"dim": dims, "unknown_rank": False},
+            "tensor_shape": shape,
             "name": spec.name or "",
         }
 
