@@ -112,6 +112,8 @@ def build_model(
             item_oov_index=catalog.item_vocab_size,
             content_weight=float(hparams["content_weight"]) if side else 0.0,
             seed=seed,
+            loss=hparams.get("loss", "softmax"),
+            margin=float(hparams.get("margin", 1.0)),
         )
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 

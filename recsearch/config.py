@@ -155,6 +155,10 @@ class Model:
         losses; above 0 the bundle gets search_text / search_image.
       warm_start: Start from the last blessed model's weights, embedding rows
         remapped to this run's vocabularies.
+      loss: Ranking loss of the two-tower model over in-batch negatives:
+        softmax or approx_ndcg (listwise), bpr or triplet (pairwise), bce
+        (pointwise).
+      margin: Margin of the triplet loss.
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
       optimizer: "adam" or "adagrad".
@@ -179,6 +183,8 @@ class Model:
     id_dropout: float = 0.0
     content_weight: float = 0.0
     warm_start: bool = True
+    loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
+    margin: float = 1.0
     temperature: float = 0.1
     learning_rate: float = 0.005
     optimizer: Literal["adam", "adagrad"] = "adam"

@@ -1,4 +1,16 @@
-"""Training losses, as functions of scores: in-batch softmax for retrieval, squared error."""
+"""Training losses over in-batch scores: pointwise, pairwise and listwise.
+
+Row i of the queries interacted with row i of the candidates; the other rows
+of the batch are its negatives. `in_batch_logits` builds the [B, B] score
+matrix once (temperature, logQ correction, accidental hits masked) and every
+ranking loss reads it:
+
+  softmax      listwise: cross-entropy of the positive against the batch
+  approx_ndcg  listwise: 1 - NDCG of the positive under a smooth rank
+  bpr          pairwise: -log sigmoid(s_pos - s_neg), over every negative
+  triplet      pairwise: max(0, margin - s_pos + s_neg), over every negative
+  bce          pointwise: the positive labelled 1, every negative 0
+"""
 
 from __future__ import annotations
 
@@ -6,6 +18,96 @@ import tensorflow as tf
 
 # Large negative logit for masked candidates (finite, so softmax stays defined).
 MASKED_LOGIT = -1e9
+RANKING_LOSSES = ("softmax", "approx_ndcg", "bpr", "triplet", "bce")
+
+
+def in_batch_logits(
+    queries: tf.Tensor,
+    candidates: tf.Tensor,
+    candidate_ids: tf.Tensor,
+    log_q: tf.Tensor | None = None,
+    temperature: float = 1.0,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Scores [B, B] and a mask of the negatives that count [B, B].
+
+    The mask drops the diagonal (the positives) and "accidental hits": other
+    rows holding the same item as a query's positive.
+    """
+    logits = tf.matmul(queries, candidates, transpose_b=True) / temperature
+    if log_q is not None:
+        logits -= log_q[None, :]
+    batch = tf.shape(logits)[0]
+    diagonal = tf.eye(batch, dtype=tf.bool)
+    same_item = tf.equal(candidate_ids[:, None], candidate_ids[None, :])
+    negatives = ~same_item
+    logits = tf.where(same_item & ~diagonal, tf.constant(MASKED_LOGIT, logits.dtype), logits)
+    return logits, negatives
+
+
+def _positives(logits: tf.Tensor) -> tf.Tensor:
+    return tf.linalg.diag_part(logits)
+
+
+def _mean_over_negatives(values: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
+    weights = tf.cast(negatives, values.dtype)
+    per_query = tf.reduce_sum(values * weights, axis=1) / tf.maximum(
+        tf.reduce_sum(weights, axis=1), 1.0
+    )
+    return tf.reduce_mean(per_query)
+
+
+def softmax_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
+    labels = tf.range(tf.shape(logits)[0])
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    )
+
+
+def bpr_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
+    margin = _positives(logits)[:, None] - logits
+    return _mean_over_negatives(-tf.math.log_sigmoid(margin), negatives)
+
+
+def triplet_loss(logits: tf.Tensor, negatives: tf.Tensor, margin: float = 1.0) -> tf.Tensor:
+    hinge = tf.nn.relu(margin - _positives(logits)[:, None] + logits)
+    return _mean_over_negatives(hinge, negatives)
+
+
+def bce_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
+    positive = -tf.math.log_sigmoid(_positives(logits))
+    negative = tf.reduce_sum(
+        -tf.math.log_sigmoid(-logits) * tf.cast(negatives, logits.dtype), axis=1
+    )
+    count = 1.0 + tf.reduce_sum(tf.cast(negatives, logits.dtype), axis=1)
+    return tf.reduce_mean((positive + negative) / count)
+
+
+def approx_ndcg_loss(logits: tf.Tensor, negatives: tf.Tensor, alpha: float = 1.0) -> tf.Tensor:
+    """1 - 1/log2(1 + rank) of the positive, rank smoothed with sigmoids (Qin et al. 2010)."""
+    ahead = tf.sigmoid(alpha * (logits - _positives(logits)[:, None]))
+    rank = 1.0 + tf.reduce_sum(ahead * tf.cast(negatives, logits.dtype), axis=1)
+    return tf.reduce_mean(1.0 - 1.0 / (tf.math.log(1.0 + rank) / tf.math.log(2.0)))
+
+
+def ranking_loss(
+    name: str, logits: tf.Tensor, negatives: tf.Tensor, margin: float = 1.0
+) -> tf.Tensor:
+    """The named ranking loss.
+
+    Raises:
+      ValueError: On an unknown name.
+    """
+    if name == "softmax":
+        return softmax_loss(logits, negatives)
+    if name == "bpr":
+        return bpr_loss(logits, negatives)
+    if name == "triplet":
+        return triplet_loss(logits, negatives, margin)
+    if name == "bce":
+        return bce_loss(logits, negatives)
+    if name == "approx_ndcg":
+        return approx_ndcg_loss(logits, negatives)
+    raise ValueError(f"loss must be one of {RANKING_LOSSES}, got {name!r}")
 
 
 def in_batch_softmax(
@@ -15,33 +117,9 @@ def in_batch_softmax(
     log_q: tf.Tensor | None = None,
     temperature: float = 1.0,
 ) -> tf.Tensor:
-    """Mean softmax cross-entropy of each query's own candidate against the batch.
-
-    Row i of `queries` interacted with row i of `candidates`; the other rows
-    are its negatives. Rows holding the same item as the positive are masked
-    ("accidental hits"), and `log_q`, the log sampling probability of each
-    candidate, is subtracted from its logit (logQ correction).
-
-    Args:
-      queries: [B, D] query vectors.
-      candidates: [B, D] candidate vectors.
-      candidate_ids: [B] item index of each candidate.
-      log_q: Optional [B] log sampling probability of each candidate.
-      temperature: Logits are scores divided by this.
-
-    Returns:
-      Scalar loss.
-    """
-    logits = tf.matmul(queries, candidates, transpose_b=True) / temperature
-    if log_q is not None:
-        logits -= log_q[None, :]
-    batch = tf.shape(logits)[0]
-    diagonal = tf.eye(batch, dtype=tf.bool)
-    same_item = tf.equal(candidate_ids[:, None], candidate_ids[None, :])
-    logits = tf.where(same_item & ~diagonal, tf.constant(MASKED_LOGIT, logits.dtype), logits)
-    labels = tf.range(batch)
-    per_query = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    return tf.reduce_mean(per_query)
+    """Mean softmax cross-entropy of each query's own candidate against the batch."""
+    logits, negatives = in_batch_logits(queries, candidates, candidate_ids, log_q, temperature)
+    return softmax_loss(logits, negatives)
 
 
 def squared_error(labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:

@@ -42,3 +42,54 @@ def test_perfect_separation_gives_near_zero_loss():
 def test_squared_error():
     got = losses.squared_error(tf.constant([1.0, 3.0]), tf.constant([2.0, 3.0]))
     assert float(got) == pytest.approx(0.5)
+
+
+def _batch():
+    scores = np.array([[2.0, 1.0, 0.0], [0.5, 1.5, 3.0], [1.0, 1.0, 1.0]], dtype=np.float32)
+    ids = np.array([4, 5, 6])
+    logits, negatives = losses.in_batch_logits(
+        tf.eye(3), tf.constant(scores.T), tf.constant(ids), temperature=1.0
+    )
+    return scores, logits, negatives
+
+
+def test_pairwise_losses_by_hand():
+    scores, logits, negatives = _batch()
+    np.testing.assert_allclose(logits.numpy(), scores)
+    off = ~np.eye(3, dtype=bool)
+    diff = np.diag(scores)[:, None] - scores
+    bpr = np.mean([np.mean(np.log1p(np.exp(-diff[i][off[i]]))) for i in range(3)])
+    assert float(losses.bpr_loss(logits, negatives)) == pytest.approx(bpr, rel=1e-5)
+    hinge = np.maximum(0.0, 1.0 - diff)
+    triplet = np.mean([np.mean(hinge[i][off[i]]) for i in range(3)])
+    assert float(losses.triplet_loss(logits, negatives, 1.0)) == pytest.approx(triplet, rel=1e-5)
+
+
+def test_pointwise_and_listwise_losses_by_hand():
+    scores, logits, negatives = _batch()
+
+    def softplus(x):
+        return np.log1p(np.exp(x))
+
+    off = ~np.eye(3, dtype=bool)
+    bce = np.mean(
+        [(softplus(-scores[i, i]) + softplus(scores[i][off[i]]).sum()) / 3 for i in range(3)]
+    )
+    assert float(losses.bce_loss(logits, negatives)) == pytest.approx(bce, rel=1e-5)
+    rank = 1 + np.array(
+        [np.sum(1 / (1 + np.exp(-(scores[i][off[i]] - scores[i, i])))) for i in range(3)]
+    )
+    ndcg = np.mean(1 - 1 / np.log2(1 + rank))
+    assert float(losses.approx_ndcg_loss(logits, negatives)) == pytest.approx(ndcg, rel=1e-5)
+
+
+def test_accidental_hits_are_not_negatives():
+    ids = tf.constant([1, 1, 2])
+    _, negatives = losses.in_batch_logits(tf.eye(3), tf.eye(3), ids)
+    assert negatives.numpy().tolist() == [
+        [False, False, True],
+        [False, False, True],
+        [True, True, False],
+    ]
+    with pytest.raises(ValueError, match="got 'listnet'"):
+        losses.ranking_loss("listnet", tf.eye(2), tf.ones((2, 2), tf.bool))

@@ -39,6 +39,8 @@ class TwoTowerModel(RecommenderModel):
         item_oov_index: int = 0,
         content_weight: float = 0.0,
         seed: int = 42,
+        loss: str = "softmax",
+        margin: float = 1.0,
     ):
         """Creates the model.
 
@@ -52,6 +54,9 @@ class TwoTowerModel(RecommenderModel):
           item_oov_index: The index unknown item ids map to.
           content_weight: Weight of the text->item and image->item losses.
           seed: Seed of the id dropout.
+          loss: Ranking loss over the in-batch scores: softmax, approx_ndcg,
+            bpr, triplet or bce (see losses.py).
+          margin: Margin of the triplet loss.
 
         Raises:
           ValueError: On an argument out of range.
@@ -63,6 +68,8 @@ class TwoTowerModel(RecommenderModel):
             raise ValueError(f"id_dropout must be in [0, 1), got {id_dropout}")
         if content_weight < 0:
             raise ValueError(f"content_weight must be non-negative, got {content_weight}")
+        if loss not in losses.RANKING_LOSSES:
+            raise ValueError(f"loss must be one of {losses.RANKING_LOSSES}, got {loss!r}")
         if user_tower.output_dim != item_tower.output_dim:
             raise ValueError(
                 f"tower widths differ: {user_tower.output_dim} != {item_tower.output_dim}"
@@ -74,6 +81,8 @@ class TwoTowerModel(RecommenderModel):
         self.item_oov_index = int(item_oov_index)
         self.content_weight = float(content_weight)
         self.seed = int(seed)
+        self.loss_name = loss
+        self.margin = float(margin)
         self.item_log_q = None
         if item_probability is not None:
             probability = np.asarray(item_probability, dtype=np.float32)
@@ -132,15 +141,16 @@ class TwoTowerModel(RecommenderModel):
         tower_input = self._hide_ids(features) if training and self.id_dropout else features
         candidates = self.candidate_vectors(tower_input)
 
-        def softmax(queries: tf.Tensor) -> tf.Tensor:
-            return losses.in_batch_softmax(
-                queries, candidates, candidate_ids=items, log_q=log_q, temperature=self.temperature
+        def rank(queries: tf.Tensor) -> tf.Tensor:
+            logits, negatives = losses.in_batch_logits(
+                queries, candidates, items, log_q=log_q, temperature=self.temperature
             )
+            return losses.ranking_loss(self.loss_name, logits, negatives, self.margin)
 
-        loss = softmax(self.query_vectors(features))
+        loss = rank(self.query_vectors(features))
         if self.text_head is not None:
-            loss += self.content_weight * softmax(self.text_query_vectors(features))
+            loss += self.content_weight * rank(self.text_query_vectors(features))
         if self.image_head is not None:
             pixels = features[self.item_tower.image_feature]
-            loss += self.content_weight * softmax(self.image_query_vectors(pixels))
+            loss += self.content_weight * rank(self.image_query_vectors(pixels))
         return loss
