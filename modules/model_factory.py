@@ -9,13 +9,14 @@ import tensorflow as tf
 
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
+from recsearch.modules.models.ease import EASE
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
 from recsearch.modules.models.mf import BiasedMF
 from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
 from recsearch.modules.training_data import Catalog
 
-MODELS = ("two_tower", "mf")
+MODELS = ("two_tower", "ease", "mf")
 
 
 def build_model(
@@ -30,7 +31,7 @@ def build_model(
     """Creates an untrained model.
 
     Args:
-      name: "two_tower" or "mf".
+      name: One of MODELS.
       hparams: The `model` section of the config, as a dict.
       spec: The feature specification.
       sizes: Index-space size of each id/categorical/hashed feature.
@@ -42,6 +43,12 @@ def build_model(
       ValueError: On an unknown model name.
     """
     dim = int(hparams["embedding_dim"])
+    if name == "ease":
+        return EASE(
+            catalog,
+            l2=float(hparams.get("ease_l2", 100.0)),
+            recency_half_life=float(hparams.get("recency_half_life", 0.0)),
+        )
     if name == "mf":
         return BiasedMF(
             num_users=sizes[keys.USER_ID],

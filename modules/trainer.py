@@ -85,6 +85,24 @@ def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> lis
     return [v.decode() for v in tft_output.vocabulary_by_name(keys.TEXT_VOCAB)]
 
 
+def fit(model: tf.keras.Model, dataset, hparams: dict, steps: int, log_dir: str) -> list[float]:
+    """Trains by gradient descent; returns the loss per epoch.
+
+    A step budget (train_args.num_steps, a runtime parameter on Kubeflow)
+    replaces the epochs; otherwise the config's epochs run in full.
+    """
+    epochs = 1 if steps else int(hparams["epochs"])
+    data = dataset(int(hparams["batch_size"]), shuffle=True)
+    history = model.fit(
+        data.repeat() if steps else data,
+        epochs=epochs,
+        steps_per_epoch=steps or None,
+        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=log_dir), EpochProgress(epochs)],
+        verbose=0,
+    )
+    return [float(v) for v in history.history.get("loss", [])]
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the configured model and exports the serving bundle.
 
@@ -135,7 +153,8 @@ def run_fn(fn_args: FnArgs) -> None:
         )
         # One forward pass creates every variable, so a warm start can fill them.
         model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
-        if fn_args.base_model and hparams.get("warm_start", True):
+        closed_form = getattr(model, "closed_form", False)
+        if fn_args.base_model and hparams.get("warm_start", True) and not closed_form:
             report = warm_start.apply(
                 model, fn_args.base_model, lambda name: vocabulary(tft_output, name)
             )
@@ -143,22 +162,15 @@ def run_fn(fn_args: FnArgs) -> None:
             logging.info("Trainer: warm start from %s: %s", fn_args.base_model, report["tables"])
         model.compile(optimizer=make_optimizer(hparams))
     started = time.time()
-    # A step budget (train_args.num_steps, a runtime parameter on Kubeflow)
-    # replaces the epochs; otherwise the config's epochs run in full.
-    steps = int(fn_args.train_steps or 0)
-    data = dataset(int(hparams["batch_size"]), shuffle=True)
-    history = model.fit(
-        data.repeat() if steps else data,
-        epochs=1 if steps else int(hparams["epochs"]),
-        steps_per_epoch=steps or None,
-        callbacks=[
-            tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-            EpochProgress(1 if steps else int(hparams["epochs"])),
-        ],
-        verbose=0,
-    )
+    if closed_form:
+        # Solved when built; the loss over the training data is its record.
+        data = dataset(_STATS_BATCH, shuffle=False)
+        losses = [float(model.evaluate(data, verbose=0, return_dict=True)["loss"])]
+        logging.info("Trainer: %s solved in closed form", type(model).__name__)
+    else:
+        losses = fit(model, dataset, hparams, int(fn_args.train_steps or 0), fn_args.model_run_dir)
     elapsed = time.time() - started
-    logging.info("Trainer: %d epochs in %.1f s", int(hparams["epochs"]), elapsed)
+    logging.info("Trainer: trained in %.1f s", elapsed)
 
     if not distribute.is_chief():
         return  # only the chief writes the bundle; the workers only train
@@ -175,4 +187,4 @@ def run_fn(fn_args: FnArgs) -> None:
     warm_start.save(model, fn_args.serving_model_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({"loss": history.history.get("loss", []), "seconds": elapsed}, f)
+        json.dump({"loss": losses, "seconds": elapsed}, f)

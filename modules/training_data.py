@@ -63,6 +63,9 @@ class Catalog:
       item_counts: Training interactions per candidate.
       seen_row_splits: CSR row splits over user indices [num_users + 1].
       seen_items: Distinct candidates each user interacted with, CSR values.
+      seen_recency: Aligned with seen_items: how many of the user's other
+        items they interacted with more recently (0 = the latest). All 0
+        without timestamps.
       user_features: Feature name -> value per user index (last seen wins).
       item_features: Feature name -> value per candidate.
       rating_mean: Mean training rating (0 without ratings).
@@ -80,6 +83,11 @@ class Catalog:
     user_features: dict[str, np.ndarray]
     item_features: dict[str, np.ndarray]
     rating_mean: float = 0.0
+    seen_recency: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.seen_recency is None:
+            self.seen_recency = np.zeros_like(self.seen_items)
 
     @property
     def num_candidates(self) -> int:
@@ -139,12 +147,13 @@ def build_catalog(
     user_features: dict[str, np.ndarray] = {}
     trained_items: dict[str, np.ndarray] = {}
     counts = np.zeros(num_items, dtype=np.int64)
-    pairs_u, pairs_i, rating_sum, rating_n = [], [], 0.0, 0
+    pairs_u, pairs_i, pairs_t, rating_sum, rating_n = [], [], [], 0.0, 0
     for batch in batches:
         users, items = batch[keys.USER_ID], batch[keys.ITEM_ID]
         np.add.at(counts, items, 1)
         pairs_u.append(users)
         pairs_i.append(items)
+        pairs_t.append(np.asarray(batch.get(keys.TIMESTAMP, np.zeros(len(users))), np.int64))
         _scatter(user_features, batch, spec.user_features(), users, num_users)
         _scatter(trained_items, batch, spec.item_features(), items, num_items)
         if keys.RATING in batch:
@@ -175,10 +184,11 @@ def build_catalog(
 
     users = np.concatenate(pairs_u) if pairs_u else np.zeros(0, np.int64)
     items = np.concatenate(pairs_i) if pairs_i else np.zeros(0, np.int64)
-    unique = np.unique(users * num_items + items)
-    seen_users, seen_items = unique // num_items, unique % num_items
+    times = np.concatenate(pairs_t) if pairs_t else np.zeros(0, np.int64)
+    seen_users, seen_items, seen_recency = _seen_pairs(users, items, times, num_items)
     in_vocab = seen_items < vocab_size
     seen_users, seen_items = seen_users[in_vocab], seen_items[in_vocab]
+    seen_recency = seen_recency[in_vocab]
     row_splits = np.searchsorted(seen_users, np.arange(num_users + 1)).astype(np.int64)
     candidate_counts = np.zeros(len(item_ids), dtype=np.int64)
     candidate_counts[:vocab_size] = counts[:vocab_size]
@@ -192,10 +202,33 @@ def build_catalog(
         item_counts=candidate_counts,
         seen_row_splits=row_splits,
         seen_items=seen_items.astype(np.int64),
+        seen_recency=seen_recency.astype(np.int64),
         user_features=user_features,
         item_features=item_features,
         rating_mean=rating_sum / rating_n if rating_n else 0.0,
     )
+
+
+def _seen_pairs(
+    users: np.ndarray, items: np.ndarray, times: np.ndarray, num_items: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (user, item) pairs sorted by user then item, with each pair's recency rank.
+
+    A pair's time is its latest interaction; its rank counts the user's
+    pairs with a later time (ties broken by item index, so ranks are distinct).
+    """
+    keys_ = users.astype(np.int64) * num_items + items.astype(np.int64)
+    order = np.lexsort((times, keys_))
+    keys_, times = keys_[order], times[order]
+    last = np.ones(len(keys_), dtype=bool)
+    last[:-1] = keys_[1:] != keys_[:-1]
+    pair_keys, pair_times = keys_[last], times[last]
+    pair_users, pair_items = pair_keys // num_items, pair_keys % num_items
+    newest_first = np.lexsort((-pair_items, -pair_times, pair_users))
+    starts = np.searchsorted(pair_users[newest_first], pair_users[newest_first], side="left")
+    recency = np.empty(len(pair_keys), dtype=np.int64)
+    recency[newest_first] = np.arange(len(pair_keys)) - starts
+    return pair_users, pair_items, recency
 
 
 def _scatter(

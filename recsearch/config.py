@@ -136,8 +136,10 @@ class Model:
     """The model the Trainer builds and its hyperparameters.
 
     Attributes:
-      name: Model family: "two_tower" (retrieval) or "mf" (matrix factorisation
-        with biases, for ratings). "auto" picks the default for the task.
+      name: Model family: "two_tower" (retrieval), "ease" (closed-form
+        item-item autoencoder, retrieval on catalogs up to 30,000 items) or
+        "mf" (matrix factorisation with biases, for ratings). "auto" picks
+        the default for the task.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower.
       use_side_features: Feed user/item side features to the towers.
@@ -159,6 +161,9 @@ class Model:
         softmax or approx_ndcg (listwise), bpr or triplet (pairwise), bce
         (pointwise).
       margin: Margin of the triplet loss.
+      ease_l2: EASE's ridge penalty lambda.
+      recency_half_life: EASE only: half-life, in interactions, of the boost
+        a user's most recent items get in their query (0: off).
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
       optimizer: "adam" or "adagrad".
@@ -168,7 +173,7 @@ class Model:
       seed: Seed for initialisation and shuffling.
     """
 
-    name: Literal["auto", "two_tower", "mf"] = "auto"
+    name: Literal["auto", "two_tower", "ease", "mf"] = "auto"
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()
     use_side_features: bool = True
@@ -185,6 +190,8 @@ class Model:
     warm_start: bool = True
     loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
     margin: float = 1.0
+    ease_l2: float = 100.0
+    recency_half_life: float = 0.0
     temperature: float = 0.1
     learning_rate: float = 0.005
     optimizer: Literal["adam", "adagrad"] = "adam"
@@ -558,7 +565,7 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         fail("interactions.timestamp", "must name a column when split.method is 'temporal'")
     if config.task in ("ranking", "sequential"):
         fail("task", f"'{config.task}' is not available yet: use 'retrieval' or 'rating'")
-    models_for_task = {"rating": ("mf",), "retrieval": ("two_tower",)}
+    models_for_task = {"rating": ("mf",), "retrieval": ("two_tower", "ease")}
     if config.model_name not in models_for_task[config.task]:
         fail("model.name", f"{config.model_name!r} does not fit task {config.task!r}")
     metrics_for_task = {

@@ -1,0 +1,130 @@
+"""EASE: a closed-form linear item-item autoencoder for implicit top-K (Steck, 2019).
+
+B = argmin ||X - X B||^2 + lambda ||B||^2 subject to diag(B) = 0 has the
+solution P = (X^T X + lambda I)^-1, B_ij = -P_ij / P_jj. A user's scores are
+x_u B, where x_u is the user's history.
+
+Recency: with `recency_half_life` h > 0 the history an answer is built from
+weighs each seen item by 1 + 2 * 2^(-r/h), where r counts the user's items
+seen more recently. B itself is unchanged. On a temporal split, what a user
+does next follows what they did last (figures in docs/benchmarks.md).
+
+In the project's "query vectors times candidate vectors" contract the query
+of user u is the weighted history row [V] and the candidate vector of item i
+is column i of B [V]; items outside the vocabulary (cold items) get zeros.
+There is nothing to fit by gradient descent: `closed_form` tells the Trainer
+to skip `fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from recsearch.modules import features as keys
+from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.training_data import Catalog
+
+# B is a dense V x V matrix: past this many items use the two-tower model.
+MAX_ITEMS = 30_000
+
+
+def history_weights(recency: np.ndarray, half_life: float) -> np.ndarray:
+    """Weight of each seen item in a user's query, from its recency rank."""
+    if half_life <= 0:
+        return np.ones(len(recency), dtype=np.float32)
+    return (1.0 + 2.0 * np.power(2.0, -recency / half_life)).astype(np.float32)
+
+
+def solve(gram: np.ndarray, l2: float) -> np.ndarray:
+    """EASE's item-item weights B from the Gram matrix X^T X."""
+    regularized = gram.astype(np.float64)
+    regularized[np.diag_indices_from(regularized)] += l2
+    inverse = np.linalg.inv(regularized)
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    return weights.astype(np.float32)
+
+
+class EASE(RecommenderModel):
+    """Item-item linear autoencoder solved in closed form from the training catalog."""
+
+    closed_form = True
+
+    def __init__(self, catalog: Catalog, l2: float = 100.0, recency_half_life: float = 0.0):
+        """Solves the model.
+
+        Args:
+          catalog: The training catalog: each user's distinct items and their recency.
+          l2: The ridge penalty lambda; must be positive.
+          recency_half_life: Half-life, in interactions, of the recency boost
+            (0: every seen item weighs the same).
+
+        Raises:
+          ValueError: On a non-positive l2, a negative half-life, or a
+            vocabulary above MAX_ITEMS.
+        """
+        super().__init__()
+        if l2 <= 0:
+            raise ValueError(f"EASE needs a positive l2 (lambda), got {l2}")
+        if recency_half_life < 0:
+            raise ValueError(f"recency_half_life must be >= 0, got {recency_half_life}")
+        vocab = catalog.item_vocab_size
+        if vocab > MAX_ITEMS:
+            raise ValueError(
+                f"EASE holds a dense {vocab} x {vocab} item matrix; above {MAX_ITEMS} items "
+                "use model.name: two_tower"
+            )
+        self.l2 = float(l2)
+        self.recency_half_life = float(recency_half_life)
+        rows = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
+        history = np.zeros((catalog.num_users, vocab), dtype=np.float32)
+        history[rows, catalog.seen_items] = 1.0
+        self.item_weights = tf.Variable(
+            solve(history.T @ history, self.l2).T, trainable=False, name="item_weights"
+        )
+        self.seen_items = tf.Variable(catalog.seen_items, trainable=False, name="seen_items")
+        self.seen_weights = tf.Variable(
+            history_weights(catalog.seen_recency, self.recency_half_life),
+            trainable=False,
+            name="seen_weights",
+        )
+        self.seen_row_splits = tf.Variable(
+            catalog.seen_row_splits, trainable=False, name="seen_row_splits"
+        )
+        self.num_vocab_items = vocab
+
+    def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """Each user's weighted history [B, V]; users outside the catalog get zeros."""
+        users = tf.cast(features[keys.USER_ID], tf.int64)
+        items = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_row_splits)
+        weights = tf.RaggedTensor.from_row_splits(self.seen_weights, self.seen_row_splits)
+        picked_items, picked_weights = tf.gather(items, users), tf.gather(weights, users)
+        batch_rows = tf.cast(picked_items.value_rowids(), tf.int64)
+        indices = tf.stack([batch_rows, picked_items.flat_values], axis=1)
+        shape = tf.stack([tf.size(users, tf.int64), tf.constant(self.num_vocab_items, tf.int64)])
+        return tf.scatter_nd(indices, picked_weights.flat_values, shape)
+
+    def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """Column i of B for each item i [B, V]; zeros for items outside the vocabulary."""
+        items = tf.cast(features[keys.ITEM_ID], tf.int64)
+        known = items < self.num_vocab_items
+        vectors = tf.gather(self.item_weights, tf.where(known, items, 0))
+        return tf.where(known[:, None], vectors, tf.zeros_like(vectors))
+
+    def score_offset(self) -> float:
+        return 0.0
+
+    def fallback_query(self) -> tf.Tensor | None:
+        """Unknown users are served by popularity."""
+        return None
+
+    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        query = self.query_vectors(features)
+        return tf.reduce_sum(query * self.candidate_vectors(features), axis=1)
+
+    def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        """Squared reconstruction error of the observed (user, item) cells."""
+        return tf.reduce_mean(tf.square(1.0 - self(features)))
