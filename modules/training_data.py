@@ -185,7 +185,7 @@ def build_catalog(
     users = np.concatenate(pairs_u) if pairs_u else np.zeros(0, np.int64)
     items = np.concatenate(pairs_i) if pairs_i else np.zeros(0, np.int64)
     times = np.concatenate(pairs_t) if pairs_t else np.zeros(0, np.int64)
-    seen_users, seen_items, seen_recency = _seen_pairs(users, items, times, num_items)
+    seen_users, seen_items, seen_recency = seen_pairs(users, items, times, num_items)
     in_vocab = seen_items < vocab_size
     seen_users, seen_items = seen_users[in_vocab], seen_items[in_vocab]
     seen_recency = seen_recency[in_vocab]
@@ -209,7 +209,7 @@ def build_catalog(
     )
 
 
-def _seen_pairs(
+def seen_pairs(
     users: np.ndarray, items: np.ndarray, times: np.ndarray, num_items: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (user, item) pairs sorted by user then item, with each pair's recency rank.

@@ -274,6 +274,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(text)
         if args.write_docs:
             docs.replace_block(args.write_docs, "ann", text)
+    elif args.which == "quality":
+        from recsearch.bench import docs, quality_bench
+
+        if not args.data_dir:
+            raise RecsearchError("bench quality needs --data-dir (the MovieLens 100K files)")
+        result = quality_bench.run(args.data_dir, tuple(args.protocols.split(",")))
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "quality", quality_bench.text(result))
     elif args.which == "content":
         from recsearch.bench import content_bench, docs
 
@@ -388,9 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
-        choices=["pipeline", "serving", "content", "ann"],
+        choices=["pipeline", "serving", "content", "ann", "quality"],
         help="pipeline: MovieLens 100K end to end; serving: recommend latency and load; "
-        "content: text and image search, cold start; ann: ScaNN against brute force",
+        "content: text and image search, cold start; ann: ScaNN against brute force; "
+        "quality: the model zoo against Surprise, implicit and EASE on shared splits",
+    )
+    bench.add_argument(
+        "--protocols",
+        default="ratings,stratified,temporal,sequential",
+        help="bench quality: comma-separated subset of ratings,stratified,temporal,sequential",
     )
     bench.add_argument("--data-dir", help="directory with the MovieLens 100K files")
     bench.add_argument("--output", default="out/bench", help="output root (default: out/bench)")

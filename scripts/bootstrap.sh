@@ -59,7 +59,16 @@ fi
 
 echo "bootstrap: installing the locked dependencies into $venv (a few minutes the first time)" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pip<25"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt "${extra[@]}"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+if (( ${#extra[@]} )); then
+  # Extras (the benchmark peers) may build from source against the installed NumPy:
+  # their build tools (pinned Cython) go in first, then the extras without build isolation.
+  build_tools=$(grep -hiE '^cython==' "$@" || true)
+  if [[ -n "$build_tools" ]]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $build_tools
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation "${extra[@]}"
+fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "bootstrap: $venv is ready" >&2
