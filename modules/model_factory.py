@@ -11,12 +11,14 @@ from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.models.ease import EASE
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
+from recsearch.modules.models.item2vec import Item2Vec
 from recsearch.modules.models.mf import BiasedMF
+from recsearch.modules.models.mult_vae import MultVAE
 from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
 from recsearch.modules.training_data import Catalog
 
-MODELS = ("two_tower", "ease", "mf")
+MODELS = ("two_tower", "ease", "mult_vae", "item2vec", "mf")
 
 
 def build_model(
@@ -48,6 +50,23 @@ def build_model(
             catalog,
             l2=float(hparams.get("ease_l2", 100.0)),
             recency_half_life=float(hparams.get("recency_half_life", 0.0)),
+        )
+    if name == "mult_vae":
+        return MultVAE(
+            catalog,
+            latent_dim=dim,
+            hidden_dim=int(hparams.get("vae_hidden_dim", 600)),
+            dropout=float(hparams.get("vae_dropout", 0.5)),
+            beta=float(hparams.get("vae_beta", 0.2)),
+            seed=int(hparams["seed"]),
+        )
+    if name == "item2vec":
+        return Item2Vec(
+            catalog,
+            dim=dim,
+            temperature=float(hparams["temperature"]),
+            recency_half_life=float(hparams.get("recency_half_life", 0.0)),
+            seed=int(hparams["seed"]),
         )
     if name == "mf":
         return BiasedMF(

@@ -136,10 +136,11 @@ class Model:
     """The model the Trainer builds and its hyperparameters.
 
     Attributes:
-      name: Model family: "two_tower" (retrieval), "ease" (closed-form
-        item-item autoencoder, retrieval on catalogs up to 30,000 items) or
-        "mf" (matrix factorisation with biases, for ratings). "auto" picks
-        the default for the task.
+      name: Model family. Retrieval: "two_tower", "ease" (closed-form
+        item-item autoencoder, catalogs up to 30,000 items), "mult_vae"
+        (variational autoencoder over histories) or "item2vec" (skip-gram
+        item embeddings). Ratings: "mf" (matrix factorisation with biases).
+        "auto" picks the default for the task.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower.
       use_side_features: Feed user/item side features to the towers.
@@ -162,8 +163,12 @@ class Model:
         (pointwise).
       margin: Margin of the triplet loss.
       ease_l2: EASE's ridge penalty lambda.
-      recency_half_life: EASE only: half-life, in interactions, of the boost
-        a user's most recent items get in their query (0: off).
+      recency_half_life: ease and item2vec: half-life, in interactions, of
+        the boost a user's most recent items get in their query (0: off).
+      vae_hidden_dim: mult_vae: width of the encoder's hidden layer
+        (embedding_dim is the latent width).
+      vae_dropout: mult_vae: input dropout while training.
+      vae_beta: mult_vae: weight of the KL term.
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
       optimizer: "adam" or "adagrad".
@@ -173,7 +178,7 @@ class Model:
       seed: Seed for initialisation and shuffling.
     """
 
-    name: Literal["auto", "two_tower", "ease", "mf"] = "auto"
+    name: Literal["auto", "two_tower", "ease", "mult_vae", "item2vec", "mf"] = "auto"
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()
     use_side_features: bool = True
@@ -192,6 +197,9 @@ class Model:
     margin: float = 1.0
     ease_l2: float = 100.0
     recency_half_life: float = 0.0
+    vae_hidden_dim: int = 600
+    vae_dropout: float = 0.5
+    vae_beta: float = 0.2
     temperature: float = 0.1
     learning_rate: float = 0.005
     optimizer: Literal["adam", "adagrad"] = "adam"
@@ -565,7 +573,10 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         fail("interactions.timestamp", "must name a column when split.method is 'temporal'")
     if config.task in ("ranking", "sequential"):
         fail("task", f"'{config.task}' is not available yet: use 'retrieval' or 'rating'")
-    models_for_task = {"rating": ("mf",), "retrieval": ("two_tower", "ease")}
+    models_for_task = {
+        "rating": ("mf",),
+        "retrieval": ("two_tower", "ease", "mult_vae", "item2vec"),
+    }
     if config.model_name not in models_for_task[config.task]:
         fail("model.name", f"{config.model_name!r} does not fit task {config.task!r}")
     metrics_for_task = {

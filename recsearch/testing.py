@@ -166,3 +166,31 @@ def fn_args(
         data_accessor=data_accessor(transformed_dir),
         custom_config=trainer_config(config),
     )
+
+
+def tiny_catalog(
+    history: list[list[int]], recency: list[list[int]] | None = None, num_items: int = 0
+):
+    """A Catalog of users 0..U-1 (no OOV rows) with the given distinct items and recency ranks."""
+    import numpy as np
+
+    from recsearch.modules.training_data import Catalog
+
+    num_items = num_items or 1 + max(i for h in history for i in h)
+    recency = recency or [list(range(len(h))) for h in history]
+    splits_ = np.cumsum([0] + [len(h) for h in history]).astype(np.int64)
+    flat = np.array([i for h in history for i in h], dtype=np.int64)
+    return Catalog(
+        num_users=len(history),
+        num_items=num_items,
+        user_vocab_size=len(history),
+        item_vocab_size=num_items,
+        item_ids=np.array([f"i{i}" for i in range(num_items)], dtype=object),
+        item_index=np.arange(num_items),
+        item_counts=np.bincount(flat, minlength=num_items),
+        seen_row_splits=splits_,
+        seen_items=flat,
+        user_features={},
+        item_features={},
+        seen_recency=np.array([r for rs in recency for r in rs], dtype=np.int64),
+    )

@@ -25,17 +25,11 @@ import tensorflow as tf
 
 from recsearch.modules import features as keys
 from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.history import UserHistory
 from recsearch.modules.training_data import Catalog
 
 # B is a dense V x V matrix: past this many items use the two-tower model.
 MAX_ITEMS = 30_000
-
-
-def history_weights(recency: np.ndarray, half_life: float) -> np.ndarray:
-    """Weight of each seen item in a user's query, from its recency rank."""
-    if half_life <= 0:
-        return np.ones(len(recency), dtype=np.float32)
-    return (1.0 + 2.0 * np.power(2.0, -recency / half_life)).astype(np.float32)
 
 
 def solve(gram: np.ndarray, l2: float) -> np.ndarray:
@@ -85,27 +79,12 @@ class EASE(RecommenderModel):
         self.item_weights = tf.Variable(
             solve(history.T @ history, self.l2).T, trainable=False, name="item_weights"
         )
-        self.seen_items = tf.Variable(catalog.seen_items, trainable=False, name="seen_items")
-        self.seen_weights = tf.Variable(
-            history_weights(catalog.seen_recency, self.recency_half_life),
-            trainable=False,
-            name="seen_weights",
-        )
-        self.seen_row_splits = tf.Variable(
-            catalog.seen_row_splits, trainable=False, name="seen_row_splits"
-        )
+        self.user_history = UserHistory(catalog, self.recency_half_life)
         self.num_vocab_items = vocab
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Each user's weighted history [B, V]; users outside the catalog get zeros."""
-        users = tf.cast(features[keys.USER_ID], tf.int64)
-        items = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_row_splits)
-        weights = tf.RaggedTensor.from_row_splits(self.seen_weights, self.seen_row_splits)
-        picked_items, picked_weights = tf.gather(items, users), tf.gather(weights, users)
-        batch_rows = tf.cast(picked_items.value_rowids(), tf.int64)
-        indices = tf.stack([batch_rows, picked_items.flat_values], axis=1)
-        shape = tf.stack([tf.size(users, tf.int64), tf.constant(self.num_vocab_items, tf.int64)])
-        return tf.scatter_nd(indices, picked_weights.flat_values, shape)
+        return self.user_history.dense(features[keys.USER_ID])
 
     def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Column i of B for each item i [B, V]; zeros for items outside the vocabulary."""
