@@ -1,7 +1,8 @@
 """The real pipeline, end to end, on the tiny sample shop with LocalDagRunner.
 
 One run trains, evaluates, blesses and pushes; the pushed SavedModel is
-loaded and called. A second run reuses every cached component. Bad data and a
+loaded and called. A second run reuses the cached data steps and warm-starts
+the Trainer from the first run's blessed model. Bad data and a
 schema anomaly stop the run before training and push nothing.
 """
 
@@ -64,17 +65,35 @@ def test_cli_recommend_prints_ranked_items(first_run, capsys):
     assert lines[0].split()[0] == "1"
 
 
-def test_second_run_reuses_cached_components(first_run):
+def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_run):
     config, output, first = first_run
     summary = local.run(config, output, quiet=True)
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
-    for component in ("transform.component.Transform", "trainer.component.Trainer"):
+
+    def executions(component):
         execution_type = store.get_execution_type(f"tfx.components.{component}")
-        states = [e.last_known_state for e in store.get_executions_by_type(execution_type.name)]
-        assert states == [mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED]
-    # The Evaluator runs again because a baseline now exists: the same model,
-    # so every metric ties with the last blessed one and it stays blessed.
-    assert summary.blessed
+        return sorted(store.get_executions_by_type(execution_type.name), key=lambda e: e.id)
+
+    complete, cached = mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED
+    for component in (
+        "statistics_gen.component.StatisticsGen",
+        "schema_gen.component.SchemaGen",
+        "example_validator.component.ExampleValidator",
+        "transform.component.Transform",
+    ):
+        assert [e.last_known_state for e in executions(component)] == [complete, cached]
+    # The first run's model is now the blessed baseline, so the Trainer has a
+    # new input (base_model, the warm start) and trains again from it.
+    first_trainer, second_trainer = executions("trainer.component.Trainer")
+    assert second_trainer.last_known_state == complete
+
+    def artifacts(execution, kind):
+        events = store.get_events_by_execution_ids([execution.id])
+        return {e.artifact_id for e in events if e.type == kind}
+
+    produced = artifacts(first_trainer, mlmd.proto.Event.OUTPUT)
+    assert produced & artifacts(second_trainer, mlmd.proto.Event.INPUT)
+    # The Evaluator compared the candidate with that baseline on the same data.
     assert summary.baseline_metrics == pytest.approx(first.metrics)
 
 

@@ -211,8 +211,9 @@ def ours_ease(data, train, l2: float = 100.0, half_life: float = 0.0) -> np.ndar
     return score_matrix(model, len(data.users), len(data.items))
 
 
-def ours_two_tower(data, train, **overrides) -> np.ndarray:
-    model, hparams = build("two_tower", catalog_of(data, train), **overrides)
+def ours_trained(name: str, data, train, **overrides) -> np.ndarray:
+    """A gradient-trained model of this project: built, fitted, scored over the catalog."""
+    model, hparams = build(name, catalog_of(data, train), **overrides)
     fit(model, hparams, id_columns(data, train))
     return score_matrix(model, len(data.users), len(data.items))
 
@@ -269,7 +270,7 @@ def cooccurrence_scores(train: pd.DataFrame, data: baselines.InteractionMatrix) 
 
 
 def topk_protocol(
-    train: pd.DataFrame, held: pd.DataFrame, inner_split: Callable, two_tower: dict
+    train: pd.DataFrame, held: pd.DataFrame, inner_split: Callable, trained: dict[str, dict]
 ) -> dict[str, dict]:
     """Every top-K model on one split: metrics and training cost."""
     data = baselines.InteractionMatrix(train)
@@ -284,11 +285,12 @@ def topk_protocol(
     add("implicit ALS, 64 f (peer)", lambda: implicit_scores(data, "als"))
     add("implicit BPR, 64 f (peer)", lambda: implicit_scores(data, "bpr"))
     add("EASE l2=100, NumPy (peer)", lambda: _matrix(baselines.ease_scores(data), data))
-    add(
-        "recsearch two_tower",
-        lambda: ours_two_tower(data, train, **two_tower),
-        passes=int(two_tower.get("epochs", Model().epochs)),
-    )
+    for name, overrides in trained.items():
+        add(
+            f"recsearch {name}",
+            lambda name=name, overrides=overrides: ours_trained(name, data, train, **overrides),
+            passes=int(overrides.get("epochs", Model().epochs)),
+        )
     add("recsearch ease, defaults (l2=100, no recency)", lambda: ours_ease(data, train))
     l2, half_life = pick_ease(train, inner_split)
     add(
@@ -390,7 +392,11 @@ def _mean_over_folds(runs: list) -> dict:
 
 # Entry point.
 
-DEFAULT_TWO_TOWER = {"epochs": 20, "batch_size": 1024, "learning_rate": 0.005}
+TRAINED_TOPK = {
+    "two_tower": {"epochs": 20, "batch_size": 1024, "learning_rate": 0.005},
+    "mult_vae": {"epochs": 5, "embedding_dim": 200, "batch_size": 512, "learning_rate": 0.001},
+    "item2vec": {"epochs": 10, "embedding_dim": 64, "batch_size": 1024, "learning_rate": 0.005},
+}
 DEFAULT_MF = {"epochs": 20, "embedding_dim": 64, "l2": 0.0001, "learning_rate": 0.002}
 
 
@@ -410,9 +416,9 @@ def run(data_dir: str, protocols: tuple[str, ...] = ("ratings", "stratified", "t
         if name == "ratings":
             table = ratings_protocol(ratings, mf=DEFAULT_MF)
         elif name == "stratified":
-            table = topk_protocol(*stratified_split(ratings), stratified_split, DEFAULT_TWO_TOWER)
+            table = topk_protocol(*stratified_split(ratings), stratified_split, TRAINED_TOPK)
         elif name == "temporal":
-            table = topk_protocol(*temporal_split(ratings), temporal_split, DEFAULT_TWO_TOWER)
+            table = topk_protocol(*temporal_split(ratings), temporal_split, TRAINED_TOPK)
         elif name == "sequential":
             table = sequential_protocol(ratings)
         else:
