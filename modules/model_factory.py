@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
+from recsearch.modules.models.autorec import ItemAutoRec
 from recsearch.modules.models.ease import EASE
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
 from recsearch.modules.models.item2vec import Item2Vec
@@ -18,7 +19,7 @@ from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
 from recsearch.modules.training_data import Catalog
 
-MODELS = ("two_tower", "ease", "mult_vae", "item2vec", "mf")
+MODELS = ("two_tower", "ease", "mult_vae", "item2vec", "mf", "autorec")
 
 
 def build_model(
@@ -67,6 +68,10 @@ def build_model(
             temperature=float(hparams["temperature"]),
             recency_half_life=float(hparams.get("recency_half_life", 0.0)),
             seed=int(hparams["seed"]),
+        )
+    if name == "autorec":
+        return ItemAutoRec(
+            catalog, hidden_dim=dim, l2=float(hparams["l2"]), seed=int(hparams["seed"])
         )
     if name == "mf":
         return BiasedMF(

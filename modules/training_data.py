@@ -66,6 +66,8 @@ class Catalog:
       seen_recency: Aligned with seen_items: how many of the user's other
         items they interacted with more recently (0 = the latest). All 0
         without timestamps.
+      seen_ratings: Aligned with seen_items: the rating of the pair's latest
+        interaction (0 without ratings).
       user_features: Feature name -> value per user index (last seen wins).
       item_features: Feature name -> value per candidate.
       rating_mean: Mean training rating (0 without ratings).
@@ -84,10 +86,13 @@ class Catalog:
     item_features: dict[str, np.ndarray]
     rating_mean: float = 0.0
     seen_recency: np.ndarray | None = None
+    seen_ratings: np.ndarray | None = None
 
     def __post_init__(self):
         if self.seen_recency is None:
             self.seen_recency = np.zeros_like(self.seen_items)
+        if self.seen_ratings is None:
+            self.seen_ratings = np.zeros(len(self.seen_items), np.float32)
 
     @property
     def num_candidates(self) -> int:
@@ -147,7 +152,7 @@ def build_catalog(
     user_features: dict[str, np.ndarray] = {}
     trained_items: dict[str, np.ndarray] = {}
     counts = np.zeros(num_items, dtype=np.int64)
-    pairs_u, pairs_i, pairs_t, rating_sum, rating_n = [], [], [], 0.0, 0
+    pairs_u, pairs_i, pairs_t, pairs_r, rating_sum, rating_n = [], [], [], [], 0.0, 0
     for batch in batches:
         users, items = batch[keys.USER_ID], batch[keys.ITEM_ID]
         np.add.at(counts, items, 1)
@@ -157,6 +162,7 @@ def build_catalog(
         _scatter(user_features, batch, spec.user_features(), users, num_users)
         _scatter(trained_items, batch, spec.item_features(), items, num_items)
         if keys.RATING in batch:
+            pairs_r.append(np.asarray(batch[keys.RATING], np.float32))
             rating_sum += float(batch[keys.RATING].sum())
             rating_n += len(users)
 
@@ -185,10 +191,10 @@ def build_catalog(
     users = np.concatenate(pairs_u) if pairs_u else np.zeros(0, np.int64)
     items = np.concatenate(pairs_i) if pairs_i else np.zeros(0, np.int64)
     times = np.concatenate(pairs_t) if pairs_t else np.zeros(0, np.int64)
-    seen_users, seen_items, seen_recency = seen_pairs(users, items, times, num_items)
-    in_vocab = seen_items < vocab_size
-    seen_users, seen_items = seen_users[in_vocab], seen_items[in_vocab]
-    seen_recency = seen_recency[in_vocab]
+    rated = np.concatenate(pairs_r) if pairs_r else None
+    pairs = seen_pairs(users, items, times, num_items, rated)
+    in_vocab = pairs.items < vocab_size
+    seen_users, seen_items = pairs.users[in_vocab], pairs.items[in_vocab]
     row_splits = np.searchsorted(seen_users, np.arange(num_users + 1)).astype(np.int64)
     candidate_counts = np.zeros(len(item_ids), dtype=np.int64)
     candidate_counts[:vocab_size] = counts[:vocab_size]
@@ -202,24 +208,46 @@ def build_catalog(
         item_counts=candidate_counts,
         seen_row_splits=row_splits,
         seen_items=seen_items.astype(np.int64),
-        seen_recency=seen_recency.astype(np.int64),
+        seen_recency=pairs.recency[in_vocab],
+        seen_ratings=pairs.ratings[in_vocab],
         user_features=user_features,
         item_features=item_features,
         rating_mean=rating_sum / rating_n if rating_n else 0.0,
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class SeenPairs:
+    """Distinct (user, item) pairs, sorted by user then item.
+
+    Attributes:
+      users, items: The pair's indices.
+      recency: How many of the user's other pairs are more recent (0 = latest).
+      ratings: The rating of the pair's latest interaction (0 without one).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    recency: np.ndarray
+    ratings: np.ndarray
+
+
 def seen_pairs(
-    users: np.ndarray, items: np.ndarray, times: np.ndarray, num_items: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (user, item) pairs sorted by user then item, with each pair's recency rank.
+    users: np.ndarray,
+    items: np.ndarray,
+    times: np.ndarray,
+    num_items: int,
+    ratings: np.ndarray | None = None,
+) -> SeenPairs:
+    """The distinct pairs of some interactions, each with its recency rank and latest rating.
 
     A pair's time is its latest interaction; its rank counts the user's
     pairs with a later time (ties broken by item index, so ranks are distinct).
     """
     keys_ = users.astype(np.int64) * num_items + items.astype(np.int64)
+    ratings = np.zeros(len(keys_), np.float32) if ratings is None else ratings
     order = np.lexsort((times, keys_))
-    keys_, times = keys_[order], times[order]
+    keys_, times, ratings = keys_[order], times[order], ratings[order]
     last = np.ones(len(keys_), dtype=bool)
     last[:-1] = keys_[1:] != keys_[:-1]
     pair_keys, pair_times = keys_[last], times[last]
@@ -228,7 +256,7 @@ def seen_pairs(
     starts = np.searchsorted(pair_users[newest_first], pair_users[newest_first], side="left")
     recency = np.empty(len(pair_keys), dtype=np.int64)
     recency[newest_first] = np.arange(len(pair_keys)) - starts
-    return pair_users, pair_items, recency
+    return SeenPairs(pair_users, pair_items, recency, ratings[last].astype(np.float32))
 
 
 def _scatter(

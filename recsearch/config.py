@@ -139,7 +139,9 @@ class Model:
       name: Model family. Retrieval: "two_tower", "ease" (closed-form
         item-item autoencoder, catalogs up to 30,000 items), "mult_vae"
         (variational autoencoder over histories) or "item2vec" (skip-gram
-        item embeddings). Ratings: "mf" (matrix factorisation with biases).
+        item embeddings). Ratings: "mf" (matrix factorisation with biases)
+        or "autorec" (I-AutoRec, an item autoencoder; embedding_dim is its
+        hidden width).
         "auto" picks the default for the task.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower.
@@ -178,7 +180,7 @@ class Model:
       seed: Seed for initialisation and shuffling.
     """
 
-    name: Literal["auto", "two_tower", "ease", "mult_vae", "item2vec", "mf"] = "auto"
+    name: Literal["auto", "two_tower", "ease", "mult_vae", "item2vec", "mf", "autorec"] = "auto"
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()
     use_side_features: bool = True
@@ -574,7 +576,7 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
     if config.task in ("ranking", "sequential"):
         fail("task", f"'{config.task}' is not available yet: use 'retrieval' or 'rating'")
     models_for_task = {
-        "rating": ("mf",),
+        "rating": ("mf", "autorec"),
         "retrieval": ("two_tower", "ease", "mult_vae", "item2vec"),
     }
     if config.model_name not in models_for_task[config.task]:

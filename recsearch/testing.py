@@ -169,9 +169,12 @@ def fn_args(
 
 
 def tiny_catalog(
-    history: list[list[int]], recency: list[list[int]] | None = None, num_items: int = 0
+    history: list[list[int]],
+    recency: list[list[int]] | None = None,
+    num_items: int = 0,
+    ratings: list[list[float]] | None = None,
 ):
-    """A Catalog of users 0..U-1 (no OOV rows) with the given distinct items and recency ranks."""
+    """A Catalog of users 0..U-1 (no OOV rows): their distinct items, recency ranks, ratings."""
     import numpy as np
 
     from recsearch.modules.training_data import Catalog
@@ -193,4 +196,7 @@ def tiny_catalog(
         user_features={},
         item_features={},
         seen_recency=np.array([r for rs in recency for r in rs], dtype=np.int64),
+        seen_ratings=None
+        if ratings is None
+        else np.array([r for rs in ratings for r in rs], dtype=np.float32),
     )

@@ -140,8 +140,8 @@ def catalog_of(data: baselines.InteractionMatrix, train: pd.DataFrame) -> Catalo
     items = train[keys.ITEM_ID].map(data.items).to_numpy(np.int64)
     times = train[keys.TIMESTAMP].to_numpy(np.int64)
     num_users, num_items = len(data.users), len(data.items)
-    seen_users, seen_items, recency = seen_pairs(users, items, times, num_items)
-    ratings = train[keys.RATING].to_numpy(np.float64)
+    ratings = train[keys.RATING].to_numpy(np.float32)
+    pairs = seen_pairs(users, items, times, num_items, ratings)
     return Catalog(
         num_users=num_users,
         num_items=num_items,
@@ -150,12 +150,13 @@ def catalog_of(data: baselines.InteractionMatrix, train: pd.DataFrame) -> Catalo
         item_ids=np.array(list(data.items), dtype=object),
         item_index=np.arange(num_items),
         item_counts=np.bincount(items, minlength=num_items),
-        seen_row_splits=np.searchsorted(seen_users, np.arange(num_users + 1)).astype(np.int64),
-        seen_items=seen_items,
+        seen_row_splits=np.searchsorted(pairs.users, np.arange(num_users + 1)).astype(np.int64),
+        seen_items=pairs.items,
         user_features={},
         item_features={},
         rating_mean=float(ratings.mean()),
-        seen_recency=recency,
+        seen_recency=pairs.recency,
+        seen_ratings=pairs.ratings,
     )
 
 
@@ -325,18 +326,22 @@ def sequential_protocol(ratings: pd.DataFrame) -> dict[str, dict]:
     return rows
 
 
-def ratings_protocol(ratings: pd.DataFrame, num_folds: int = 5, mf: dict | None = None) -> dict:
-    """5-fold CV: Surprise's SVD, SVD++, BaselineOnly and this project's biased MF, same folds."""
+def ratings_protocol(
+    ratings: pd.DataFrame, num_folds: int = 5, ours: dict[str, dict] | None = None
+) -> dict:
+    """5-fold CV: Surprise's SVD, SVD++, BaselineOnly and this project's models, same folds."""
     per_fold: dict[str, list] = {}
     for test_index in folds(len(ratings), num_folds):
         mask = np.zeros(len(ratings), dtype=bool)
         mask[test_index] = True
-        for name, outcome in ratings_fold(ratings, mask, mf or {}).items():
+        for name, outcome in ratings_fold(ratings, mask, ours or TRAINED_RATINGS).items():
             per_fold.setdefault(name, []).append(outcome)
     return {name: _mean_over_folds(runs) for name, runs in per_fold.items()}
 
 
-def ratings_fold(ratings: pd.DataFrame, is_test: np.ndarray, mf: dict) -> dict[str, tuple]:
+def ratings_fold(
+    ratings: pd.DataFrame, is_test: np.ndarray, ours: dict[str, dict]
+) -> dict[str, tuple]:
     """(errors, cost) of every rating model on one fold."""
     import surprise
 
@@ -358,15 +363,20 @@ def ratings_fold(ratings: pd.DataFrame, is_test: np.ndarray, mf: dict) -> dict[s
         _, cost = timed(lambda algo=algo: algo.fit(trainset), len(train))
         predicted = np.array([p.est for p in algo.test(testset)])
         out[name] = (_errors(predicted, test), cost)
-    epochs = int(mf.get("epochs", Model().epochs))
-    predicted, cost = timed(lambda: ours_mf(train, test, mf), len(train) * epochs)
-    out["recsearch mf"] = (_errors(predicted, test), cost)
+    for name, overrides in ours.items():
+        epochs = int(overrides.get("epochs", Model().epochs))
+        predicted, cost = timed(
+            lambda name=name, overrides=overrides: ours_rating(name, train, test, overrides),
+            len(train) * epochs,
+        )
+        out[f"recsearch {name}"] = (_errors(predicted, test), cost)
     return out
 
 
-def ours_mf(train: pd.DataFrame, test: pd.DataFrame, overrides: dict) -> np.ndarray:
+def ours_rating(name: str, train: pd.DataFrame, test: pd.DataFrame, overrides: dict) -> np.ndarray:
+    """Predicted ratings of a test frame; pairs outside training get the training mean."""
     data = baselines.InteractionMatrix(train)
-    model, hparams = build("mf", catalog_of(data, train), **overrides)
+    model, hparams = build(name, catalog_of(data, train), **overrides)
     fit(model, hparams, id_columns(data, train))
     scores = score_matrix(model, len(data.users), len(data.items))
     users = test[keys.USER_ID].map(data.users)
@@ -397,7 +407,10 @@ TRAINED_TOPK = {
     "mult_vae": {"epochs": 5, "embedding_dim": 200, "batch_size": 512, "learning_rate": 0.001},
     "item2vec": {"epochs": 10, "embedding_dim": 64, "batch_size": 1024, "learning_rate": 0.005},
 }
-DEFAULT_MF = {"epochs": 20, "embedding_dim": 64, "l2": 0.0001, "learning_rate": 0.002}
+TRAINED_RATINGS = {
+    "mf": {"epochs": 20, "embedding_dim": 64, "l2": 0.0001, "learning_rate": 0.002},
+    "autorec": {"epochs": 6, "embedding_dim": 500, "l2": 0.001, "learning_rate": 0.001},
+}
 
 
 def run(data_dir: str, protocols: tuple[str, ...] = ("ratings", "stratified", "temporal")) -> dict:
@@ -414,7 +427,7 @@ def run(data_dir: str, protocols: tuple[str, ...] = ("ratings", "stratified", "t
     for name in protocols:
         started = time.time()
         if name == "ratings":
-            table = ratings_protocol(ratings, mf=DEFAULT_MF)
+            table = ratings_protocol(ratings)
         elif name == "stratified":
             table = topk_protocol(*stratified_split(ratings), stratified_split, TRAINED_TOPK)
         elif name == "temporal":

@@ -1,0 +1,111 @@
+"""I-AutoRec: an item-based autoencoder over the rating matrix (Sedhain et al., 2015).
+
+Each item is the vector of its ratings by all users r_i [U]. The encoder
+h(r_i) = sigmoid(W r_i + c) [H]; the decoder rebuilds the ratings,
+r_hat(u, i) = V_u . h(r_i) + b_u. The loss is the squared error over the
+observed ratings only, with an L2 penalty on W and V.
+
+That is an inner product: the query of user u is [V_u, b_u] and the
+candidate vector of item i is [h(r_i), 1], so serving and the Evaluator treat
+AutoRec like every other model. An item without ratings (a cold item) is
+encoded from an empty vector. Unknown users get the mean user row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from recsearch.modules import features as keys
+from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.training_data import Catalog
+
+
+class ItemAutoRec(RecommenderModel):
+    """Encoder [U] -> [H] (sigmoid), linear decoder [H] -> [U]; trained on observed cells."""
+
+    def __init__(self, catalog: Catalog, hidden_dim: int = 500, l2: float = 0.0, seed: int = 42):
+        """Creates the model.
+
+        Raises:
+          ValueError: On a non-positive hidden_dim, or a catalog without ratings.
+        """
+        super().__init__()
+        if hidden_dim <= 0:
+            raise ValueError(f"hidden_dim must be positive, got {hidden_dim}")
+        if not np.any(catalog.seen_ratings):
+            raise ValueError("AutoRec needs ratings: the training data has none")
+        self.num_users = int(catalog.num_users)
+        self.num_vocab_items = int(catalog.item_vocab_size)
+        # Ratings by item: CSR over item indices, values are (user, rating).
+        users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
+        order = np.lexsort((users, catalog.seen_items))
+        item_rows = catalog.seen_items[order]
+        self.raters = tf.Variable(users[order].astype(np.int64), trainable=False, name="raters")
+        self.ratings = tf.Variable(catalog.seen_ratings[order], trainable=False, name="ratings")
+        splits = np.searchsorted(item_rows, np.arange(self.num_vocab_items + 1))
+        self.row_splits = tf.Variable(splits.astype(np.int64), trainable=False, name="row_splits")
+        regularizer = tf.keras.regularizers.l2(l2) if l2 else None
+        init = tf.keras.initializers.GlorotUniform(seed=seed)
+        self.encoder = tf.keras.layers.Dense(
+            hidden_dim,
+            activation="sigmoid",
+            kernel_initializer=init,
+            kernel_regularizer=regularizer,
+            name="encoder",
+        )
+        self.decoder = tf.keras.layers.Dense(
+            self.num_users, kernel_initializer=init, kernel_regularizer=regularizer, name="decoder"
+        )
+        self.hidden_dim = int(hidden_dim)
+
+    def _rating_rows(self, items: tf.Tensor) -> tf.Tensor:
+        """Each item's ratings by all users [B, U] (0 = not rated); zeros outside the vocabulary."""
+        items = tf.cast(items, tf.int64)
+        known = items < self.num_vocab_items
+        safe = tf.where(known, items, 0)
+        raters = tf.gather(tf.RaggedTensor.from_row_splits(self.raters, self.row_splits), safe)
+        values = tf.gather(tf.RaggedTensor.from_row_splits(self.ratings, self.row_splits), safe)
+        rows = tf.cast(raters.value_rowids(), tf.int64)
+        indices = tf.stack([rows, raters.flat_values], axis=1)
+        shape = tf.stack([tf.size(items, tf.int64), tf.constant(self.num_users, tf.int64)])
+        dense = tf.scatter_nd(indices, values.flat_values, shape)
+        return tf.where(known[:, None], dense, tf.zeros_like(dense))
+
+    def _decoder_built(self) -> None:
+        if not self.decoder.built:
+            self.decoder.build((None, self.hidden_dim))
+
+    def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        code = self.encoder(self._rating_rows(features[keys.ITEM_ID]))
+        return tf.concat([code, tf.ones_like(code[:, :1])], axis=1)
+
+    def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        self._decoder_built()
+        users = tf.cast(features[keys.USER_ID], tf.int64)
+        rows = tf.gather(tf.transpose(self.decoder.kernel), users)
+        return tf.concat([rows, tf.gather(self.decoder.bias, users)[:, None]], axis=1)
+
+    def score_offset(self) -> float:
+        return 0.0
+
+    def fallback_query(self) -> tf.Tensor:
+        """The mean user row: an unknown user is rated like the average user."""
+        self._decoder_built()
+        rows = tf.transpose(self.decoder.kernel)
+        return tf.concat([tf.reduce_mean(rows, axis=0), tf.reduce_mean(self.decoder.bias)[None]], 0)
+
+    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        query = self.query_vectors(features)
+        return tf.reduce_sum(query * self.candidate_vectors(features), axis=1)
+
+    def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        """Squared error of the rebuilt ratings over the observed cells of the batch's items."""
+        ratings = self._rating_rows(features[keys.ITEM_ID])
+        rebuilt = self.decoder(self.encoder(ratings))
+        observed = tf.cast(ratings > 0, tf.float32)
+        return tf.reduce_sum(observed * tf.square(rebuilt - ratings)) / tf.maximum(
+            tf.reduce_sum(observed), 1.0
+        )
