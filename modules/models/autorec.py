@@ -74,7 +74,8 @@ class ItemAutoRec(RecommenderModel):
         dense = tf.scatter_nd(indices, values.flat_values, shape)
         return tf.where(known[:, None], dense, tf.zeros_like(dense))
 
-    def _decoder_built(self) -> None:
+    def _build_decoder(self) -> None:
+        """Creates the decoder's weights once (building it again would replace them)."""
         if not self.decoder.built:
             self.decoder.build((None, self.hidden_dim))
 
@@ -83,23 +84,16 @@ class ItemAutoRec(RecommenderModel):
         return tf.concat([code, tf.ones_like(code[:, :1])], axis=1)
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        self._decoder_built()
+        self._build_decoder()
         users = tf.cast(features[keys.USER_ID], tf.int64)
         rows = tf.gather(tf.transpose(self.decoder.kernel), users)
         return tf.concat([rows, tf.gather(self.decoder.bias, users)[:, None]], axis=1)
 
-    def score_offset(self) -> float:
-        return 0.0
-
     def fallback_query(self) -> tf.Tensor:
         """The mean user row: an unknown user is rated like the average user."""
-        self._decoder_built()
+        self._build_decoder()
         rows = tf.transpose(self.decoder.kernel)
         return tf.concat([tf.reduce_mean(rows, axis=0), tf.reduce_mean(self.decoder.bias)[None]], 0)
-
-    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        query = self.query_vectors(features)
-        return tf.reduce_sum(query * self.candidate_vectors(features), axis=1)
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Squared error of the rebuilt ratings over the observed cells of the batch's items."""

@@ -12,8 +12,39 @@ from collections.abc import Mapping
 import tensorflow as tf
 
 
+def rows_in_vocabulary(table: tf.Tensor, items: tf.Tensor, vocab_size: int) -> tf.Tensor:
+    """Rows of `table` [V, D] for item indices [B]; zeros for indices outside the vocabulary."""
+    items = tf.cast(items, tf.int64)
+    known = items < vocab_size
+    rows = tf.gather(table, tf.where(known, items, 0))
+    return tf.where(known[:, None], rows, tf.zeros_like(rows))
+
+
 class RecommenderModel(tf.keras.Model):
-    """Subclasses implement `compute_loss(features, training)`; metrics only in eval."""
+    """A model that scores a user and an item as query . candidate + offset.
+
+    Subclasses implement `query_vectors`, `candidate_vectors` and
+    `compute_loss(features, training)`; metrics only in eval. They override
+    `score_offset` (default 0) and `fallback_query`, the query of unknown
+    users (default None: serve them by popularity), where they need to.
+    """
+
+    def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        raise NotImplementedError("subclasses implement query_vectors")
+
+    def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        raise NotImplementedError("subclasses implement candidate_vectors")
+
+    def score_offset(self) -> float | tf.Tensor:
+        return 0.0
+
+    def fallback_query(self) -> tf.Tensor | None:
+        return None
+
+    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """Scores of the (user, item) pairs of a batch [B]."""
+        query, candidate = self.query_vectors(features), self.candidate_vectors(features)
+        return tf.reduce_sum(query * candidate, axis=1) + self.score_offset()
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         raise NotImplementedError("subclasses implement compute_loss")

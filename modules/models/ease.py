@@ -22,9 +22,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
+from scipy import sparse
 
 from recsearch.modules import features as keys
-from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import UserHistory
 from recsearch.modules.training_data import Catalog
 
@@ -73,12 +74,18 @@ class EASE(RecommenderModel):
             )
         self.l2 = float(l2)
         self.recency_half_life = float(recency_half_life)
-        rows = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
-        history = np.zeros((catalog.num_users, vocab), dtype=np.float32)
-        history[rows, catalog.seen_items] = 1.0
-        self.item_weights = tf.Variable(
-            solve(history.T @ history, self.l2).T, trainable=False, name="item_weights"
+        # X is sparse (users x items): only the V x V Gram matrix is dense.
+        history = sparse.csr_matrix(
+            (
+                np.ones(len(catalog.seen_items), np.float64),
+                catalog.seen_items,
+                catalog.seen_row_splits,
+            ),
+            shape=(catalog.num_users, vocab),
         )
+        gram = (history.T @ history).toarray()
+        weights = solve(gram, self.l2)
+        self.item_weights = tf.Variable(weights.T, trainable=False, name="item_weights")
         self.user_history = UserHistory(catalog, self.recency_half_life)
         self.num_vocab_items = vocab
 
@@ -88,21 +95,7 @@ class EASE(RecommenderModel):
 
     def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Column i of B for each item i [B, V]; zeros for items outside the vocabulary."""
-        items = tf.cast(features[keys.ITEM_ID], tf.int64)
-        known = items < self.num_vocab_items
-        vectors = tf.gather(self.item_weights, tf.where(known, items, 0))
-        return tf.where(known[:, None], vectors, tf.zeros_like(vectors))
-
-    def score_offset(self) -> float:
-        return 0.0
-
-    def fallback_query(self) -> tf.Tensor | None:
-        """Unknown users are served by popularity."""
-        return None
-
-    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        query = self.query_vectors(features)
-        return tf.reduce_sum(query * self.candidate_vectors(features), axis=1)
+        return rows_in_vocabulary(self.item_weights, features[keys.ITEM_ID], self.num_vocab_items)
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Squared reconstruction error of the observed (user, item) cells."""

@@ -79,16 +79,6 @@ class Item2Vec(RecommenderModel):
         total = tf.reduce_sum(weights, axis=1)[:, None]
         return tf.reduce_sum(weighted, axis=1) / tf.maximum(total, 1e-9)
 
-    def score_offset(self) -> float:
-        return 0.0
-
-    def fallback_query(self) -> tf.Tensor | None:
-        return None  # unknown users: popularity
-
-    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        query = self.query_vectors(features)
-        return tf.reduce_sum(query * self.candidate_vectors(features), axis=1)
-
     def _contexts(self, users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
         """One of each user's other items, uniformly; the item itself when it is all they have.
 
@@ -118,4 +108,4 @@ class Item2Vec(RecommenderModel):
             log_q=tf.gather(self.log_q, contexts),
             temperature=self.temperature,
         )
-        return losses.ranking_loss("softmax", logits, negatives)
+        return losses.softmax_loss(logits, negatives)

@@ -110,18 +110,6 @@ def ranking_loss(
     raise ValueError(f"loss must be one of {RANKING_LOSSES}, got {name!r}")
 
 
-def in_batch_softmax(
-    queries: tf.Tensor,
-    candidates: tf.Tensor,
-    candidate_ids: tf.Tensor,
-    log_q: tf.Tensor | None = None,
-    temperature: float = 1.0,
-) -> tf.Tensor:
-    """Mean softmax cross-entropy of each query's own candidate against the batch."""
-    logits, negatives = in_batch_logits(queries, candidates, candidate_ids, log_q, temperature)
-    return softmax_loss(logits, negatives)
-
-
 def squared_error(labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
     """Mean squared error."""
     return tf.reduce_mean(tf.square(tf.cast(labels, tf.float32) - predictions))

@@ -71,10 +71,5 @@ class BiasedMF(RecommenderModel):
         dim = self.user_embedding.output_dim
         return tf.concat([tf.zeros([dim + 1]), tf.ones([1])], axis=0)
 
-    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        query = self.query_vectors(features)
-        candidate = self.candidate_vectors(features)
-        return tf.reduce_sum(query * candidate, axis=1) + self.global_bias
-
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return losses.squared_error(features[keys.RATING], self(features))

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import tensorflow as tf
 
 from recsearch.modules import features as keys
-from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import UserHistory
 from recsearch.modules.training_data import Catalog
 
@@ -78,25 +78,14 @@ class MultVAE(RecommenderModel):
 
     def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """[W_i, b_i] per item [B, D + 1]; zeros outside the vocabulary."""
+        self._build_decoder()
+        table = tf.concat([tf.transpose(self.decoder.kernel), self.decoder.bias[:, None]], axis=1)
+        return rows_in_vocabulary(table, features[keys.ITEM_ID], self.num_vocab_items)
+
+    def _build_decoder(self) -> None:
+        """Creates the decoder's weights once (building it again would replace them)."""
         if not self.decoder.built:
             self.decoder.build((None, self.to_mean.units))
-        items = tf.cast(features[keys.ITEM_ID], tf.int64)
-        known = items < self.num_vocab_items
-        safe = tf.where(known, items, 0)
-        weights = tf.gather(tf.transpose(self.decoder.kernel), safe)
-        bias = tf.gather(self.decoder.bias, safe)[:, None]
-        vectors = tf.concat([weights, bias], axis=1)
-        return tf.where(known[:, None], vectors, tf.zeros_like(vectors))
-
-    def score_offset(self) -> float:
-        return 0.0
-
-    def fallback_query(self) -> tf.Tensor | None:
-        return None  # unknown users: popularity
-
-    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        query = self.query_vectors(features)
-        return tf.reduce_sum(query * self.candidate_vectors(features), axis=1)
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         history = self.user_history.dense(features[keys.USER_ID])

@@ -103,13 +103,6 @@ class TwoTowerModel(RecommenderModel):
     def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         return self.item_tower(features)
 
-    def score_offset(self) -> float:
-        return 0.0
-
-    def fallback_query(self) -> tf.Tensor | None:
-        """Query vector of unknown users; None means: serve by popularity."""
-        return None
-
     @property
     def searchable_by_text(self) -> bool:
         return self.text_head is not None

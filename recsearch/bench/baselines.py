@@ -41,11 +41,16 @@ def popularity_scores(data: InteractionMatrix):
 
 
 def ease_scores(data: InteractionMatrix, l2: float = 100.0):
-    """EASE (Steck 2019): closed-form item-item linear autoencoder."""
+    """EASE (Steck 2019): closed-form item-item linear autoencoder, as `user -> scores`."""
+    scores = ease_matrix(data, l2)
+    return lambda u: scores[u]
+
+
+def ease_matrix(data: InteractionMatrix, l2: float = 100.0) -> np.ndarray:
+    """EASE's scores of every user over every item [U, I], in NumPy."""
     gram = data.matrix.T.astype(np.float64) @ data.matrix
     gram[np.diag_indices_from(gram)] += l2
     inverse = np.linalg.inv(gram)
     weights = -inverse / np.diag(inverse)
     np.fill_diagonal(weights, 0.0)
-    scores = data.matrix @ weights
-    return lambda u: scores[u]
+    return data.matrix @ weights

@@ -279,13 +279,12 @@ def topk_protocol(
     rows: dict[str, dict] = {}
 
     def add(name: str, scores_fn: Callable[[], np.ndarray], passes: int = 1):
-        scores, cost = timed(scores_fn, n * passes)
-        rows[name] = {**baselines.evaluate_scores(data, held, _rows(scores), K), **cost}
+        rows[name] = scored(scores_fn, data, held, n * passes)
 
-    add("popularity (peer)", lambda: np.tile(data.matrix.sum(axis=0), (len(data.users), 1)))
+    add("popularity (peer)", lambda: popularity_matrix(data))
     add("implicit ALS, 64 f (peer)", lambda: implicit_scores(data, "als"))
     add("implicit BPR, 64 f (peer)", lambda: implicit_scores(data, "bpr"))
-    add("EASE l2=100, NumPy (peer)", lambda: _matrix(baselines.ease_scores(data), data))
+    add("EASE l2=100, NumPy (peer)", lambda: baselines.ease_matrix(data))
     for name, overrides in trained.items():
         add(
             f"recsearch {name}",
@@ -301,8 +300,16 @@ def topk_protocol(
     return rows
 
 
-def _matrix(score_fn, data) -> np.ndarray:
-    return np.stack([score_fn(u) for u in range(len(data.users))])
+def scored(scores_fn: Callable[[], np.ndarray], data, held: pd.DataFrame, examples: int) -> dict:
+    """Top-K metrics of the score matrix `scores_fn` trains and returns, with its cost."""
+    scores, cost = timed(scores_fn, examples)
+    return {**baselines.evaluate_scores(data, held, _rows(scores), K), **cost}
+
+
+def popularity_matrix(data: baselines.InteractionMatrix) -> np.ndarray:
+    """Every user's scores are the item counts (a read-only broadcast, no copy)."""
+    counts = data.matrix.sum(axis=0)
+    return np.broadcast_to(counts, (len(data.users), len(counts)))
 
 
 def sequential_protocol(ratings: pd.DataFrame) -> dict[str, dict]:
@@ -311,12 +318,10 @@ def sequential_protocol(ratings: pd.DataFrame) -> dict[str, dict]:
     n = len(train)
     rows = {}
 
-    def add(name, scores_fn):
-        scores, cost = timed(scores_fn, n)
-        metrics = baselines.evaluate_scores(data, held, _rows(scores), K)
-        rows[name] = {"hr": metrics["hit_rate"], "ndcg": metrics["ndcg"], **cost}
+    def add(name: str, scores_fn: Callable[[], np.ndarray]):
+        rows[name] = scored(scores_fn, data, held, n)
 
-    add("popularity (peer)", lambda: np.tile(data.matrix.sum(axis=0), (len(data.users), 1)))
+    add("popularity (peer)", lambda: popularity_matrix(data))
     add("item-to-item co-occurrence (peer)", lambda: cooccurrence_scores(train, data))
     l2, half_life = pick_ease(train, leave_last_out)
     add(
@@ -376,13 +381,14 @@ def ratings_fold(
 def ours_rating(name: str, train: pd.DataFrame, test: pd.DataFrame, overrides: dict) -> np.ndarray:
     """Predicted ratings of a test frame; pairs outside training get the training mean."""
     data = baselines.InteractionMatrix(train)
-    model, hparams = build(name, catalog_of(data, train), **overrides)
+    catalog = catalog_of(data, train)
+    model, hparams = build(name, catalog, **overrides)
     fit(model, hparams, id_columns(data, train))
     scores = score_matrix(model, len(data.users), len(data.items))
     users = test[keys.USER_ID].map(data.users)
     items = test[keys.ITEM_ID].map(data.items)
     known = users.notna().to_numpy() & items.notna().to_numpy()
-    predicted = np.full(len(test), catalog_of(data, train).rating_mean)
+    predicted = np.full(len(test), catalog.rating_mean)
     predicted[known] = scores[users[known].astype(int), items[known].astype(int)]
     return np.clip(predicted, 1.0, 5.0)
 
@@ -457,7 +463,7 @@ def table_text(name: str, protocol: dict) -> str:
     if name == "ratings":
         head, fields = "RMSE | RMSE std | MAE", ("rmse", "rmse_std", "mae")
     elif name == "sequential":
-        head, fields = "HR@10 | NDCG@10", ("hr", "ndcg")
+        head, fields = "HR@10 | NDCG@10", ("hit_rate", "ndcg")
     else:
         head = "Recall@10 | NDCG@10 | MRR@10 | hit rate"
         fields = ("recall", "ndcg", "mrr", "hit_rate")
