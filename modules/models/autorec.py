@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from recsearch.modules import features as keys
 from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.history import item_ratings
 from recsearch.modules.training_data import Catalog
 
 
@@ -38,15 +39,7 @@ class ItemAutoRec(RecommenderModel):
         if not np.any(catalog.seen_ratings):
             raise ValueError("AutoRec needs ratings: the training data has none")
         self.num_users = int(catalog.num_users)
-        self.num_vocab_items = int(catalog.item_vocab_size)
-        # Ratings by item: CSR over item indices, values are (user, rating).
-        users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
-        order = np.lexsort((users, catalog.seen_items))
-        item_rows = catalog.seen_items[order]
-        self.raters = tf.Variable(users[order].astype(np.int64), trainable=False, name="raters")
-        self.ratings = tf.Variable(catalog.seen_ratings[order], trainable=False, name="ratings")
-        splits = np.searchsorted(item_rows, np.arange(self.num_vocab_items + 1))
-        self.row_splits = tf.Variable(splits.astype(np.int64), trainable=False, name="row_splits")
+        self.item_ratings = item_ratings(catalog)
         regularizer = tf.keras.regularizers.l2(l2) if l2 else None
         init = tf.keras.initializers.GlorotUniform(seed=seed)
         self.encoder = tf.keras.layers.Dense(
@@ -63,16 +56,7 @@ class ItemAutoRec(RecommenderModel):
 
     def _rating_rows(self, items: tf.Tensor) -> tf.Tensor:
         """Each item's ratings by all users [B, U] (0 = not rated); zeros outside the vocabulary."""
-        items = tf.cast(items, tf.int64)
-        known = items < self.num_vocab_items
-        safe = tf.where(known, items, 0)
-        raters = tf.gather(tf.RaggedTensor.from_row_splits(self.raters, self.row_splits), safe)
-        values = tf.gather(tf.RaggedTensor.from_row_splits(self.ratings, self.row_splits), safe)
-        rows = tf.cast(raters.value_rowids(), tf.int64)
-        indices = tf.stack([rows, raters.flat_values], axis=1)
-        shape = tf.stack([tf.size(items, tf.int64), tf.constant(self.num_users, tf.int64)])
-        dense = tf.scatter_nd(indices, values.flat_values, shape)
-        return tf.where(known[:, None], dense, tf.zeros_like(dense))
+        return self.item_ratings.dense(items)
 
     def _build_decoder(self) -> None:
         """Creates the decoder's weights once (building it again would replace them)."""

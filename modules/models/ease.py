@@ -26,7 +26,7 @@ from scipy import sparse
 
 from recsearch.modules import features as keys
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
-from recsearch.modules.models.history import UserHistory
+from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
 
 # B is a dense V x V matrix: past this many items use the two-tower model.
@@ -86,7 +86,7 @@ class EASE(RecommenderModel):
         gram = (history.T @ history).toarray()
         weights = solve(gram, self.l2)
         self.item_weights = tf.Variable(weights.T, trainable=False, name="item_weights")
-        self.user_history = UserHistory(catalog, self.recency_half_life)
+        self.user_history = user_history(catalog, self.recency_half_life)
         self.num_vocab_items = vocab
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:

@@ -1,4 +1,5 @@
-"""Users' training histories inside a model, for history-based models (EASE, Mult-VAE, item2vec).
+"""Sparse interaction matrices inside a model: users' histories (EASE, Mult-VAE, item2vec)
+and items' ratings (AutoRec).
 
 These models answer from what a user did rather than from a learned user
 embedding: the history is part of the model, so it is exported with it and
@@ -20,29 +21,63 @@ def recency_weights(recency: np.ndarray, half_life: float) -> np.ndarray:
     return (1.0 + 2.0 * np.power(2.0, -recency / half_life)).astype(np.float32)
 
 
-class UserHistory(tf.Module):
-    """Each user's distinct vocabulary items (CSR over user indices) with a weight per item."""
+class SparseRows(tf.Module):
+    """A sparse matrix held in the model as CSR rows: row -> (columns, values).
 
-    def __init__(self, catalog: Catalog, half_life: float = 0.0, name: str = "history"):
+    Rows at or beyond `num_rows` (out-of-vocabulary indices) are empty.
+    """
+
+    def __init__(
+        self,
+        row_splits: np.ndarray,
+        columns: np.ndarray,
+        values: np.ndarray,
+        num_columns: int,
+        name: str = "sparse_rows",
+    ):
         super().__init__(name=name)
-        self.num_items = int(catalog.item_vocab_size)
-        self.items = tf.Variable(catalog.seen_items, trainable=False, name="items")
-        self.weights = tf.Variable(
-            recency_weights(catalog.seen_recency, half_life), trainable=False, name="weights"
+        self.num_rows = len(row_splits) - 1
+        self.num_columns = int(num_columns)
+        self.columns = tf.Variable(np.asarray(columns, np.int64), trainable=False, name="columns")
+        self.values = tf.Variable(np.asarray(values, np.float32), trainable=False, name="values")
+        self.row_splits = tf.Variable(
+            np.asarray(row_splits, np.int64), trainable=False, name="row_splits"
         )
-        self.row_splits = tf.Variable(catalog.seen_row_splits, trainable=False, name="row_splits")
 
-    def ragged(self, users: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
-        """(items, weights) of each user, [B, None] each."""
-        users = tf.cast(users, tf.int64)
-        items = tf.RaggedTensor.from_row_splits(self.items, self.row_splits)
-        weights = tf.RaggedTensor.from_row_splits(self.weights, self.row_splits)
-        return tf.gather(items, users), tf.gather(weights, users)
+    def ragged(self, rows: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        """(columns, values) of each row, [B, None] each."""
+        rows = tf.cast(rows, tf.int64)
+        known = rows < self.num_rows
+        safe = tf.where(known, rows, 0)
+        columns = tf.gather(tf.RaggedTensor.from_row_splits(self.columns, self.row_splits), safe)
+        values = tf.gather(tf.RaggedTensor.from_row_splits(self.values, self.row_splits), safe)
+        keep = columns.with_flat_values(tf.gather(known, columns.value_rowids()))
+        return tf.ragged.boolean_mask(columns, keep), tf.ragged.boolean_mask(values, keep)
 
-    def dense(self, users: tf.Tensor) -> tf.Tensor:
-        """Weighted multi-hot rows [B, V]; users without history get zeros."""
-        items, weights = self.ragged(users)
-        rows = tf.cast(items.value_rowids(), tf.int64)
-        indices = tf.stack([rows, items.flat_values], axis=1)
-        shape = tf.stack([tf.size(users, tf.int64), tf.constant(self.num_items, tf.int64)])
-        return tf.scatter_nd(indices, weights.flat_values, shape)
+    def dense(self, rows: tf.Tensor) -> tf.Tensor:
+        """The rows as a dense [B, num_columns] matrix (zeros where nothing is stored)."""
+        columns, values = self.ragged(rows)
+        indices = tf.stack([columns.value_rowids(), columns.flat_values], axis=1)
+        shape = tf.stack([tf.size(rows, tf.int64), tf.constant(self.num_columns, tf.int64)])
+        return tf.scatter_nd(indices, values.flat_values, shape)
+
+
+def user_history(catalog: Catalog, half_life: float = 0.0) -> SparseRows:
+    """Each user's distinct vocabulary items, weighted by recency: a [users, items] matrix."""
+    return SparseRows(
+        catalog.seen_row_splits,
+        catalog.seen_items,
+        recency_weights(catalog.seen_recency, half_life),
+        catalog.item_vocab_size,
+        name="history",
+    )
+
+
+def item_ratings(catalog: Catalog) -> SparseRows:
+    """Each vocabulary item's ratings by user: the transposed [items, users] rating matrix."""
+    users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
+    order = np.lexsort((users, catalog.seen_items))
+    splits = np.searchsorted(catalog.seen_items[order], np.arange(catalog.item_vocab_size + 1))
+    return SparseRows(
+        splits, users[order], catalog.seen_ratings[order], catalog.num_users, name="ratings"
+    )

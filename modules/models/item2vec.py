@@ -22,7 +22,7 @@ import tensorflow as tf
 from recsearch.modules import features as keys
 from recsearch.modules.models import losses
 from recsearch.modules.models.base import RecommenderModel
-from recsearch.modules.models.history import UserHistory
+from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
 
 
@@ -47,7 +47,7 @@ class Item2Vec(RecommenderModel):
             raise ValueError(f"dim must be positive, got {dim}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        self.user_history = UserHistory(catalog, recency_half_life)
+        self.user_history = user_history(catalog, recency_half_life)
         self.num_vocab_items = catalog.item_vocab_size
         init = tf.keras.initializers.RandomNormal(stddev=0.05, seed=seed)
         self.target = tf.keras.layers.Embedding(

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from recsearch.modules import features as keys
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
-from recsearch.modules.models.history import UserHistory
+from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
 
 
@@ -50,7 +50,7 @@ class MultVAE(RecommenderModel):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if beta < 0:
             raise ValueError(f"beta must be non-negative, got {beta}")
-        self.user_history = UserHistory(catalog)
+        self.user_history = user_history(catalog)
         self.num_vocab_items = catalog.item_vocab_size
         self.dropout = tf.keras.layers.Dropout(dropout, seed=seed)
         init = tf.keras.initializers.GlorotUniform(seed=seed)
