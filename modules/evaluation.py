@@ -21,15 +21,20 @@ from recsearch.modules import ranking_metrics
 
 CLASS_NAME = "CatalogRanking"
 RANK_KEY = "rank"
+# Per-example outputs of serving_default averaged per user (no cut-off):
+#   auc       share of the user's unseen candidates scored below the item
+#   log_loss  -log sigmoid(s_item) - mean over unseen candidates of log(1 - sigmoid(s))
+EXAMPLE_METRICS = ("auc", "log_loss")
+METRICS = ranking_metrics.METRICS + EXAMPLE_METRICS
 
 
 def metric_name(metric: str, k: int) -> str:
-    """Name of a metric in TFMA's output, for example "recall@10"."""
-    return f"{metric}@{k}"
+    """Name of a metric in TFMA's output, for example "recall@10" or "auc"."""
+    return metric if metric in EXAMPLE_METRICS else f"{metric}@{k}"
 
 
 class CatalogRanking(metric_types.Metric):
-    """One of recall, ndcg, mrr or hit_rate at K over the whole catalog, per user.
+    """One of recall, ndcg, mrr or hit_rate at K, auc or log_loss over the catalog, per user.
 
     One metric per MetricConfig, so a threshold on one of them (the blessing
     metric) does not apply to the others.
@@ -41,8 +46,8 @@ class CatalogRanking(metric_types.Metric):
         Raises:
           ValueError: On an unknown metric or a non-positive top_k.
         """
-        if metric not in ranking_metrics.METRICS:
-            raise ValueError(f"metric must be one of {ranking_metrics.METRICS}, got {metric!r}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
         if int(top_k) <= 0:
             raise ValueError(f"top_k must be positive, got {top_k}")
         super().__init__(
@@ -99,15 +104,17 @@ class _CatalogRankingCombiner(beam.CombineFn):
         self._metric = metric
         self._top_k = top_k
         self._model_name = model_name
-        self._prediction_key = RANK_KEY
-        if eval_config is not None:
+        # A ModelSpec without a prediction_key hands over every output; then
+        # each metric reads its own (rank, auc or log_loss).
+        self._prediction_key = metric if metric in EXAMPLE_METRICS else RANK_KEY
+        if eval_config is not None and metric not in EXAMPLE_METRICS:
             for spec in eval_config.model_specs:
                 if spec.prediction_key and (
                     len(eval_config.model_specs) == 1 or spec.name == model_name
                 ):
                     self._prediction_key = spec.prediction_key
 
-    def _ranks(self, element: metric_types.StandardMetricInputs) -> np.ndarray:
+    def _values(self, element: metric_types.StandardMetricInputs) -> np.ndarray:
         prediction = element.prediction
         if self._model_name and isinstance(prediction, dict) and self._model_name in prediction:
             prediction = prediction[self._model_name]
@@ -121,10 +128,17 @@ class _CatalogRankingCombiner(beam.CombineFn):
     def add_input(
         self, accumulator: _Accumulator, element: metric_types.StandardMetricInputs
     ) -> _Accumulator:
-        ranks = self._ranks(element)
-        if ranks.size:
-            accumulator.total += ranking_metrics.user_metrics(ranks, self._top_k)[self._metric]
-            accumulator.users += 1
+        values = self._values(element)
+        if not values.size:
+            return accumulator
+        if self._metric in EXAMPLE_METRICS:
+            values = values[np.isfinite(values)]  # an item outside the catalog has no loss
+            if not values.size:
+                return accumulator
+            accumulator.total += float(values.mean())
+        else:
+            accumulator.total += ranking_metrics.user_metrics(values, self._top_k)[self._metric]
+        accumulator.users += 1
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:

@@ -10,16 +10,73 @@ import tensorflow as tf
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.models.autorec import ItemAutoRec
+from recsearch.modules.models.dcn import DCN
+from recsearch.modules.models.deepfm import DeepFM
 from recsearch.modules.models.ease import EASE
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
+from recsearch.modules.models.fields import FieldEmbeddings
+from recsearch.modules.models.gru4rec import GRU4Rec
 from recsearch.modules.models.item2vec import Item2Vec
 from recsearch.modules.models.mf import BiasedMF
 from recsearch.modules.models.mult_vae import MultVAE
+from recsearch.modules.models.neumf import NeuMF
+from recsearch.modules.models.pair_scorer import PairScorer
+from recsearch.modules.models.sasrec import SASRec
 from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
+from recsearch.modules.models.wide_deep import WideAndDeep
 from recsearch.modules.training_data import Catalog
 
-MODELS = ("two_tower", "ease", "mult_vae", "item2vec", "mf", "autorec")
+PAIR_MODELS = {"neumf": NeuMF, "wide_deep": WideAndDeep, "deepfm": DeepFM, "dcn": DCN}
+SEQUENCE_MODELS = ("gru4rec", "sasrec")
+MODELS = (
+    "two_tower",
+    "ease",
+    "mult_vae",
+    "item2vec",
+    "mf",
+    "autorec",
+    *PAIR_MODELS,
+    *SEQUENCE_MODELS,
+)
+
+
+def build_pair_scorer(
+    name: str,
+    hparams: Mapping[str, Any],
+    spec: FeatureSpec,
+    sizes: Mapping[str, int],
+    catalog: Catalog,
+) -> PairScorer:
+    """NeuMF, Wide & Deep, DeepFM or DCN-v2 over the id, categorical, hashed and numeric fields.
+
+    Text and image features are not fields of these models (use two_tower).
+    """
+    side = bool(hparams["use_side_features"])
+    dim = int(hparams["embedding_dim"]) * (2 if name == "neumf" else 1)
+    seed = int(hparams["seed"])
+
+    def fields(id_feature, categorical, numeric, offset):
+        names = (id_feature, *(categorical if side else ()))
+        return FieldEmbeddings(
+            {n: sizes[n] for n in names},
+            numeric=numeric if side else (),
+            dim=dim,
+            l2=float(hparams["l2"]),
+            seed=seed + offset,
+        )
+
+    extra = {"num_cross_layers": int(hparams.get("cross_layers", 2))} if name == "dcn" else {}
+    return PAIR_MODELS[name](
+        fields(keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, 0),
+        fields(keys.ITEM_ID, spec.item_categorical + spec.item_hashed, spec.item_numeric, 500),
+        catalog.item_probability() if hparams["logq_correction"] else None,
+        num_negatives=int(hparams.get("num_negatives", 8)),
+        loss=hparams.get("loss", "softmax"),
+        margin=float(hparams.get("margin", 1.0)),
+        hidden_layers=tuple(hparams["hidden_layers"]),
+        **extra,
+    )
 
 
 def build_model(
@@ -46,6 +103,28 @@ def build_model(
       ValueError: On an unknown model name.
     """
     dim = int(hparams["embedding_dim"])
+    if name in PAIR_MODELS:
+        return build_pair_scorer(name, hparams, spec, sizes, catalog)
+    if name in SEQUENCE_MODELS:
+        common = {
+            "dim": dim,
+            "length": int(hparams.get("sequence_length", 50)),
+            "temperature": float(hparams["temperature"]),
+            "loss": hparams.get("loss", "softmax"),
+            "margin": float(hparams.get("margin", 1.0)),
+            "logq_correction": bool(hparams["logq_correction"]),
+            "seed": int(hparams["seed"]),
+        }
+        dropout = float(hparams.get("sequence_dropout", 0.2))
+        if name == "gru4rec":
+            return GRU4Rec(catalog, dropout=dropout, **common)
+        return SASRec(
+            catalog,
+            num_blocks=int(hparams.get("attention_blocks", 2)),
+            num_heads=int(hparams.get("attention_heads", 2)),
+            dropout=dropout,
+            **common,
+        )
     if name == "ease":
         return EASE(
             catalog,

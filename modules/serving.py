@@ -7,9 +7,11 @@ Signatures (all take raw inputs; the Transform graph inside encodes them):
   embed_items(item_id [B]) -> embeddings [B, D] (zeros for an unknown item)
   search_text(query [B]) -> item_ids [B, K], scores [B, K]          (content models)
   search_image(image [B] encoded bytes) -> item_ids [B, K], scores  (content models)
-  serving_default(examples [B] serialized tf.Example) -> score [B], rank [B]
+  serving_default(examples [B] serialized tf.Example) -> score, rank, auc, log_loss [B]
     rank is the 0-based position of the example's item in the user's full
-    ranking (seen items excluded); the Evaluator's ranking metrics read it.
+    ranking (seen items excluded); auc the share of the user's other unseen
+    items scored below it; log_loss -log sigmoid(score) plus the mean of
+    -log(1 - sigmoid) over those items. The Evaluator's metrics read them.
 
 Candidates are every item of the catalog, including items added after
 training (their vectors come from their content). Unknown users are served by
@@ -78,6 +80,11 @@ class RecommenderModule(tf.Module):
             raise ValueError(f"top_k must be positive, got {top_k}")
         if catalog.num_candidates == 0:
             raise ValueError("the catalog has no items")
+        if index_params is not None and not getattr(model, "inner_product", True):
+            raise ValueError(
+                f"{type(model).__name__} scores pairs with a network, not an inner product, "
+                "so an ANN index cannot search it: set serving.index to brute_force"
+            )
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
@@ -178,7 +185,7 @@ class RecommenderModule(tf.Module):
     def _score_all(self, users: tf.Tensor) -> tf.Tensor:
         """Scores of every candidate [B, N], seen items at -inf when excluded."""
         queries, known = self._queries(users)
-        scores = tf.matmul(queries, self.candidates, transpose_b=True) + self.offset
+        scores = self.model.score_matrix(queries, self.candidates)
         if self.fallback is None:
             popular = tf.broadcast_to(self.popularity[None, :], tf.shape(scores))
             scores = tf.where(known[:, None], scores, popular)
@@ -242,7 +249,7 @@ class RecommenderModule(tf.Module):
         queries, known = self._queries(users)
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)
-        scores = tf.reduce_sum(queries * tf.gather(self.candidates, safe), axis=1) + self.offset
+        scores = self.model.score_pairs(queries, tf.gather(self.candidates, safe))
         if self.fallback is None:
             scores = tf.where(known, scores, tf.gather(self.popularity, safe))
             unknown_item = tf.constant(-np.inf, tf.float32)
@@ -325,7 +332,22 @@ class RecommenderModule(tf.Module):
         )
         rank = tf.reduce_sum(tf.cast(ahead, tf.int64), axis=1)
         rank = tf.where(in_catalog, rank, tf.fill(tf.shape(rank), n))
-        return {"rank": tf.cast(rank, tf.float32), "score": self._score_pairs(users, positions)}
+        # Against every other unseen candidate: AUC, and a log loss that
+        # weighs the item and the mean negative equally.
+        others = tf.math.is_finite(scores) & (position != safe[:, None])
+        count = tf.maximum(tf.reduce_sum(tf.cast(others, tf.float32), axis=1), 1.0)
+        below = tf.cast(others & (scores < target[:, None]), tf.float32) + 0.5 * tf.cast(
+            others & (scores == target[:, None]), tf.float32
+        )
+        auc = tf.where(in_catalog, tf.reduce_sum(below, axis=1) / count, 0.0)
+        negative = tf.where(others, tf.nn.softplus(scores), 0.0)
+        log_loss = tf.nn.softplus(-target) + tf.reduce_sum(negative, axis=1) / count
+        return {
+            "rank": tf.cast(rank, tf.float32),
+            "score": self._score_pairs(users, positions),
+            "auc": auc,
+            "log_loss": tf.where(in_catalog, log_loss, tf.constant(np.inf, tf.float32)),
+        }
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         result = {

@@ -56,11 +56,20 @@ class EpochProgress(tf.keras.callbacks.Callback):
 AUTO_INDEX_ITEMS = 10_000
 
 
-def index_params(serving_config: dict, num_items: int) -> ann.IndexParams | None:
-    """ScaNN settings when the config (or "auto" on a large catalog) asks for an index."""
+def index_params(
+    serving_config: dict, num_items: int, inner_product: bool = True
+) -> ann.IndexParams | None:
+    """ScaNN settings when the config (or "auto" on a large catalog) asks for an index.
+
+    "auto" never indexes a model that scores pairs with a network (no inner
+    product to search); asking for "scann" with one is refused when serving.
+    """
     choice = serving_config["index"]
     wanted = choice == "scann" or (
-        choice == "auto" and num_items >= AUTO_INDEX_ITEMS and ann.scann_available()
+        choice == "auto"
+        and inner_product
+        and num_items >= AUTO_INDEX_ITEMS
+        and ann.scann_available()
     )
     if not wanted:
         return None
@@ -182,7 +191,7 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args.serving_model_dir,
         top_k=int(serving_config["top_k"]),
         exclude_seen=bool(serving_config["exclude_seen"]),
-        index_params=index_params(serving_config, catalog.num_candidates),
+        index_params=index_params(serving_config, catalog.num_candidates, model.inner_product),
     )
     warm_start.save(model, fn_args.serving_model_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)

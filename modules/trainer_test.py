@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from recsearch import testing
 from recsearch.modules import features as keys
 from recsearch.modules import trainer
 
@@ -94,28 +95,24 @@ def test_serving_default_rank_matches_recommend_position(bundle, transformed):
     seen, _, _ = _train_items(transformed)
     user = sorted(seen)[1]
     top = model.signatures["recommend"](user_id=tf.constant([user]))["item_ids"].numpy()[0]
-    examples = []
-    for item in top[[0, 4]]:
-        example = tf.train.Example()
-        example.features.feature[keys.USER_ID].bytes_list.value.append(user.encode())
-        example.features.feature[keys.ITEM_ID].bytes_list.value.append(item)
-        for name, kind in transformed_raw_defaults(transformed).items():
-            feature = example.features.feature[name]
-            (feature.bytes_list if kind == "bytes" else feature.float_list).value.append(
-                b"" if kind == "bytes" else 0.0
-            )
-        example.features.feature[keys.TIMESTAMP].int64_list.value.append(0)
-        examples.append(example.SerializeToString())
+    examples = [testing.raw_example(transformed.config, user, item) for item in top[[0, 4]]]
     out = model.signatures["serving_default"](examples=tf.constant(examples))
     assert list(out["rank"].numpy()) == [0.0, 4.0]
-
-
-def transformed_raw_defaults(transformed):
-    from recsearch.modules.features import FeatureSpec
-
-    spec = FeatureSpec.from_config(transformed.config)
-    skip = {keys.USER_ID, keys.ITEM_ID, keys.TIMESTAMP, keys.RATING}
-    return {n: k for n, k in spec.raw_types().items() if n not in skip and k != "int"}
+    # AUC and log loss against every other unseen catalog item, by hand from predict.
+    catalog = model.item_ids.numpy()
+    scores = model.signatures["predict"](
+        user_id=tf.constant([user] * len(catalog)), item_id=tf.constant(catalog)
+    )["scores"].numpy()
+    for row, item in enumerate(top[[0, 4]]):
+        target = scores[list(catalog).index(item)]
+        others = np.array(
+            [c not in seen[user] and c != item.decode() for c in map(bytes.decode, catalog)]
+        )
+        negatives = scores[others]
+        auc = (np.sum(negatives < target) + 0.5 * np.sum(negatives == target)) / len(negatives)
+        log_loss = np.logaddexp(0, -target) + np.mean(np.logaddexp(0, negatives))
+        assert float(out["auc"][row]) == pytest.approx(auc, abs=1e-6)
+        assert float(out["log_loss"][row]) == pytest.approx(log_loss, rel=1e-4)
 
 
 def test_empty_batch(bundle):

@@ -46,7 +46,8 @@ def _threshold(config: PipelineConfig, higher_is_better: bool) -> tfma.MetricThr
 
 
 def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """TFMA config: ranking metrics per user for top-K tasks, errors for ratings.
+    """TFMA config: ranking metrics per user for top-K tasks (and AUC and log loss for
+    the ranking task), errors for ratings.
 
     The blessing metric carries a change threshold against the last blessed
     model (ignored on the first run, when there is none) and a value
@@ -66,19 +67,25 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             signature_name="serving_default", label_key=keys.RATING, prediction_key="score"
         )
     else:
+        # Ranking reads rank, auc and log_loss (no prediction_key: every
+        # output reaches the metrics); retrieval and sequential read the rank.
+        names = ranking_metrics.METRICS
+        if config.task == "ranking":
+            names += evaluation.EXAMPLE_METRICS
         metrics = []
-        for metric in ranking_metrics.METRICS:
+        for metric in names:
             metric_config = tfma.MetricConfig(
                 class_name=evaluation.CLASS_NAME,
                 module=evaluation.__name__,
                 config=json.dumps({"metric": metric, "top_k": config.evaluation.top_k}),
             )
             if metric == config.eval_metric:
-                metric_config.threshold.CopyFrom(_threshold(config, True))
+                metric_config.threshold.CopyFrom(_threshold(config, metric != "log_loss"))
             metrics.append(metric_config)
         spec = tfma.MetricsSpec(metrics=metrics, query_key=keys.USER_ID)
         model_spec = tfma.ModelSpec(
-            signature_name="serving_default", prediction_key=evaluation.RANK_KEY
+            signature_name="serving_default",
+            prediction_key="" if config.task == "ranking" else evaluation.RANK_KEY,
         )
     return tfma.EvalConfig(
         model_specs=[model_spec],

@@ -1,6 +1,7 @@
 """create_pipeline: components, wiring, module paths, and the Evaluator's thresholds."""
 
 import importlib
+import json
 
 import tensorflow_model_analysis as tfma
 
@@ -94,3 +95,24 @@ def test_rating_threshold_is_lower_is_better():
     assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
     assert threshold.change_threshold.absolute.value == -0.01
     assert eval_config.blessing_metric_name(config) == "root_mean_squared_error"
+
+
+def test_ranking_reads_every_output_and_log_loss_is_lower_is_better():
+    config = _config(task="ranking", evaluation={"metric": "log_loss"})
+    thresholds, spec = _thresholds(config)
+    names = [json.loads(m.config)["metric"] for m in spec.metrics]
+    assert names == ["recall", "ndcg", "mrr", "hit_rate", "auc", "log_loss"]
+    ((key, threshold),) = thresholds.items()
+    assert '"metric": "log_loss"' in key
+    assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+    model_spec = eval_config.create_eval_config(config).model_specs[0]
+    assert model_spec.prediction_key == ""
+    assert eval_config.blessing_metric_name(config) == "log_loss"
+
+
+def test_sequential_judges_the_rank_of_the_next_item():
+    config = _config(task="sequential")
+    thresholds, spec = _thresholds(config)
+    ((key, _),) = thresholds.items()
+    assert '"metric": "hit_rate"' in key
+    assert eval_config.create_eval_config(config).model_specs[0].prediction_key == "rank"

@@ -20,6 +20,8 @@ import yaml
 from recsearch.errors import ConfigError
 
 Task = Literal["rating", "retrieval", "ranking", "sequential"]
+# Models that score a pair with a network, not an inner product (no ANN index).
+PAIR_MODELS = ("neumf", "wide_deep", "deepfm", "dcn")
 Format = Literal["csv", "tsv", "parquet", "jsonl"]
 
 
@@ -141,10 +143,17 @@ class Model:
         (variational autoencoder over histories) or "item2vec" (skip-gram
         item embeddings). Ratings: "mf" (matrix factorisation with biases)
         or "autorec" (I-AutoRec, an item autoencoder; embedding_dim is its
-        hidden width).
-        "auto" picks the default for the task.
+        hidden width). Ranking (and retrieval on small catalogs): "neumf",
+        "wide_deep", "deepfm", "dcn" (DCN-v2): networks over the user's and
+        the item's id, categorical and numeric fields, scored exactly over
+        the catalog (no ANN index). Sequential (next item): "gru4rec"
+        (recurrent) or "sasrec" (self-attention) over each user's latest
+        items in time order.
+        "auto" picks the default for the task: two_tower for retrieval, mf
+        for rating, deepfm for ranking, sasrec for sequential.
       embedding_dim: Size of the user and item embeddings.
-      hidden_layers: Widths of the dense layers on top of each tower.
+      hidden_layers: Widths of the dense layers on top of each tower (of
+        the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
       use_side_features: Feed user/item side features to the towers.
       logq_correction: Correct in-batch negatives for item popularity.
       normalize: L2-normalise tower outputs (cosine similarity).
@@ -160,10 +169,16 @@ class Model:
         losses; above 0 the bundle gets search_text / search_image.
       warm_start: Start from the last blessed model's weights, embedding rows
         remapped to this run's vocabularies.
-      loss: Ranking loss of the two-tower model over in-batch negatives:
-        softmax or approx_ndcg (listwise), bpr or triplet (pairwise), bce
-        (pointwise).
+      loss: Ranking loss of two_tower (over in-batch negatives) and of the
+        pair models (over sampled negatives): softmax or approx_ndcg
+        (listwise), bpr or triplet (pairwise), bce (pointwise).
       margin: Margin of the triplet loss.
+      num_negatives: neumf, wide_deep, deepfm, dcn: sampled negatives per positive.
+      cross_layers: dcn: number of cross layers.
+      sequence_length: gru4rec, sasrec: how many of a user's latest items they read.
+      attention_blocks: sasrec: self-attention blocks.
+      attention_heads: sasrec: heads per block (embedding_dim must divide by it).
+      sequence_dropout: gru4rec, sasrec: dropout while training.
       ease_l2: EASE's ridge penalty lambda.
       recency_half_life: ease and item2vec: half-life, in interactions, of
         the boost a user's most recent items get in their query (0: off).
@@ -180,7 +195,21 @@ class Model:
       seed: Seed for initialisation and shuffling.
     """
 
-    name: Literal["auto", "two_tower", "ease", "mult_vae", "item2vec", "mf", "autorec"] = "auto"
+    name: Literal[
+        "auto",
+        "two_tower",
+        "ease",
+        "mult_vae",
+        "item2vec",
+        "mf",
+        "autorec",
+        "neumf",
+        "wide_deep",
+        "deepfm",
+        "dcn",
+        "gru4rec",
+        "sasrec",
+    ] = "auto"
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()
     use_side_features: bool = True
@@ -197,6 +226,12 @@ class Model:
     warm_start: bool = True
     loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
     margin: float = 1.0
+    num_negatives: int = 8
+    cross_layers: int = 2
+    sequence_length: int = 50
+    attention_blocks: int = 2
+    attention_heads: int = 2
+    sequence_dropout: float = 0.2
     ease_l2: float = 100.0
     recency_half_life: float = 0.0
     vae_hidden_dim: int = 600
@@ -234,8 +269,9 @@ class Evaluation:
 
     Attributes:
       top_k: Cut-off of the ranking metrics.
-      metric: Metric that decides the blessing (recall, ndcg, mrr, hit_rate for
-        retrieval; rmse or mae for ratings).
+      metric: Metric that decides the blessing: recall, ndcg, mrr or hit_rate
+        for retrieval (default recall); those, auc or log_loss for ranking
+        (default ndcg); rmse or mae for ratings (default rmse).
       value_threshold: The candidate must reach at least this value (at most,
         for errors such as rmse) to be blessed. Unset: any value passes.
       min_improvement: The candidate must beat the last blessed model by at
@@ -244,7 +280,9 @@ class Evaluation:
     """
 
     top_k: int = 10
-    metric: Literal["recall", "ndcg", "mrr", "hit_rate", "rmse", "mae", "auto"] = "auto"
+    metric: Literal[
+        "recall", "ndcg", "mrr", "hit_rate", "auc", "log_loss", "rmse", "mae", "auto"
+    ] = "auto"
     value_threshold: float | None = None
     min_improvement: float = 0.0
 
@@ -427,14 +465,18 @@ class PipelineConfig:
         """The model family, with "auto" resolved for the task."""
         if self.model.name != "auto":
             return self.model.name
-        return "mf" if self.task == "rating" else "two_tower"
+        return {"rating": "mf", "ranking": "deepfm", "sequential": "sasrec"}.get(
+            self.task, "two_tower"
+        )
 
     @property
     def eval_metric(self) -> str:
         """The blessing metric, with "auto" resolved for the task."""
         if self.evaluation.metric != "auto":
             return self.evaluation.metric
-        return "rmse" if self.task == "rating" else "recall"
+        return {"rating": "rmse", "ranking": "ndcg", "sequential": "hit_rate"}.get(
+            self.task, "recall"
+        )
 
     def resolve(self, path: str) -> str:
         """Resolves a source path against the config's directory."""
@@ -573,18 +615,42 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         fail("interactions.rating", "must name the rating column when task is 'rating'")
     if config.split.method == "temporal" and not config.interactions.timestamp:
         fail("interactions.timestamp", "must name a column when split.method is 'temporal'")
-    if config.task in ("ranking", "sequential"):
-        fail("task", f"'{config.task}' is not available yet: use 'retrieval' or 'rating'")
+    if config.task == "sequential" and config.split.method != "temporal":
+        fail("split.method", "must be 'temporal' when task is 'sequential' (the next item)")
+    top_k_models = ("two_tower", "ease", "mult_vae", "item2vec", *PAIR_MODELS)
     models_for_task = {
         "rating": ("mf", "autorec"),
-        "retrieval": ("two_tower", "ease", "mult_vae", "item2vec"),
+        "retrieval": top_k_models,
+        "ranking": top_k_models,
+        "sequential": ("gru4rec", "sasrec", *top_k_models),
     }
     if config.model_name not in models_for_task[config.task]:
-        fail("model.name", f"{config.model_name!r} does not fit task {config.task!r}")
+        fail(
+            "model.name",
+            f"{config.model_name!r} does not fit task {config.task!r}; "
+            f"choose one of {models_for_task[config.task]}",
+        )
+    if config.model_name in PAIR_MODELS and config.serving.index == "scann":
+        fail(
+            "serving.index",
+            f"'scann' cannot search {config.model_name!r}: it scores pairs with a network, "
+            "not an inner product; use 'auto' or 'brute_force'",
+        )
+    top_k_metrics = ("recall", "ndcg", "mrr", "hit_rate")
     metrics_for_task = {
         "rating": ("rmse", "mae"),
-        "retrieval": ("recall", "ndcg", "mrr", "hit_rate"),
+        "retrieval": top_k_metrics,
+        "ranking": (*top_k_metrics, "auc", "log_loss"),
+        "sequential": top_k_metrics,
     }
+    if config.model.sequence_length <= 0:
+        fail("model.sequence_length", f"must be positive, got {config.model.sequence_length}")
+    if config.model.embedding_dim % max(config.model.attention_heads, 1):
+        fail(
+            "model.attention_heads",
+            f"must divide embedding_dim {config.model.embedding_dim}, "
+            f"got {config.model.attention_heads}",
+        )
     if config.eval_metric not in metrics_for_task[config.task]:
         fail("evaluation.metric", f"{config.eval_metric!r} does not fit task {config.task!r}")
     positive = {
@@ -593,6 +659,10 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         "model.epochs": config.model.epochs,
         "model.learning_rate": config.model.learning_rate,
         "model.temperature": config.model.temperature,
+        "model.num_negatives": config.model.num_negatives,
+        "model.cross_layers": config.model.cross_layers,
+        "model.attention_blocks": config.model.attention_blocks,
+        "model.attention_heads": config.model.attention_heads,
         "evaluation.top_k": config.evaluation.top_k,
         "serving.top_k": config.serving.top_k,
         "release.keep_versions": config.release.keep_versions,

@@ -56,6 +56,12 @@ def test_json_round_trip(tmp_path):
         ("task: rating\ninteractions: {path: a.csv}", "'interactions.rating' must name"),
         ("features: {crosses: [[user.country]]}", "'features.crosses[0]' must name two"),
         ("evaluation: {metric: rmse}", "'evaluation.metric' 'rmse' does not fit"),
+        ("evaluation: {metric: auc}", "'evaluation.metric' 'auc' does not fit task 'retrieval'"),
+        ("task: rating\nmodel: {name: deepfm}", "'model.name' 'deepfm' does not fit"),
+        ("model: {name: dcn}\nserving: {index: scann}", "'serving.index' 'scann' cannot search"),
+        ("task: sequential\nsplit: {method: random}", "'split.method' must be 'temporal'"),
+        ("model: {embedding_dim: 10, attention_heads: 3}", "'model.attention_heads' must divide"),
+        ("model: {num_negatives: 0}", "'model.num_negatives' must be positive"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, change, message):
@@ -97,3 +103,17 @@ def test_beam_runners(tmp_path):
         )
     )
     assert flink.beam.pipeline_args() == ["--runner=FlinkRunner", "--flink_master=h:8081"]
+
+
+@pytest.mark.parametrize(
+    "task, model, metric",
+    [
+        ("retrieval", "two_tower", "recall"),
+        ("ranking", "deepfm", "ndcg"),
+        ("sequential", "sasrec", "hit_rate"),
+    ],
+)
+def test_auto_model_and_metric_follow_the_task(tmp_path, task, model, metric):
+    text = BOOKS.replace("retrieval", task).replace("method: random", "method: temporal")
+    config = config_lib.load_config(_write(tmp_path, text))
+    assert (config.model_name, config.eval_metric) == (model, metric)

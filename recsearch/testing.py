@@ -200,3 +200,21 @@ def tiny_catalog(
         if ratings is None
         else np.array([r for rs in ratings for r in rs], dtype=np.float32),
     )
+
+
+def raw_example(config: config_lib.PipelineConfig, user: str, item: str | bytes) -> bytes:
+    """A serialized raw tf.Example for serving_default: the pair, every other column empty."""
+    example = tf.train.Example()
+    feature = example.features.feature
+    feature["user_id"].bytes_list.value.append(user.encode())
+    feature["item_id"].bytes_list.value.append(item if isinstance(item, bytes) else item.encode())
+    skip = {"user_id", "item_id", "timestamp", "rating"}
+    for name, kind in FeatureSpec.from_config(config).raw_types().items():
+        if name in skip or kind == "int":
+            continue
+        if kind == "bytes":
+            feature[name].bytes_list.value.append(b"")
+        else:
+            feature[name].float_list.value.append(0.0)
+    feature["timestamp"].int64_list.value.append(0)
+    return example.SerializeToString()

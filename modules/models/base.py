@@ -21,13 +21,20 @@ def rows_in_vocabulary(table: tf.Tensor, items: tf.Tensor, vocab_size: int) -> t
 
 
 class RecommenderModel(tf.keras.Model):
-    """A model that scores a user and an item as query . candidate + offset.
+    """A model that scores a user and an item from a query and a candidate vector.
 
     Subclasses implement `query_vectors`, `candidate_vectors` and
     `compute_loss(features, training)`; metrics only in eval. They override
     `score_offset` (default 0) and `fallback_query`, the query of unknown
     users (default None: serve them by popularity), where they need to.
+
+    The score is query . candidate + offset (`inner_product`), which an ANN
+    index can search. Models whose score is a network over the pair (NeuMF,
+    DeepFM, DCN) override `score_pairs` and `score_matrix` and set
+    `inner_product = False`; serving then scores every candidate exactly.
     """
+
+    inner_product = True
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         raise NotImplementedError("subclasses implement query_vectors")
@@ -41,10 +48,17 @@ class RecommenderModel(tf.keras.Model):
     def fallback_query(self) -> tf.Tensor | None:
         return None
 
+    def score_pairs(self, queries: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        """Score of each row's pair: queries [B, Dq], candidates [B, Dc] -> [B]."""
+        return tf.reduce_sum(queries * candidates, axis=1) + self.score_offset()
+
+    def score_matrix(self, queries: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        """Score of every query against every candidate: [B, Dq], [N, Dc] -> [B, N]."""
+        return tf.matmul(queries, candidates, transpose_b=True) + self.score_offset()
+
     def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Scores of the (user, item) pairs of a batch [B]."""
-        query, candidate = self.query_vectors(features), self.candidate_vectors(features)
-        return tf.reduce_sum(query * candidate, axis=1) + self.score_offset()
+        return self.score_pairs(self.query_vectors(features), self.candidate_vectors(features))
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         raise NotImplementedError("subclasses implement compute_loss")

@@ -81,3 +81,40 @@ def item_ratings(catalog: Catalog) -> SparseRows:
     return SparseRows(
         splits, users[order], catalog.seen_ratings[order], catalog.num_users, name="ratings"
     )
+
+
+def user_sequences(catalog: Catalog) -> SparseRows:
+    """Each user's distinct vocabulary items with their recency rank (0 = latest) as values."""
+    return SparseRows(
+        catalog.seen_row_splits,
+        catalog.seen_items,
+        catalog.seen_recency.astype(np.float32),
+        catalog.item_vocab_size,
+        name="sequences",
+    )
+
+
+def recent_items(
+    sequences: SparseRows, users: tf.Tensor, length: int, before: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Each user's `length` latest items in time order, as item index + 1 (0 pads the left).
+
+    With `before` (an item per user), only the items the user had before it
+    count: the history a next-item model sees when it is asked for that item.
+    An item the user never had (or no `before`) leaves the whole history.
+    Returns [B, length] int64, the latest item last.
+    """
+    items, recency = sequences.ragged(users)
+    rows = items.value_rowids()
+    flat_items, flat_recency = items.flat_values, tf.cast(recency.flat_values, tf.int64)
+    batch = tf.shape(users, tf.int64)[0]
+    if before is None:
+        cut = tf.fill([batch], tf.constant(-1, tf.int64))
+    else:
+        target = tf.gather(tf.cast(before, tf.int64), rows)
+        found = tf.where(tf.equal(flat_items, target), flat_recency, -1)
+        cut = tf.maximum(tf.math.unsorted_segment_max(found, rows, batch), -1)
+    gap = flat_recency - tf.gather(cut, rows) - 1  # 0 = the item just before the cut
+    keep = (gap >= 0) & (gap < length)
+    index = tf.stack([tf.boolean_mask(rows, keep), length - 1 - tf.boolean_mask(gap, keep)], 1)
+    return tf.scatter_nd(index, tf.boolean_mask(flat_items, keep) + 1, tf.stack([batch, length]))

@@ -3,7 +3,10 @@
 Row i of the queries interacted with row i of the candidates; the other rows
 of the batch are its negatives. `in_batch_logits` builds the [B, B] score
 matrix once (temperature, logQ correction, accidental hits masked) and every
-ranking loss reads it:
+ranking loss reads it. Models that score pairs rather than inner products
+build a [B, 1 + S] matrix of sampled negatives instead (`sampled_logits`),
+the positive in column 0; `labels` names the positive's column (default: the
+diagonal).
 
   softmax      listwise: cross-entropy of the positive against the batch
   approx_ndcg  listwise: 1 - NDCG of the positive under a smooth rank
@@ -44,8 +47,42 @@ def in_batch_logits(
     return logits, negatives
 
 
-def _positives(logits: tf.Tensor) -> tf.Tensor:
-    return tf.linalg.diag_part(logits)
+def sampled_logits(
+    positive: tf.Tensor,
+    negative: tf.Tensor,
+    positive_ids: tf.Tensor,
+    negative_ids: tf.Tensor,
+    log_q: tf.Tensor | None = None,
+    temperature: float = 1.0,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Logits [B, 1 + S] (positive first), the negatives' mask and the labels (all 0).
+
+    Args:
+      positive: Score of each positive pair [B].
+      negative: Scores of S sampled negatives per row [B, S].
+      positive_ids, negative_ids: Their item indices [B] and [B, S]; a
+        negative that is the row's positive item is masked (an accidental hit).
+      log_q: Log sampling probability of each negative [B, S], or None.
+      temperature: Divides the scores.
+    """
+    negative = negative / temperature
+    if log_q is not None:
+        negative -= log_q
+    hits = tf.equal(negative_ids, positive_ids[:, None])
+    negative = tf.where(hits, tf.constant(MASKED_LOGIT, negative.dtype), negative)
+    logits = tf.concat([positive[:, None] / temperature, negative], axis=1)
+    mask = tf.concat([tf.zeros_like(hits[:, :1]), ~hits], axis=1)
+    return logits, mask, tf.zeros(tf.shape(positive), tf.int32)
+
+
+def _labels(logits: tf.Tensor, labels: tf.Tensor | None) -> tf.Tensor:
+    return tf.range(tf.shape(logits)[0]) if labels is None else labels
+
+
+def _positives(logits: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+    if labels is None:
+        return tf.linalg.diag_part(logits)
+    return tf.gather(logits, labels, batch_dims=1)
 
 
 def _mean_over_negatives(values: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
@@ -56,25 +93,30 @@ def _mean_over_negatives(values: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(per_query)
 
 
-def softmax_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
-    labels = tf.range(tf.shape(logits)[0])
+def softmax_loss(
+    logits: tf.Tensor, negatives: tf.Tensor, labels: tf.Tensor | None = None
+) -> tf.Tensor:
     return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=_labels(logits, labels), logits=logits
+        )
     )
 
 
-def bpr_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
-    margin = _positives(logits)[:, None] - logits
+def bpr_loss(logits: tf.Tensor, negatives: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+    margin = _positives(logits, labels)[:, None] - logits
     return _mean_over_negatives(-tf.math.log_sigmoid(margin), negatives)
 
 
-def triplet_loss(logits: tf.Tensor, negatives: tf.Tensor, margin: float = 1.0) -> tf.Tensor:
-    hinge = tf.nn.relu(margin - _positives(logits)[:, None] + logits)
+def triplet_loss(
+    logits: tf.Tensor, negatives: tf.Tensor, margin: float = 1.0, labels: tf.Tensor | None = None
+) -> tf.Tensor:
+    hinge = tf.nn.relu(margin - _positives(logits, labels)[:, None] + logits)
     return _mean_over_negatives(hinge, negatives)
 
 
-def bce_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
-    positive = -tf.math.log_sigmoid(_positives(logits))
+def bce_loss(logits: tf.Tensor, negatives: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+    positive = -tf.math.log_sigmoid(_positives(logits, labels))
     negative = tf.reduce_sum(
         -tf.math.log_sigmoid(-logits) * tf.cast(negatives, logits.dtype), axis=1
     )
@@ -82,31 +124,37 @@ def bce_loss(logits: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean((positive + negative) / count)
 
 
-def approx_ndcg_loss(logits: tf.Tensor, negatives: tf.Tensor, alpha: float = 1.0) -> tf.Tensor:
+def approx_ndcg_loss(
+    logits: tf.Tensor, negatives: tf.Tensor, alpha: float = 1.0, labels: tf.Tensor | None = None
+) -> tf.Tensor:
     """1 - 1/log2(1 + rank) of the positive, rank smoothed with sigmoids (Qin et al. 2010)."""
-    ahead = tf.sigmoid(alpha * (logits - _positives(logits)[:, None]))
+    ahead = tf.sigmoid(alpha * (logits - _positives(logits, labels)[:, None]))
     rank = 1.0 + tf.reduce_sum(ahead * tf.cast(negatives, logits.dtype), axis=1)
     return tf.reduce_mean(1.0 - 1.0 / (tf.math.log(1.0 + rank) / tf.math.log(2.0)))
 
 
 def ranking_loss(
-    name: str, logits: tf.Tensor, negatives: tf.Tensor, margin: float = 1.0
+    name: str,
+    logits: tf.Tensor,
+    negatives: tf.Tensor,
+    margin: float = 1.0,
+    labels: tf.Tensor | None = None,
 ) -> tf.Tensor:
-    """The named ranking loss.
+    """The named ranking loss; `labels` is the positive's column (default: the diagonal).
 
     Raises:
       ValueError: On an unknown name.
     """
     if name == "softmax":
-        return softmax_loss(logits, negatives)
+        return softmax_loss(logits, negatives, labels)
     if name == "bpr":
-        return bpr_loss(logits, negatives)
+        return bpr_loss(logits, negatives, labels)
     if name == "triplet":
-        return triplet_loss(logits, negatives, margin)
+        return triplet_loss(logits, negatives, margin, labels)
     if name == "bce":
-        return bce_loss(logits, negatives)
+        return bce_loss(logits, negatives, labels)
     if name == "approx_ndcg":
-        return approx_ndcg_loss(logits, negatives)
+        return approx_ndcg_loss(logits, negatives, labels=labels)
     raise ValueError(f"loss must be one of {RANKING_LOSSES}, got {name!r}")
 
 

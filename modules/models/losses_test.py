@@ -98,3 +98,32 @@ def test_accidental_hits_are_not_negatives():
     ]
     with pytest.raises(ValueError, match="got 'listnet'"):
         losses.ranking_loss("listnet", tf.eye(2), tf.ones((2, 2), tf.bool))
+
+
+@pytest.mark.parametrize("name", losses.RANKING_LOSSES)
+def test_sampled_layout_gives_the_in_batch_loss_for_the_same_negatives(name):
+    scores, logits, negatives = _batch()
+    off = ~np.eye(3, dtype=bool)
+    negative = np.stack([scores[i][off[i]] for i in range(3)])
+    ids = np.array([4, 5, 6])
+    negative_ids = np.stack([ids[off[i]] for i in range(3)])
+    sampled, mask, labels = losses.sampled_logits(
+        tf.constant(np.diag(scores)), tf.constant(negative), tf.constant(ids), negative_ids
+    )
+    assert sampled.shape == (3, 3) and mask.numpy()[:, 0].tolist() == [False] * 3
+    expected = losses.ranking_loss(name, logits, negatives, margin=0.5)
+    got = losses.ranking_loss(name, sampled, mask, margin=0.5, labels=labels)
+    assert float(got) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_sampled_accidental_hits_are_masked_and_log_q_subtracted():
+    logits, mask, _ = losses.sampled_logits(
+        tf.constant([1.0]),
+        tf.constant([[2.0, 3.0]]),
+        tf.constant([7]),
+        tf.constant([[7, 8]]),
+        log_q=tf.constant([[0.0, np.log(0.5)]], tf.float32),
+        temperature=0.5,
+    )
+    np.testing.assert_allclose(logits.numpy(), [[2.0, losses.MASKED_LOGIT, 6.0 - np.log(0.5)]])
+    assert mask.numpy().tolist() == [[False, False, True]]

@@ -189,14 +189,14 @@ def fit(model, hparams: dict, columns: dict[str, np.ndarray]) -> None:
 
 
 def score_matrix(model, num_users: int, num_items: int) -> np.ndarray:
-    """All users' scores over all items [U, I], as serving computes them."""
+    """All users' scores over all items [U, I], as serving computes them (`score_matrix`)."""
     import tensorflow as tf
 
     users = {keys.USER_ID: tf.range(num_users, dtype=tf.int64)}
     items = {keys.ITEM_ID: tf.range(num_items, dtype=tf.int64)}
     queries = model.query_vectors(users)
     candidates = model.candidate_vectors(items)
-    return (tf.matmul(queries, candidates, transpose_b=True) + model.score_offset()).numpy()
+    return tf.function(model.score_matrix)(queries, candidates).numpy()
 
 
 def id_columns(data: baselines.InteractionMatrix, train: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -328,6 +328,14 @@ def sequential_protocol(ratings: pd.DataFrame) -> dict[str, dict]:
         f"recsearch ease, l2={l2:g}, recency half-life {half_life:g} (inner-validated)",
         lambda: ours_ease(data, train, l2, half_life),
     )
+    for name, overrides in TRAINED_SEQUENTIAL.items():
+        epochs = int(overrides.get("epochs", Model().epochs))
+        rows[f"recsearch {name}"] = scored(
+            lambda name=name, overrides=overrides: ours_trained(name, data, train, **overrides),
+            data,
+            held,
+            n * epochs,
+        )
     return rows
 
 
@@ -412,6 +420,14 @@ TRAINED_TOPK = {
     "two_tower": {"epochs": 20, "batch_size": 1024, "learning_rate": 0.005},
     "mult_vae": {"epochs": 5, "embedding_dim": 200, "batch_size": 512, "learning_rate": 0.001},
     "item2vec": {"epochs": 10, "embedding_dim": 64, "batch_size": 1024, "learning_rate": 0.005},
+    "neumf": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
+    "wide_deep": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
+    "deepfm": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
+    "dcn": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
+}
+TRAINED_SEQUENTIAL = {
+    "gru4rec": {"epochs": 10, "embedding_dim": 64, "batch_size": 512, "learning_rate": 0.002},
+    "sasrec": {"epochs": 10, "embedding_dim": 64, "batch_size": 512, "learning_rate": 0.002},
 }
 TRAINED_RATINGS = {
     "mf": {"epochs": 20, "embedding_dim": 64, "l2": 0.0001, "learning_rate": 0.002},

@@ -24,7 +24,8 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
     """Splits interactions per user into train and eval.
 
     Temporal: each user's latest interactions (ties broken by file order) go to
-    eval. Random: a seeded random subset of each user's interactions goes to eval.
+    eval; for the sequential task, only the latest one (leave-last-out).
+    Random: a seeded random subset of each user's interactions goes to eval.
     Eval rows whose item never occurs in train are dropped when
     `split.drop_unseen_items`. For top-K tasks, eval keeps one row per
     (user, item), the last (strongest) event, and drops items the user
@@ -51,7 +52,10 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
         ).sort_values(["u", "r"], kind="stable")
     rank_in_user = position.groupby("u", sort=False).cumcount().to_numpy()
     sizes = position.groupby("u", sort=False)["o"].transform("size").to_numpy()
-    held = eval_counts(sizes, split.eval_fraction)
+    if task == "sequential":  # leave the last one out: the next item
+        held = np.minimum(1, np.maximum(sizes - 1, 0))
+    else:
+        held = eval_counts(sizes, split.eval_fraction)
     is_eval = np.zeros(len(frame), dtype=bool)
     is_eval[position["o"].to_numpy()] = rank_in_user >= sizes - held
 

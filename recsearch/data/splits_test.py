@@ -52,3 +52,16 @@ def test_random_split_is_seeded_and_per_user():
     )
     assert list(one["eval"]["item_id"]) == list(two["eval"]["item_id"])
     assert len(one["eval"]) == 2 and len(one["train"]) == 8
+
+
+def test_sequential_holds_out_only_each_users_last_interaction():
+    log = _log()
+    log.loc[2, "item_id"] = "x"  # u2 had x twice; u1's last item is x too
+    log.loc[6, "item_id"] = "x"
+    parts = splits.split_interactions(log, Split(eval_fraction=0.5), task="sequential")
+    # u1 keeps four rows in train (a, b, c, d), u2 one (x at t=3); u2's held-out
+    # x is in its train history, so it is dropped like any seen item.
+    assert list(parts["train"]["item_id"]) == ["a", "b", "x", "c", "d"]
+    assert list(parts["eval"][["user_id", "item_id"]].itertuples(index=False, name=None)) == [
+        ("u1", "x")
+    ]

@@ -1,0 +1,25 @@
+"""GRU4Rec (Hidasi et al., 2016): a GRU reads the history; its last state is the query."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from recsearch.modules.models.sequential import SequenceModel
+
+
+class GRU4Rec(SequenceModel):
+    """Item embeddings -> GRU (padding masked) -> projection to the item space."""
+
+    def __init__(self, catalog, dropout: float = 0.2, **kwargs):
+        super().__init__(catalog, **kwargs)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = tf.keras.layers.Dropout(dropout)
+        self.gru = tf.keras.layers.GRU(self.dim, name="gru")
+        self.projection = tf.keras.layers.Dense(self.dim, name="projection")
+
+    @tf.autograph.experimental.do_not_convert
+    def encode(self, sequence: tf.Tensor, training: bool = False) -> tf.Tensor:
+        inputs = self.dropout(self.item_embedding(sequence), training=training)
+        state = self.gru(inputs, mask=sequence > 0, training=training)
+        return self.projection(state)

@@ -1,0 +1,133 @@
+"""PairScorer: ranking models whose score is a network over a (user, item) pair.
+
+NeuMF, Wide & Deep, DeepFM and DCN-v2 read the field vectors of a user and an
+item (`FieldEmbeddings`) and combine them in a network, so a score is not an
+inner product and no ANN index can search them. Serving scores every
+candidate exactly, one user at a time (`score_matrix`).
+
+Training: the positive pair of each row against S sampled negatives, the
+items of other rows of the batch (the batch shifted by 1..S), so negatives
+follow popularity and the logQ correction applies as for the two-tower
+model. Any ranking loss of `losses` can be used; "bce" is the click
+prediction objective of the papers, "softmax" the listwise one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from recsearch.modules import features as keys
+from recsearch.modules.models import losses
+from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.fields import FieldEmbeddings
+
+DEFAULT_HIDDEN = (64, 32)
+
+
+def mlp(widths: Sequence[int], name: str) -> list[tf.keras.layers.Layer]:
+    """ReLU layers of the given widths."""
+    return [
+        tf.keras.layers.Dense(w, activation="relu", name=f"{name}_{i}")
+        for i, w in enumerate(widths)
+    ]
+
+
+def flatten(fields: tf.Tensor) -> tf.Tensor:
+    """[B, F, k] -> [B, F * k], with a static width for the dense layers."""
+    return tf.reshape(fields, [-1, int(fields.shape[1]) * int(fields.shape[2])])
+
+
+def apply(layers: Sequence[tf.keras.layers.Layer], x: tf.Tensor) -> tf.Tensor:
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+class PairScorer(RecommenderModel):
+    """Base of the pair-scoring models; subclasses implement `interact`."""
+
+    inner_product = False
+
+    def __init__(
+        self,
+        user_fields: FieldEmbeddings,
+        item_fields: FieldEmbeddings,
+        item_probability: np.ndarray | None = None,
+        num_negatives: int = 8,
+        loss: str = "softmax",
+        margin: float = 1.0,
+    ):
+        """Creates the model.
+
+        Args:
+          user_fields: The user's fields (id first among its tables).
+          item_fields: The item's fields.
+          item_probability: Sampling probability of each item index, for the
+            logQ correction of the sampled negatives; None for none.
+          num_negatives: Negatives per positive, S.
+          loss: A ranking loss of `losses.RANKING_LOSSES`.
+          margin: Margin of the triplet loss.
+
+        Raises:
+          ValueError: On a bad argument.
+        """
+        super().__init__()
+        if num_negatives <= 0:
+            raise ValueError(f"num_negatives must be positive, got {num_negatives}")
+        if loss not in losses.RANKING_LOSSES:
+            raise ValueError(f"loss must be one of {losses.RANKING_LOSSES}, got {loss!r}")
+        if user_fields.dim != item_fields.dim:
+            raise ValueError(f"field widths differ: {user_fields.dim} != {item_fields.dim}")
+        self.user_fields = user_fields
+        self.item_fields = item_fields
+        self.num_negatives = int(num_negatives)
+        self.loss_name = loss
+        self.margin = float(margin)
+        self.item_log_q = None
+        if item_probability is not None:
+            self.item_log_q = tf.constant(np.log(np.asarray(item_probability, np.float32)))
+
+    def interact(self, user: tf.Tensor, item: tf.Tensor, linear: tf.Tensor) -> tf.Tensor:
+        """Scores [B] from user fields [B, Fu, k], item fields [B, Fi, k], first-order sum [B]."""
+        raise NotImplementedError("subclasses implement interact")
+
+    def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        return self.user_fields(features)
+
+    def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        return self.item_fields(features)
+
+    def score_pairs(self, queries: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        user, user_linear = self.user_fields.split(queries)
+        item, item_linear = self.item_fields.split(candidates)
+        return self.interact(user, item, user_linear + item_linear)
+
+    def score_matrix(self, queries: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        """Every candidate for each query, one query at a time (memory N x width)."""
+        count = tf.shape(candidates)[0]
+
+        def one(query: tf.Tensor) -> tf.Tensor:
+            return self.score_pairs(tf.tile(query[None, :], [count, 1]), candidates)
+
+        return tf.map_fn(one, queries, fn_output_signature=tf.TensorSpec([None], tf.float32))
+
+    def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        items = tf.cast(features[keys.ITEM_ID], tf.int64)
+        queries = self.query_vectors(features)
+        candidates = self.candidate_vectors(features)
+        shifts = range(1, self.num_negatives + 1)
+        negative_ids = tf.stack([tf.roll(items, s, axis=0) for s in shifts], axis=1)
+        # One network call over the positives and all negatives: [B * (1 + S)].
+        scores = self.score_pairs(
+            tf.tile(queries, [1 + self.num_negatives, 1]),
+            tf.concat([candidates] + [tf.roll(candidates, s, axis=0) for s in shifts], axis=0),
+        )
+        scores = tf.transpose(tf.reshape(scores, [1 + self.num_negatives, -1]))
+        log_q = None if self.item_log_q is None else tf.gather(self.item_log_q, negative_ids)
+        logits, negatives, labels = losses.sampled_logits(
+            scores[:, 0], scores[:, 1:], items, negative_ids, log_q=log_q
+        )
+        return losses.ranking_loss(self.loss_name, logits, negatives, self.margin, labels)
