@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from recsearch.modules import features as keys
@@ -213,6 +214,7 @@ def build_model(
             offset=1000,
         )
         probability = catalog.item_probability() if hparams["logq_correction"] else None
+        mixed = int(hparams.get("mixed_negatives", 0))
         return TwoTowerModel(
             user_tower,
             item_tower,
@@ -224,6 +226,10 @@ def build_model(
             seed=seed,
             loss=hparams.get("loss", "softmax"),
             margin=float(hparams.get("margin", 1.0)),
+            mixed_negatives=mixed,
+            negative_pool=catalog.candidate_features(np.arange(catalog.item_vocab_size))
+            if mixed
+            else None,
         )
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 

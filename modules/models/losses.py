@@ -30,18 +30,36 @@ def in_batch_logits(
     candidate_ids: tf.Tensor,
     log_q: tf.Tensor | None = None,
     temperature: float = 1.0,
+    extra: tuple[tf.Tensor, tf.Tensor, tf.Tensor | None] | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """Scores [B, B] and a mask of the negatives that count [B, B].
+    """Scores [B, B (+ M)] and a mask of the negatives that count, same shape.
 
     The mask drops the diagonal (the positives) and "accidental hits": other
     rows holding the same item as a query's positive.
+
+    Args:
+      queries, candidates: [B, D] each; row i of both is a positive pair.
+      candidate_ids: Item index of each candidate [B].
+      log_q: Log sampling probability of each candidate [B], or None.
+      temperature: Divides the scores.
+      extra: Mixed negatives (Yang et al. 2020): (vectors [M, D], item
+        indices [M], log sampling probabilities [M] or None) of items drawn
+        from the whole catalog, appended as M more columns.
     """
+    ids = candidate_ids
     logits = tf.matmul(queries, candidates, transpose_b=True) / temperature
     if log_q is not None:
         logits -= log_q[None, :]
-    batch = tf.shape(logits)[0]
-    diagonal = tf.eye(batch, dtype=tf.bool)
-    same_item = tf.equal(candidate_ids[:, None], candidate_ids[None, :])
+    if extra is not None:
+        vectors, extra_ids, extra_log_q = extra
+        more = tf.matmul(queries, vectors, transpose_b=True) / temperature
+        if extra_log_q is not None:
+            more -= extra_log_q[None, :]
+        logits = tf.concat([logits, more], axis=1)
+        ids = tf.concat([candidate_ids, tf.cast(extra_ids, candidate_ids.dtype)], axis=0)
+    batch, width = tf.shape(logits)[0], tf.shape(logits)[1]
+    diagonal = tf.eye(batch, width, dtype=tf.bool)
+    same_item = tf.equal(candidate_ids[:, None], ids[None, :])
     negatives = ~same_item
     logits = tf.where(same_item & ~diagonal, tf.constant(MASKED_LOGIT, logits.dtype), logits)
     return logits, negatives

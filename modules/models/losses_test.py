@@ -127,3 +127,22 @@ def test_sampled_accidental_hits_are_masked_and_log_q_subtracted():
     )
     np.testing.assert_allclose(logits.numpy(), [[2.0, losses.MASKED_LOGIT, 6.0 - np.log(0.5)]])
     assert mask.numpy().tolist() == [[False, False, True]]
+
+
+def test_mixed_negatives_are_appended_columns_with_their_own_correction():
+    queries = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    candidates = tf.constant([[2.0, 0.0], [0.0, 3.0]])
+    extra = (tf.constant([[1.0, 1.0], [0.0, 3.0]]), tf.constant([9, 6]), tf.constant([-1.0, -2.0]))
+    logits, negatives = losses.in_batch_logits(
+        queries, candidates, tf.constant([5, 6]), temperature=1.0, extra=extra
+    )
+    # Column 3 is item 6 again: an accidental hit for row 1, a negative for row 0.
+    np.testing.assert_allclose(
+        logits.numpy(), [[2.0, 0.0, 2.0, 2.0], [0.0, 3.0, 2.0, losses.MASKED_LOGIT]]
+    )
+    assert negatives.numpy().tolist() == [[False, True, True, True], [True, False, True, False]]
+    # The softmax still takes the diagonal as the positive.
+    loss = float(losses.softmax_loss(logits, negatives))
+    row0 = -2.0 + np.log(np.exp([2.0, 0.0, 2.0, 2.0]).sum())
+    row1 = -3.0 + np.log(np.exp([0.0, 3.0, 2.0]).sum() + np.exp(losses.MASKED_LOGIT))
+    assert loss == pytest.approx((row0 + row1) / 2, rel=1e-5)

@@ -41,6 +41,8 @@ class TwoTowerModel(RecommenderModel):
         seed: int = 42,
         loss: str = "softmax",
         margin: float = 1.0,
+        mixed_negatives: int = 0,
+        negative_pool: Mapping[str, np.ndarray] | None = None,
     ):
         """Creates the model.
 
@@ -57,6 +59,12 @@ class TwoTowerModel(RecommenderModel):
           loss: Ranking loss over the in-batch scores: softmax, approx_ndcg,
             bpr, triplet or bce (see losses.py).
           margin: Margin of the triplet loss.
+          mixed_negatives: Items drawn uniformly from `negative_pool` per
+            batch and added to the in-batch negatives (mixed negative
+            sampling, Yang et al. 2020): in-batch negatives are all popular
+            items; uniform ones also push down the long tail.
+          negative_pool: Item-tower features of the items to draw from (the
+            vocabulary items), {feature: [N, ...]}; needed for mixed_negatives.
 
         Raises:
           ValueError: On an argument out of range.
@@ -70,6 +78,10 @@ class TwoTowerModel(RecommenderModel):
             raise ValueError(f"content_weight must be non-negative, got {content_weight}")
         if loss not in losses.RANKING_LOSSES:
             raise ValueError(f"loss must be one of {losses.RANKING_LOSSES}, got {loss!r}")
+        if mixed_negatives < 0:
+            raise ValueError(f"mixed_negatives must be >= 0, got {mixed_negatives}")
+        if mixed_negatives and not negative_pool:
+            raise ValueError("mixed_negatives needs a negative_pool of item features")
         if user_tower.output_dim != item_tower.output_dim:
             raise ValueError(
                 f"tower widths differ: {user_tower.output_dim} != {item_tower.output_dim}"
@@ -89,6 +101,14 @@ class TwoTowerModel(RecommenderModel):
             if probability.ndim != 1 or (probability <= 0).any():
                 raise ValueError("item_probability must be a positive vector over item indices")
             self.item_log_q = tf.constant(np.log(probability))
+        self.mixed_negatives = int(mixed_negatives)
+        self.negative_pool = None
+        if self.mixed_negatives:
+            self.negative_pool = {
+                name: tf.Variable(np.asarray(values), trainable=False, name=f"pool_{name}")
+                for name, values in negative_pool.items()
+            }
+            self.pool_size = len(next(iter(negative_pool.values())))
         dim = item_tower.output_dim
         self.text_head = None
         self.image_head = None
@@ -128,15 +148,33 @@ class TwoTowerModel(RecommenderModel):
         oov = tf.fill(tf.shape(items), tf.constant(self.item_oov_index, items.dtype))
         return {**features, keys.ITEM_ID: tf.where(hidden, oov, items)}
 
+    def _mixed_negatives(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+        """Vectors, item indices and log q of `mixed_negatives` uniform draws from the pool."""
+        draws = tf.random.uniform(
+            [self.mixed_negatives], 0, self.pool_size, dtype=tf.int64, seed=self.seed + 1
+        )
+        features = {name: tf.gather(table, draws) for name, table in self.negative_pool.items()}
+        ids = features[keys.ITEM_ID]
+        log_q = None
+        if self.item_log_q is not None:  # the same correction, for a uniform draw
+            log_q = tf.fill([self.mixed_negatives], -tf.math.log(float(self.pool_size)))
+        return self.candidate_vectors(features), ids, log_q
+
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         items = features[keys.ITEM_ID]
         log_q = None if self.item_log_q is None else tf.gather(self.item_log_q, items)
         tower_input = self._hide_ids(features) if training and self.id_dropout else features
         candidates = self.candidate_vectors(tower_input)
+        extra = self._mixed_negatives() if training and self.mixed_negatives else None
 
         def rank(queries: tf.Tensor) -> tf.Tensor:
             logits, negatives = losses.in_batch_logits(
-                queries, candidates, items, log_q=log_q, temperature=self.temperature
+                queries,
+                candidates,
+                items,
+                log_q=log_q,
+                temperature=self.temperature,
+                extra=extra,
             )
             return losses.ranking_loss(self.loss_name, logits, negatives, self.margin)
 
