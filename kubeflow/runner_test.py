@@ -87,3 +87,18 @@ def test_runtime_parameters_resources_and_node_selectors(sample_config, tmp_path
     replicas = dataclasses.replace(config, kubeflow=Kubeflow(trainer=Resources(replicas=2)))
     with pytest.raises(ConfigError, match="multi-replica"):
         runner.compile_pipeline(replicas, str(tmp_path / "x.json"))
+
+
+def test_tuner_compiles_between_transform_and_trainer(sample_config, tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(
+        sample_config,
+        tuning=dataclasses.replace(
+            sample_config.tuning, max_trials=2, search_space={"learning_rate": (0.001, 0.01)}
+        ),
+    )
+    with open(runner.compile_pipeline(config, str(tmp_path / "tuned.json"))) as f:
+        tasks = json.load(f)["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert "Transform" in tasks["Tuner"]["dependentTasks"]
+    assert "Tuner" in tasks["Trainer"]["dependentTasks"]

@@ -182,8 +182,11 @@ class RecommenderModule(tf.Module):
             queries = tf.where(known[:, None], queries, fallback)
         return queries, known
 
-    def _score_all(self, users: tf.Tensor) -> tf.Tensor:
-        """Scores of every candidate [B, N], seen items at -inf when excluded."""
+    def score_users(self, users: tf.Tensor) -> tf.Tensor:
+        """Scores of every candidate [B, N] for user indices [B], seen items at -inf when excluded.
+
+        Unknown users get the popularity scores (or the model's fallback query).
+        """
         queries, known = self._queries(users)
         scores = self.model.score_matrix(queries, self.candidates)
         if self.fallback is None:
@@ -273,7 +276,7 @@ class RecommenderModule(tf.Module):
         users = self._users(self._transform({keys.USER_ID: user_id}))
         if self.index is not None:
             return self._recommend_ann(users)
-        return self._top(self._score_all(users))
+        return self._top(self.score_users(users))
 
     @tf.function(
         input_signature=[
@@ -321,7 +324,7 @@ class RecommenderModule(tf.Module):
         parsed = tf.io.parse_example(examples, self._raw_spec)
         users = self._users(self.tft_layer(parsed))
         positions = self._positions(parsed[keys.ITEM_ID])
-        scores = self._score_all(users)
+        scores = self.score_users(users)
         n = tf.shape(scores, tf.int64)[1]
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)

@@ -112,15 +112,27 @@ def fit(model: tf.keras.Model, dataset, hparams: dict, steps: int, log_dir: str)
     return [float(v) for v in history.history.get("loss", [])]
 
 
+def tuned_values(hyperparameters: dict | None) -> dict:
+    """The values of the Tuner's best_hyperparameters (a KerasTuner config), or none."""
+    if not hyperparameters:
+        return {}
+    import keras_tuner
+
+    values = keras_tuner.HyperParameters.from_config(hyperparameters).values
+    logging.info("Trainer: tuned hyperparameters %s", values)
+    return values
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the configured model and exports the serving bundle.
 
     `fn_args.custom_config` holds {"features": FeatureSpec JSON, "model": the
-    model config, "model_name": str, "serving": the serving config}.
+    model config, "model_name": str, "serving": the serving config}; the
+    Tuner's best values, when there is a Tuner, override the model config.
     """
     config = fn_args.custom_config
     spec = FeatureSpec.from_json(config["features"])
-    hparams = config["model"]
+    hparams = {**config["model"], **tuned_values(fn_args.hyperparameters)}
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
 

@@ -22,6 +22,7 @@ from recsearch.pipeline.eval_config import create_eval_config
 
 PREPROCESSING_FN = "recsearch.modules.preprocessing.preprocessing_fn"
 RUN_FN = "recsearch.modules.trainer.run_fn"
+TUNER_FN = "recsearch.modules.tuning.tuner_fn"
 RELEASE_GATE = "ReleaseGate"
 SCHEMA_GEN = "SchemaGen"
 RUN_REPORT = "RunReport"
@@ -71,6 +72,17 @@ def trainer_config(config: config_lib.PipelineConfig) -> dict:
     }
 
 
+def tuner_config(config: config_lib.PipelineConfig) -> dict:
+    """The Tuner's custom_config: the Trainer's, plus the search and how trials are judged."""
+    return {
+        **trainer_config(config),
+        "tuning": config_lib.to_dict(config.tuning),
+        "eval_metric": config.eval_metric,
+        "top_k": config.evaluation.top_k,
+        "split_method": config.split.method,
+    }
+
+
 def create_pipeline(
     config: config_lib.PipelineConfig,
     pipeline_root: str,
@@ -84,7 +96,8 @@ def create_pipeline(
     """Builds the pipeline.
 
     ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) ->
-    ExampleValidator -> DataGate -> Transform -> Trainer -> Evaluator (against
+    ExampleValidator -> DataGate -> Transform -> (Tuner, with `tuning.max_trials`) ->
+    Trainer -> Evaluator (against
     the latest blessed model) -> ReleaseGate (metrics, catalog, data and
     serving checks) -> Pusher (AtomicPusher: only when blessed, each version
     written atomically, the last `release.keep_versions` kept).
@@ -166,6 +179,18 @@ def create_pipeline(
             output_key="blessing",
         ),
     ).with_id("latest_blessed_model_resolver")
+    tuner = None
+    if config.tuning.max_trials:
+        # Trials are judged on a split of the training data (modules/tuning.py);
+        # the eval split is named only because the component requires it.
+        tuner = tfx.components.Tuner(
+            tuner_fn=TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            train_args=tfx.proto.TrainArgs(splits=[splits.TRAIN]),
+            eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
+            custom_config=tuner_config(config),
+        )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -174,6 +199,7 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
         custom_config=runtime.trainer_config or trainer_config(config),
         base_model=baseline.outputs["model"] if config.model.warm_start else None,
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -216,6 +242,7 @@ def create_pipeline(
         example_validator,
         data_gate,
         transform,
+        *([tuner] if tuner else []),
         trainer,
         baseline,
         evaluator,

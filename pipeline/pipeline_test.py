@@ -116,3 +116,18 @@ def test_sequential_judges_the_rank_of_the_next_item():
     ((key, _),) = thresholds.items()
     assert '"metric": "hit_rate"' in key
     assert eval_config.create_eval_config(config).model_specs[0].prediction_key == "rank"
+
+
+def test_tuner_joins_when_trials_are_asked_and_feeds_the_trainer():
+    plain = pipeline.create_pipeline(_config(), "/root", "/serving")
+    assert "Tuner" not in {c.id for c in plain.components}
+    config = _config(
+        tuning={"max_trials": 3, "algorithm": "bayesian", "search_space": {"l2": [0, 0.001]}}
+    )
+    by_id = {c.id: c for c in pipeline.create_pipeline(config, "/root", "/serving").components}
+    tuner = by_id["Tuner"]
+    assert tuner.exec_properties["tuner_fn"] == pipeline.TUNER_FN
+    assert by_id["Trainer"].inputs["hyperparameters"].producer_component_id == "Tuner"
+    custom = json.loads(tuner.exec_properties["custom_config"])
+    assert custom["tuning"]["search_space"] == {"l2": [0, 0.001]}
+    assert (custom["eval_metric"], custom["top_k"]) == ("recall", 10)

@@ -173,6 +173,8 @@ class Model:
         pair models (over sampled negatives): softmax or approx_ndcg
         (listwise), bpr or triplet (pairwise), bce (pointwise).
       margin: Margin of the triplet loss.
+      mixed_negatives: two_tower: items drawn uniformly from the catalog per
+        batch and added to the in-batch negatives (0: in-batch only).
       num_negatives: neumf, wide_deep, deepfm, dcn: sampled negatives per positive.
       cross_layers: dcn: number of cross layers.
       sequence_length: gru4rec, sasrec: how many of a user's latest items they read.
@@ -226,6 +228,7 @@ class Model:
     warm_start: bool = True
     loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
     margin: float = 1.0
+    mixed_negatives: int = 0
     num_negatives: int = 8
     cross_layers: int = 2
     sequence_length: int = 50
@@ -261,6 +264,36 @@ class Training:
         "default"
     )
     tpu: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """Hyperparameter search before training: the TFX Tuner component with KerasTuner.
+
+    Each trial trains the model with some values of the search space on the
+    training data minus each user's latest interactions (a share
+    `validation_fraction`, or a random share for a random split) and is
+    judged on those by the blessing metric (-RMSE for ratings), so the eval
+    split the Evaluator judges on stays unseen. The best values go to the
+    Trainer, which trains on the whole training split.
+
+    Attributes:
+      max_trials: Trials to run; 0 leaves the Tuner out of the pipeline.
+      algorithm: "random" (random search) or "bayesian" (Gaussian-process
+        Bayesian optimisation).
+      search_space: Model setting -> the values to choose from, for example
+        {learning_rate: [0.001, 0.005], embedding_dim: [32, 64]}. Settings
+        with a single number, word or flag can be searched.
+      validation_fraction: Share of each user's training interactions the
+        trials are judged on.
+      seed: Seed of the search and the validation split.
+    """
+
+    max_trials: int = 0
+    algorithm: Literal["random", "bayesian"] = "random"
+    search_space: dict[str, Any] = dataclasses.field(default_factory=dict)
+    validation_fraction: float = 0.2
+    seed: int = 42
 
 
 @dataclasses.dataclass(frozen=True)
@@ -434,6 +467,7 @@ class PipelineConfig:
       features: Transform settings.
       model: Model and hyperparameters.
       training: tf.distribute strategy.
+      tuning: Hyperparameter search (the Tuner; off unless max_trials > 0).
       evaluation: Blessing rules.
       serving: Serving bundle settings.
       release: The release gate's checks and the versions kept.
@@ -452,6 +486,7 @@ class PipelineConfig:
     features: Features = dataclasses.field(default_factory=Features)
     model: Model = dataclasses.field(default_factory=Model)
     training: Training = dataclasses.field(default_factory=Training)
+    tuning: Tuning = dataclasses.field(default_factory=Tuning)
     evaluation: Evaluation = dataclasses.field(default_factory=Evaluation)
     serving: Serving = dataclasses.field(default_factory=Serving)
     release: Release = dataclasses.field(default_factory=Release)
@@ -584,6 +619,12 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
         return tuple(_coerce(args[0], v, origin, f"{key}[{i}]") for i, v in enumerate(value))
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, origin, key)
+    if origin_type is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{origin}: '{key}' must be a mapping, got {value!r}")
+        return {str(k): _coerce(args[1], v, origin, f"{key}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return tuple(value) if isinstance(value, list) else value
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: '{key}' must be true or false, got {value!r}")
@@ -601,6 +642,39 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
             raise ConfigError(f"{origin}: '{key}' must be a non-empty string, got {value!r}")
         return value
     raise TypeError(f"unsupported config type {hint!r} for '{key}'")
+
+
+# Model settings a search may not change: they name things rather than tune them.
+UNTUNABLE = ("name", "seed", "word_vectors", "image_backbone", "warm_start")
+
+
+def _check_search_space(config: PipelineConfig, fail) -> None:
+    """Each searched setting is a scalar model setting; each value fits its type."""
+    tuning = config.tuning
+    if tuning.max_trials < 0:
+        fail("tuning.max_trials", f"must be >= 0, got {tuning.max_trials}")
+    if not 0.0 < tuning.validation_fraction < 1.0:
+        fail(
+            "tuning.validation_fraction",
+            f"must be between 0 and 1, got {tuning.validation_fraction}",
+        )
+    if tuning.max_trials and not tuning.search_space:
+        fail("tuning.search_space", "must name at least one model setting when max_trials > 0")
+    hints = typing.get_type_hints(Model)
+    for name, values in tuning.search_space.items():
+        key = f"tuning.search_space.{name}"
+        if name not in hints or name in UNTUNABLE:
+            tunable = sorted(set(hints) - set(UNTUNABLE))
+            fail(key, f"is not a setting that can be searched; choose from {tunable}")
+        if typing.get_origin(hints[name]) is tuple:
+            fail(key, "is a list setting; only settings with a single value can be searched")
+        if not isinstance(values, tuple) or not values:
+            fail(key, f"must be a non-empty list of values, got {values!r}")
+        for i, value in enumerate(values):
+            try:
+                _coerce(hints[name], value, "", f"{key}[{i}]")
+            except ConfigError as error:
+                fail(f"{key}[{i}]", str(error).split("' ", 1)[1])
 
 
 def _check_semantics(config: PipelineConfig, origin: str) -> None:
@@ -643,6 +717,9 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         "ranking": (*top_k_metrics, "auc", "log_loss"),
         "sequential": top_k_metrics,
     }
+    _check_search_space(config, fail)
+    if config.model.mixed_negatives < 0:
+        fail("model.mixed_negatives", f"must be >= 0, got {config.model.mixed_negatives}")
     if config.model.sequence_length <= 0:
         fail("model.sequence_length", f"must be positive, got {config.model.sequence_length}")
     if config.model.embedding_dim % max(config.model.attention_heads, 1):

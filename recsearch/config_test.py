@@ -62,6 +62,11 @@ def test_json_round_trip(tmp_path):
         ("task: sequential\nsplit: {method: random}", "'split.method' must be 'temporal'"),
         ("model: {embedding_dim: 10, attention_heads: 3}", "'model.attention_heads' must divide"),
         ("model: {num_negatives: 0}", "'model.num_negatives' must be positive"),
+        ("tuning: {max_trials: 2}", "'tuning.search_space' must name at least one"),
+        ("tuning: {search_space: {seed: [1, 2]}}", "'tuning.search_space.seed' is not a setting"),
+        ("tuning: {search_space: {hidden_layers: [[8]]}}", "is a list setting"),
+        ("tuning: {search_space: {loss: [softmax, listnet]}}", "'tuning.search_space.loss[1]'"),
+        ("tuning: {search_space: {epochs: 3}}", "must be a non-empty list of values, got 3"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, change, message):

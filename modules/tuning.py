@@ -1,0 +1,221 @@
+"""The Tuner's `tuner_fn`: a KerasTuner search over the config's search space.
+
+Each trial builds the configured model with the trial's values, trains it
+the way the Trainer does (`trainer.fit`) on the training split minus each
+user's latest interactions, and is judged on those by the blessing metric,
+computed the way serving ranks (`RecommenderModule.score_users`, seen items
+excluded) and the Evaluator averages (`ranking_metrics`). Ratings are judged
+by -RMSE. The eval split stays unseen until the Evaluator.
+
+The trials run inside KerasTuner's `BaseTuner`, whose oracle (random search
+or Bayesian optimisation) proposes the values; TFX's Tuner executor writes the
+best values as the `best_hyperparameters` artifact and the Trainer merges them
+into the model config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import typing
+from collections.abc import Callable, Mapping
+
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.components.tuner.component import TunerFnResult
+
+from recsearch.config import Model
+from recsearch.data.splits import eval_counts
+from recsearch.modules import features as keys
+from recsearch.modules import ranking_metrics, serving, training_data
+from recsearch.modules.features import FeatureSpec
+from recsearch.modules.model_factory import build_model, make_optimizer
+
+OBJECTIVE = "objective"
+_SCORE_USERS = 256
+
+
+def search_space(space: Mapping[str, list]) -> keras_tuner.HyperParameters:
+    """KerasTuner choices, each value cast to its model setting's type."""
+    hints = typing.get_type_hints(Model)
+    hp = keras_tuner.HyperParameters()
+    for name, values in space.items():
+        cast = float if hints[name] is float else (lambda v: v)
+        hp.Choice(name, [cast(v) for v in values], ordered=False)
+    return hp
+
+
+def inner_split(
+    columns: Mapping[str, np.ndarray], fraction: float, temporal: bool, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each user's latest `fraction` of rows (or a random share) held out, as two column sets."""
+    users = columns[keys.USER_ID]
+    if temporal and keys.TIMESTAMP in columns:
+        key = columns[keys.TIMESTAMP].astype(np.float64)
+    else:
+        key = np.random.default_rng(seed).random(len(users))
+    order = np.lexsort((np.arange(len(users)), key, users))
+    sorted_users = users[order]
+    starts = np.searchsorted(sorted_users, sorted_users, side="left")
+    ends = np.searchsorted(sorted_users, sorted_users, side="right")
+    sizes = ends - starts
+    held = np.zeros(len(users), dtype=bool)
+    held[order] = (np.arange(len(users)) - starts) >= sizes - eval_counts(sizes, fraction)
+    return (
+        {k: v[~held] for k, v in columns.items()},
+        {k: v[held] for k, v in columns.items()},
+    )
+
+
+def validation_metric(
+    model: tf.keras.Model,
+    catalog: training_data.Catalog,
+    tft_output: tft.TFTransformOutput,
+    held: Mapping[str, np.ndarray],
+    task: str,
+    metric: str,
+    top_k: int,
+) -> float:
+    """The blessing metric on held-out rows (higher is better: -RMSE for ratings)."""
+    if task == "rating":
+        predicted = model({k: tf.constant(v) for k, v in held.items()}).numpy()
+        return -float(np.sqrt(np.mean((predicted - held[keys.RATING]) ** 2)))
+    module = serving.RecommenderModule(model, catalog, tft_output, top_k=top_k)
+    users = held[keys.USER_ID].astype(np.int64)
+    items = held[keys.ITEM_ID].astype(np.int64)
+    # Candidate position = vocabulary index; items seen in the fitting part are
+    # excluded from the ranking, so they are not relevant either.
+    seen_users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
+    width = catalog.num_items
+    seen = np.isin(users * width + items, seen_users * width + catalog.seen_items)
+    keep = (items < catalog.item_vocab_size) & ~seen
+    pairs = np.unique(np.stack([users[keep], items[keep]], axis=1), axis=0)
+    if not len(pairs):
+        raise ValueError("no validation interaction is left to rank; lower validation_fraction")
+    ordered, starts = np.unique(pairs[:, 0], return_index=True)
+    relevant = np.split(pairs[:, 1], starts[1:])
+    ranks = []
+    for start in range(0, len(ordered), _SCORE_USERS):
+        chunk = ordered[start : start + _SCORE_USERS]
+        scores = module.score_users(tf.constant(chunk, tf.int64)).numpy()
+        for row, items_of_user in zip(scores, relevant[start : start + _SCORE_USERS]):
+            ranks.append(ranking_metrics.ranks_of(row, items_of_user, ~np.isfinite(row)))
+    # auc and log_loss are not rank metrics; their tuning objective is NDCG.
+    name = metric if metric in ranking_metrics.METRICS else "ndcg"
+    return ranking_metrics.mean_metrics(ranks, top_k)[name]
+
+
+class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
+    """Runs `evaluate(values)` for each trial; nothing is saved between trials."""
+
+    def __init__(self, oracle, evaluate: Callable[[dict], float], **kwargs):
+        super().__init__(oracle=oracle, **kwargs)
+        self.evaluate = evaluate
+
+    def run_trial(self, trial, *args, **kwargs) -> dict[str, float]:
+        values = dict(trial.hyperparameters.values)
+        try:
+            value = self.evaluate(values)
+        except (ValueError, tf.errors.InvalidArgumentError) as error:
+            # A setting the model refuses fails the search, naming the values.
+            raise keras_tuner.errors.FatalError(f"trial with {values}: {error}") from error
+        logging.info("Tuner: %s -> %s %.4f", values, OBJECTIVE, value)
+        return {OBJECTIVE: value}
+
+    def save_model(self, trial_id, model, step=0):
+        pass
+
+    def load_model(self, trial):
+        raise NotImplementedError("trials keep no model; the Trainer trains the best values")
+
+
+def read_columns(files: list[str], fn_args: FnArgs, tft_output) -> dict[str, np.ndarray]:
+    """Every transformed training row in memory, as columns (tuning budgets are small)."""
+    batches = training_data.make_dataset(
+        files, fn_args.data_accessor, tft_output, batch_size=8192, shuffle=False
+    ).as_numpy_iterator()
+    parts: dict[str, list] = {}
+    for batch in batches:
+        for name, values in batch.items():
+            parts.setdefault(name, []).append(values)
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
+    """KerasTuner search over `custom_config["tuning"]`; see the module docstring."""
+    from recsearch.modules import trainer  # the Trainer's helpers; imports this module's peers
+
+    config = fn_args.custom_config
+    tuning, base = config["tuning"], config["model"]
+    spec = FeatureSpec.from_json(config["features"])
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    columns = read_columns(fn_args.train_files, fn_args, tft_output)
+    fit_part, held = inner_split(
+        columns,
+        float(tuning["validation_fraction"]),
+        temporal=config.get("split_method", "temporal") == "temporal",
+        seed=int(tuning["seed"]),
+    )
+    catalog_files = trainer.sibling_split(fn_args.train_files, trainer.CATALOG_SPLIT)
+    catalog_batches = ()
+    if catalog_files:
+        catalog_batches = training_data.make_dataset(
+            catalog_files, fn_args.data_accessor, tft_output, 8192, shuffle=False
+        ).as_numpy_iterator()
+    catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
+
+    def evaluate(values: dict) -> float:
+        hparams = {**base, **values}
+        tf.keras.utils.set_random_seed(int(hparams["seed"]))
+
+        def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+            data = tf.data.Dataset.from_tensor_slices(fit_part)
+            if shuffle:
+                data = data.shuffle(len(fit_part[keys.USER_ID]), seed=int(hparams["seed"]))
+            return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+        model = build_model(
+            config["model_name"],
+            hparams,
+            spec,
+            training_data.cardinalities(tft_output, spec),
+            training_data.text_vocab_size(tft_output, spec),
+            catalog,
+            text_vocabulary=trainer.text_vocabulary(tft_output, spec),
+        )
+        model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
+        model.compile(optimizer=make_optimizer(hparams))
+        if not getattr(model, "closed_form", False):
+            log_dir = os.path.join(fn_args.working_dir or "/tmp", "tuner_logs")
+            trainer.fit(model, dataset, hparams, 0, log_dir)
+        return validation_metric(
+            model,
+            catalog,
+            tft_output,
+            held,
+            config["task"],
+            config["eval_metric"],
+            int(config["top_k"]),
+        )
+
+    algorithms = {
+        "random": keras_tuner.oracles.RandomSearchOracle,
+        "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
+    }
+    oracle = algorithms[tuning["algorithm"]](
+        objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
+        max_trials=int(tuning["max_trials"]),
+        hyperparameters=search_space(tuning["search_space"]),
+        seed=int(tuning["seed"]),
+    )
+    tuner = SearchTuner(
+        oracle,
+        evaluate,
+        directory=fn_args.working_dir or os.path.join("/tmp", "recsearch_tuner"),
+        project_name="recsearch",
+        overwrite=True,
+    )
+    return TunerFnResult(tuner=tuner, fit_kwargs={})
