@@ -26,6 +26,7 @@ from recsearch.modules.models.sasrec import SASRec
 from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
 from recsearch.modules.models.wide_deep import WideAndDeep
+from recsearch.modules.models.wmf import WeightedMF
 from recsearch.modules.training_data import Catalog
 
 PAIR_MODELS = {"neumf": NeuMF, "wide_deep": WideAndDeep, "deepfm": DeepFM, "dcn": DCN}
@@ -37,6 +38,7 @@ MODELS = (
     "item2vec",
     "mf",
     "autorec",
+    "wmf",
     *PAIR_MODELS,
     *SEQUENCE_MODELS,
 )
@@ -147,6 +149,14 @@ def build_model(
             dim=dim,
             temperature=float(hparams["temperature"]),
             recency_half_life=float(hparams.get("recency_half_life", 0.0)),
+            seed=int(hparams["seed"]),
+        )
+    if name == "wmf":
+        return WeightedMF(
+            catalog,
+            dim=dim,
+            unobserved_weight=float(hparams.get("wmf_unobserved_weight", 0.1)),
+            l2=float(hparams["l2"]),
             seed=int(hparams["seed"]),
         )
     if name == "autorec":

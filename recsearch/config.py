@@ -141,7 +141,8 @@ class Model:
       name: Model family. Retrieval: "two_tower", "ease" (closed-form
         item-item autoencoder, catalogs up to 30,000 items), "mult_vae"
         (variational autoencoder over histories) or "item2vec" (skip-gram
-        item embeddings). Ratings: "mf" (matrix factorisation with biases)
+        item embeddings) or "wmf" (weighted matrix factorisation over
+        every cell, for implicit feedback). Ratings: "mf" (matrix factorisation with biases)
         or "autorec" (I-AutoRec, an item autoencoder; embedding_dim is its
         hidden width). Ranking (and retrieval on small catalogs): "neumf",
         "wide_deep", "deepfm", "dcn" (DCN-v2): networks over the user's and
@@ -184,6 +185,8 @@ class Model:
       ease_l2: EASE's ridge penalty lambda.
       recency_half_life: ease and item2vec: half-life, in interactions, of
         the boost a user's most recent items get in their query (0: off).
+      wmf_unobserved_weight: wmf: weight w0 of the squared score of every
+        cell (the zeros) against the interactions (the ones).
       vae_hidden_dim: mult_vae: width of the encoder's hidden layer
         (embedding_dim is the latent width).
       vae_dropout: mult_vae: input dropout while training.
@@ -205,6 +208,7 @@ class Model:
         "item2vec",
         "mf",
         "autorec",
+        "wmf",
         "neumf",
         "wide_deep",
         "deepfm",
@@ -237,6 +241,7 @@ class Model:
     sequence_dropout: float = 0.2
     ease_l2: float = 100.0
     recency_half_life: float = 0.0
+    wmf_unobserved_weight: float = 0.1
     vae_hidden_dim: int = 600
     vae_dropout: float = 0.5
     vae_beta: float = 0.2
@@ -691,7 +696,7 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         fail("interactions.timestamp", "must name a column when split.method is 'temporal'")
     if config.task == "sequential" and config.split.method != "temporal":
         fail("split.method", "must be 'temporal' when task is 'sequential' (the next item)")
-    top_k_models = ("two_tower", "ease", "mult_vae", "item2vec", *PAIR_MODELS)
+    top_k_models = ("two_tower", "ease", "mult_vae", "item2vec", "wmf", *PAIR_MODELS)
     models_for_task = {
         "rating": ("mf", "autorec"),
         "retrieval": top_k_models,
