@@ -281,7 +281,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise RecsearchError("bench quality needs --data-dir (the MovieLens 100K files)")
         result = quality_bench.run(args.data_dir, tuple(args.protocols.split(",")))
         if args.write_docs:
-            docs.replace_block(args.write_docs, "quality", quality_bench.text(result))
+            for block, text in quality_bench.protocol_blocks(result).items():
+                docs.replace_block(args.write_docs, block, text)
     elif args.which == "content":
         from recsearch.bench import content_bench, docs
 

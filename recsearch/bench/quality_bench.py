@@ -442,7 +442,8 @@ def run(data_dir: str, protocols: tuple[str, ...] = ("ratings", "stratified", "t
 
     ratings = read_ratings(data_dir)
     result = {
-        "command": "recsearch bench quality --data-dir <movielens-100k>",
+        "command": "recsearch bench quality --data-dir <movielens-100k> --protocols "
+        + ",".join(protocols),
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "protocols": {},
@@ -491,7 +492,18 @@ def table_text(name: str, protocol: dict) -> str:
     return "\n".join(lines)
 
 
+def header(result: dict) -> str:
+    return f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}`."
+
+
 def text(result: dict) -> str:
-    header = f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}`."
-    parts = [header] + [table_text(n, p) for n, p in result["protocols"].items()]
+    parts = [header(result)] + [table_text(n, p) for n, p in result["protocols"].items()]
     return "\n\n".join(parts)
+
+
+def protocol_blocks(result: dict) -> dict[str, str]:
+    """Docs block name -> text, one per protocol run, so a partial run keeps the others."""
+    return {
+        f"quality-{name}": f"{header(result)}\n\n{table_text(name, protocol)}"
+        for name, protocol in result["protocols"].items()
+    }

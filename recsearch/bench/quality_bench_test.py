@@ -82,3 +82,38 @@ def test_the_project_ease_scores_match_the_numpy_peer():
     peer = baselines.ease_scores(data, l2=5.0)
     for u in range(len(data.users)):
         np.testing.assert_allclose(ours[u], peer(u), rtol=1e-4, atol=1e-5)
+
+
+def test_a_partial_run_rewrites_only_its_protocols_blocks(tmp_path):
+    from recsearch.bench import docs
+
+    page = tmp_path / "benchmarks.md"
+    page.write_text(
+        "<!-- bench:quality-ratings -->\nold ratings\n<!-- /bench:quality-ratings -->\n"
+        "<!-- bench:quality-sequential -->\nold next item\n<!-- /bench:quality-sequential -->\n"
+    )
+    result = {
+        "date": "2026-11-26",
+        "machine": "test box",
+        "command": "recsearch bench quality --protocols sequential",
+        "protocols": {
+            "sequential": {
+                "seconds": 3,
+                "models": {
+                    "popularity (peer)": {
+                        "hit_rate": 0.5,
+                        "ndcg": 0.25,
+                        "train_s": 0.0,
+                        "examples_per_s": 10,
+                        "peak_mib": 0.0,
+                    }
+                },
+            }
+        },
+    }
+    for block, text in q.protocol_blocks(result).items():
+        docs.replace_block(str(page), block, text)
+    content = page.read_text()
+    assert "old ratings" in content and "old next item" not in content
+    assert "| popularity (peer) | 0.5000 | 0.2500 | 0.0 | 10 | 0.0 |" in content
+    assert "Measured 2026-11-26 on test box" in content
