@@ -151,7 +151,7 @@ class Model:
         (recurrent) or "sasrec" (self-attention) over each user's latest
         items in time order.
         "auto" picks the default for the task: two_tower for retrieval, mf
-        for rating, deepfm for ranking, sasrec for sequential.
+        for rating, deepfm for ranking, gru4rec for sequential.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower (of
         the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
@@ -505,7 +505,7 @@ class PipelineConfig:
         """The model family, with "auto" resolved for the task."""
         if self.model.name != "auto":
             return self.model.name
-        return {"rating": "mf", "ranking": "deepfm", "sequential": "sasrec"}.get(
+        return {"rating": "mf", "ranking": "deepfm", "sequential": "gru4rec"}.get(
             self.task, "two_tower"
         )
 

@@ -115,7 +115,7 @@ def test_beam_runners(tmp_path):
     [
         ("retrieval", "two_tower", "recall"),
         ("ranking", "deepfm", "ndcg"),
-        ("sequential", "sasrec", "hit_rate"),
+        ("sequential", "gru4rec", "hit_rate"),
     ],
 )
 def test_auto_model_and_metric_follow_the_task(tmp_path, task, model, metric):
