@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from recsearch.modules.features import FeatureSpec
 from recsearch.modules.models.autorec import ItemAutoRec
 from recsearch.modules.models.dcn import DCN
 from recsearch.modules.models.deepfm import DeepFM
-from recsearch.modules.models.ease import EASE
+from recsearch.modules.models.ease import EASE, MAX_ITEMS
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
 from recsearch.modules.models.fields import FieldEmbeddings
 from recsearch.modules.models.gru4rec import GRU4Rec
@@ -106,6 +107,13 @@ def build_model(
       ValueError: On an unknown model name.
     """
     dim = int(hparams["embedding_dim"])
+    if name == "ease" and hparams.get("name") == "auto" and catalog.item_vocab_size > MAX_ITEMS:
+        logging.info(
+            "model: auto: %d items is above EASE's %d; training two_tower",
+            catalog.item_vocab_size,
+            MAX_ITEMS,
+        )
+        name = "two_tower"
     if name in PAIR_MODELS:
         return build_pair_scorer(name, hparams, spec, sizes, catalog)
     if name in SEQUENCE_MODELS:

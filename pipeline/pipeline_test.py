@@ -68,7 +68,10 @@ def test_module_paths_resolve_from_the_installed_package():
 def test_trainer_config_is_recorded():
     config = pipeline.trainer_config(_config(model={"epochs": 3}))
     assert config["model"]["epochs"] == 3
-    assert config["model_name"] == "two_tower"
+    # Ids only: "auto" is EASE; with item text it is the two-tower model.
+    assert config["model_name"] == "ease"
+    with_text = _config(items={"path": "/data/items.csv", "text": ["title"]})
+    assert pipeline.trainer_config(with_text)["model_name"] == "two_tower"
 
 
 def _thresholds(config):

@@ -150,8 +150,9 @@ class Model:
         the catalog (no ANN index). Sequential (next item): "gru4rec"
         (recurrent) or "sasrec" (self-attention) over each user's latest
         items in time order.
-        "auto" picks the default for the task: two_tower for retrieval, mf
-        for rating, deepfm for ranking, gru4rec for sequential.
+        "auto" picks the default for the task: for retrieval two_tower when
+        items have text or images, otherwise ease (two_tower above 30,000
+        items); mf for rating, deepfm for ranking, gru4rec for sequential.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower (of
         the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
@@ -502,12 +503,19 @@ class PipelineConfig:
 
     @property
     def model_name(self) -> str:
-        """The model family, with "auto" resolved for the task."""
+        """The model family, with "auto" resolved for the task.
+
+        Retrieval: "two_tower" when items have text or images (it is the model
+        that searches them and places cold items), otherwise "ease", the most
+        accurate model on ids (docs/benchmarks.md); the Trainer falls back to
+        "two_tower" when the catalog is too large for EASE's dense item matrix.
+        """
         if self.model.name != "auto":
             return self.model.name
-        return {"rating": "mf", "ranking": "deepfm", "sequential": "gru4rec"}.get(
-            self.task, "two_tower"
-        )
+        if self.task == "retrieval":
+            content = self.items is not None and bool(self.items.text or self.items.image)
+            return "two_tower" if content else "ease"
+        return {"rating": "mf", "ranking": "deepfm", "sequential": "gru4rec"}[self.task]
 
     @property
     def eval_metric(self) -> str:
