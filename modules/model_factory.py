@@ -71,6 +71,7 @@ def build_pair_scorer(
         )
 
     extra = {"num_cross_layers": int(hparams.get("cross_layers", 2))} if name == "dcn" else {}
+    uniform = hparams.get("negative_sampling", "uniform") == "uniform"
     return PAIR_MODELS[name](
         fields(keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, 0),
         fields(keys.ITEM_ID, spec.item_categorical + spec.item_hashed, spec.item_numeric, 500),
@@ -78,6 +79,10 @@ def build_pair_scorer(
         num_negatives=int(hparams.get("num_negatives", 8)),
         loss=hparams.get("loss", "softmax"),
         margin=float(hparams.get("margin", 1.0)),
+        negative_pool=catalog.candidate_features(np.arange(catalog.item_vocab_size))
+        if uniform
+        else None,
+        seed=seed,
         hidden_layers=tuple(hparams["hidden_layers"]),
         **extra,
     )

@@ -178,6 +178,9 @@ class Model:
       mixed_negatives: two_tower: items drawn uniformly from the catalog per
         batch and added to the in-batch negatives (0: in-batch only).
       num_negatives: neumf, wide_deep, deepfm, dcn: sampled negatives per positive.
+      negative_sampling: neumf, wide_deep, deepfm, dcn: "uniform" (drawn from
+        the whole catalog, as NCF trains) or "batch" (other rows' items,
+        popularity-distributed, logQ-corrected).
       cross_layers: dcn: number of cross layers.
       sequence_length: gru4rec, sasrec: how many of a user's latest items they read.
       attention_blocks: sasrec: self-attention blocks.
@@ -235,6 +238,7 @@ class Model:
     margin: float = 1.0
     mixed_negatives: int = 0
     num_negatives: int = 8
+    negative_sampling: Literal["uniform", "batch"] = "uniform"
     cross_layers: int = 2
     sequence_length: int = 50
     attention_blocks: int = 2

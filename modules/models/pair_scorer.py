@@ -5,11 +5,15 @@ item (`FieldEmbeddings`) and combine them in a network, so a score is not an
 inner product and no ANN index can search them. Serving scores every
 candidate exactly, one user at a time (`score_matrix`).
 
-Training: the positive pair of each row against S sampled negatives, the
-items of other rows of the batch (the batch shifted by 1..S), so negatives
-follow popularity and the logQ correction applies as for the two-tower
-model. Any ranking loss of `losses` can be used; "bce" is the click
-prediction objective of the papers, "softmax" the listwise one.
+Training: the positive pair of each row against S sampled negatives. By
+default they are drawn uniformly from the catalog (`negative_pool`), as NCF
+trains: every item, popular or not, is regularly shown as a negative, which
+a full-catalog ranking needs (with negatives drawn from the batch only, the
+long tail is never pushed down; measured in docs/benchmarks.md). Without a
+pool the negatives are the items of other rows of the batch (the batch
+shifted by 1..S), which follow popularity, with the logQ correction. Any
+ranking loss of `losses` can be used; "bce" is the click-prediction
+objective of the papers, "softmax" the listwise one.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class PairScorer(RecommenderModel):
         num_negatives: int = 8,
         loss: str = "softmax",
         margin: float = 1.0,
+        negative_pool: Mapping[str, np.ndarray] | None = None,
+        seed: int = 42,
     ):
         """Creates the model.
 
@@ -70,6 +76,9 @@ class PairScorer(RecommenderModel):
           num_negatives: Negatives per positive, S.
           loss: A ranking loss of `losses.RANKING_LOSSES`.
           margin: Margin of the triplet loss.
+          negative_pool: Item-field features of the items negatives are drawn
+            from uniformly, {feature: [N, ...]}; None draws them from the batch.
+          seed: Seed of the uniform draws.
 
         Raises:
           ValueError: On a bad argument.
@@ -86,9 +95,17 @@ class PairScorer(RecommenderModel):
         self.num_negatives = int(num_negatives)
         self.loss_name = loss
         self.margin = float(margin)
+        self.seed = int(seed)
         self.item_log_q = None
         if item_probability is not None:
             self.item_log_q = tf.constant(np.log(np.asarray(item_probability, np.float32)))
+        self.negative_pool = None
+        if negative_pool:
+            self.negative_pool = {
+                name: tf.Variable(np.asarray(values), trainable=False, name=f"pool_{name}")
+                for name, values in negative_pool.items()
+            }
+            self.pool_size = len(next(iter(negative_pool.values())))
 
     def interact(self, user: tf.Tensor, item: tf.Tensor, linear: tf.Tensor) -> tf.Tensor:
         """Scores [B] from user fields [B, Fu, k], item fields [B, Fi, k], first-order sum [B]."""
@@ -114,19 +131,42 @@ class PairScorer(RecommenderModel):
 
         return tf.map_fn(one, queries, fn_output_signature=tf.TensorSpec([None], tf.float32))
 
+    def _negatives(
+        self, items: tf.Tensor, candidates: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+        """Negative ids [B, S], their candidate vectors [S * B, Dc] (block s is the
+        s-th negative of every row) and their log q [B, S] (None: uniform)."""
+        count = self.num_negatives
+        if self.negative_pool is not None:
+            batch = tf.shape(items, tf.int64)[0]
+            draws = tf.random.uniform(
+                tf.stack([tf.constant(count, tf.int64), batch]),
+                0,
+                self.pool_size,
+                dtype=tf.int64,
+                seed=self.seed,
+            )
+            flat = tf.reshape(draws, [-1])
+            pool = {name: tf.gather(table, flat) for name, table in self.negative_pool.items()}
+            ids = tf.gather(self.negative_pool[keys.ITEM_ID], tf.transpose(draws))
+            return tf.cast(ids, tf.int64), self.candidate_vectors(pool), None
+        shifts = range(1, count + 1)
+        ids = tf.stack([tf.roll(items, s, axis=0) for s in shifts], axis=1)
+        vectors = tf.concat([tf.roll(candidates, s, axis=0) for s in shifts], axis=0)
+        log_q = None if self.item_log_q is None else tf.gather(self.item_log_q, ids)
+        return ids, vectors, log_q
+
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         items = tf.cast(features[keys.ITEM_ID], tf.int64)
         queries = self.query_vectors(features)
         candidates = self.candidate_vectors(features)
-        shifts = range(1, self.num_negatives + 1)
-        negative_ids = tf.stack([tf.roll(items, s, axis=0) for s in shifts], axis=1)
+        negative_ids, negative_vectors, log_q = self._negatives(items, candidates)
         # One network call over the positives and all negatives: [B * (1 + S)].
         scores = self.score_pairs(
             tf.tile(queries, [1 + self.num_negatives, 1]),
-            tf.concat([candidates] + [tf.roll(candidates, s, axis=0) for s in shifts], axis=0),
+            tf.concat([candidates, negative_vectors], axis=0),
         )
         scores = tf.transpose(tf.reshape(scores, [1 + self.num_negatives, -1]))
-        log_q = None if self.item_log_q is None else tf.gather(self.item_log_q, negative_ids)
         logits, negatives, labels = losses.sampled_logits(
             scores[:, 0], scores[:, 1:], items, negative_ids, log_q=log_q
         )

@@ -117,3 +117,19 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="at least one field"):
         FieldEmbeddings({})
     assert losses.RANKING_LOSSES[0] == "softmax"
+
+
+def test_uniform_negatives_come_from_the_pool():
+    # A pool of one item (5, genre 2): every negative of every row is that item.
+    user, item = _fields(dim=4)
+    pool = {"item_id": np.array([5]), "genre": np.array([2])}
+    model = WideAndDeep(user, item, num_negatives=3, loss="softmax", negative_pool=pool)
+    queries = model.query_vectors(BATCH)
+    positives = model.score_pairs(queries, model.candidate_vectors(BATCH)).numpy()
+    negative_vector = model.candidate_vectors(
+        {"item_id": tf.constant([5]), "genre": tf.constant([2])}
+    )
+    negatives = model.score_pairs(queries, tf.repeat(negative_vector, 4, axis=0)).numpy()
+    logits = np.stack([positives] + [negatives] * 3, axis=1)
+    expected = np.mean(np.log(np.exp(logits).sum(axis=1)) - positives)
+    assert float(model.compute_loss(BATCH)) == pytest.approx(expected, rel=1e-5)
