@@ -101,9 +101,11 @@ class PairScorer(RecommenderModel):
             self.item_log_q = tf.constant(np.log(np.asarray(item_probability, np.float32)))
         self.negative_pool = None
         if negative_pool:
+            read = set(item_fields.categorical) | set(item_fields.numeric)
             self.negative_pool = {
                 name: tf.Variable(np.asarray(values), trainable=False, name=f"pool_{name}")
                 for name, values in negative_pool.items()
+                if name in read
             }
             self.pool_size = len(next(iter(negative_pool.values())))
 

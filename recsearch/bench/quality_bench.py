@@ -421,7 +421,7 @@ TRAINED_TOPK = {
     "mult_vae": {"epochs": 5, "embedding_dim": 200, "batch_size": 512, "learning_rate": 0.001},
     "item2vec": {"epochs": 10, "embedding_dim": 64, "batch_size": 1024, "learning_rate": 0.005},
     "wmf": {"epochs": 20, "embedding_dim": 64, "batch_size": 1024, "learning_rate": 0.005},
-    "neumf": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
+    "neumf": {"epochs": 5, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
     "wide_deep": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
     "deepfm": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
     "dcn": {"epochs": 10, "embedding_dim": 32, "batch_size": 1024, "learning_rate": 0.002},
