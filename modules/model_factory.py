@@ -88,6 +88,28 @@ def build_pair_scorer(
     )
 
 
+def build_sequence_model(name: str, hparams: Mapping[str, Any], catalog: Catalog):
+    """GRU4Rec or SASRec over each user's latest items."""
+    common = {
+        "dim": int(hparams["embedding_dim"]),
+        "length": int(hparams.get("sequence_length", 50)),
+        "temperature": float(hparams["temperature"]),
+        "loss": hparams.get("loss", "softmax"),
+        "margin": float(hparams.get("margin", 1.0)),
+        "logq_correction": bool(hparams["logq_correction"]),
+        "dropout": float(hparams.get("sequence_dropout", 0.2)),
+        "seed": int(hparams["seed"]),
+    }
+    if name == "gru4rec":
+        return GRU4Rec(catalog, **common)
+    return SASRec(
+        catalog,
+        num_blocks=int(hparams.get("attention_blocks", 2)),
+        num_heads=int(hparams.get("attention_heads", 2)),
+        **common,
+    )
+
+
 def build_model(
     name: str,
     hparams: Mapping[str, Any],
@@ -122,25 +144,7 @@ def build_model(
     if name in PAIR_MODELS:
         return build_pair_scorer(name, hparams, spec, sizes, catalog)
     if name in SEQUENCE_MODELS:
-        common = {
-            "dim": dim,
-            "length": int(hparams.get("sequence_length", 50)),
-            "temperature": float(hparams["temperature"]),
-            "loss": hparams.get("loss", "softmax"),
-            "margin": float(hparams.get("margin", 1.0)),
-            "logq_correction": bool(hparams["logq_correction"]),
-            "seed": int(hparams["seed"]),
-        }
-        dropout = float(hparams.get("sequence_dropout", 0.2))
-        if name == "gru4rec":
-            return GRU4Rec(catalog, dropout=dropout, **common)
-        return SASRec(
-            catalog,
-            num_blocks=int(hparams.get("attention_blocks", 2)),
-            num_heads=int(hparams.get("attention_heads", 2)),
-            dropout=dropout,
-            **common,
-        )
+        return build_sequence_model(name, hparams, catalog)
     if name == "ease":
         return EASE(
             catalog,
