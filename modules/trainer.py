@@ -94,6 +94,25 @@ def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> lis
     return [v.decode() for v in tft_output.vocabulary_by_name(keys.TEXT_VOCAB)]
 
 
+def create_model(
+    name: str,
+    hparams: dict,
+    spec: FeatureSpec,
+    tft_output: tft.TFTransformOutput,
+    catalog: training_data.Catalog,
+) -> tf.keras.Model:
+    """The configured model, sized by this run's Transform output (used by the Tuner too)."""
+    return build_model(
+        name,
+        hparams,
+        spec,
+        training_data.cardinalities(tft_output, spec),
+        training_data.text_vocab_size(tft_output, spec),
+        catalog,
+        text_vocabulary=text_vocabulary(tft_output, spec),
+    )
+
+
 def fit(model: tf.keras.Model, dataset, hparams: dict, steps: int, log_dir: str) -> list[float]:
     """Trains by gradient descent; returns the loss per epoch.
 
@@ -163,15 +182,7 @@ def run_fn(fn_args: FnArgs) -> None:
     training = config.get("training", {"strategy": "default", "tpu": None})
     strategy = distribute.make_strategy(training["strategy"], training.get("tpu") or "")
     with strategy.scope():
-        model = build_model(
-            config["model_name"],
-            hparams,
-            spec,
-            training_data.cardinalities(tft_output, spec),
-            training_data.text_vocab_size(tft_output, spec),
-            catalog,
-            text_vocabulary=text_vocabulary(tft_output, spec),
-        )
+        model = create_model(config["model_name"], hparams, spec, tft_output, catalog)
         # One forward pass creates every variable, so a warm start can fill them.
         model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
         closed_form = getattr(model, "closed_form", False)

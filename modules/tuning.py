@@ -32,7 +32,7 @@ from recsearch.data.splits import eval_counts
 from recsearch.modules import features as keys
 from recsearch.modules import ranking_metrics, serving, training_data
 from recsearch.modules.features import FeatureSpec
-from recsearch.modules.model_factory import build_model, make_optimizer
+from recsearch.modules.model_factory import make_optimizer
 
 OBJECTIVE = "objective"
 _SCORE_USERS = 256
@@ -177,15 +177,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
                 data = data.shuffle(len(fit_part[keys.USER_ID]), seed=int(hparams["seed"]))
             return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-        model = build_model(
-            config["model_name"],
-            hparams,
-            spec,
-            training_data.cardinalities(tft_output, spec),
-            training_data.text_vocab_size(tft_output, spec),
-            catalog,
-            text_vocabulary=trainer.text_vocabulary(tft_output, spec),
-        )
+        model = trainer.create_model(config["model_name"], hparams, spec, tft_output, catalog)
         model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
         model.compile(optimizer=make_optimizer(hparams))
         if not getattr(model, "closed_form", False):
