@@ -36,8 +36,10 @@ def _load_config(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     from recsearch import local
 
-    config = _load_config(args)
-    summary = local.run(config, args.output, enable_cache=not args.no_cache, span=args.span)
+    config, rows = local.validate(lambda: _load_config(args), args.span)
+    summary = local.run(
+        config, args.output, enable_cache=not args.no_cache, span=args.span, rows=rows
+    )
     print()
     for name, value in sorted(summary.metrics.items()):
         base = summary.baseline_metrics.get(name)
@@ -81,8 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from recsearch import local
 
-    config = _load_config(args)
-    rows = local.check_data(config)
+    config, rows = local.validate(lambda: _load_config(args))
     counts = f"{rows['train']} train, {rows['eval']} eval rows"
     print(f"{config.name}: config and data are valid ({counts})")
     return 0

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from recsearch.errors import ConfigError
+from recsearch.errors import ConfigError, RecsearchError, collecting, report
 
 Task = Literal["rating", "retrieval", "ranking", "sequential"]
 # Models that score a pair with a network, not an inner product (no ANN index).
@@ -97,13 +97,15 @@ class Split:
 
     Attributes:
       method: "temporal" holds out each user's latest interactions; "random"
-        holds out a random fraction of each user's interactions.
+        holds out a random fraction of each user's interactions; "auto"
+        (the default) is temporal when the interactions have a timestamp
+        column and random when they have none.
       eval_fraction: Fraction of each user's interactions held out.
       seed: Random seed of the random split.
       drop_unseen_items: Drop eval rows whose item never occurs in train.
     """
 
-    method: Literal["temporal", "random"] = "temporal"
+    method: Literal["auto", "temporal", "random"] = "auto"
     eval_fraction: float = 0.2
     seed: int = 42
     drop_unseen_items: bool = True
@@ -560,14 +562,33 @@ def config_from_dict(raw: Any, base_dir: str = ".", origin: str = "config") -> P
 
     Raises:
       ConfigError: On an unknown key, a missing key or a wrong type.
+      Problems: On several of those; each is listed with its key.
     """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{origin}: expected a mapping at the top level, got {raw!r}")
-    if "base_dir" in raw:
-        raise ConfigError(f"{origin}: 'base_dir' is set from the config file's location")
-    config = _build(PipelineConfig, {**raw, "base_dir": base_dir}, origin, "")
-    _check_semantics(config, origin)
+    config = None
+    try:
+        with collecting():
+            if "base_dir" in raw:
+                report(ConfigError(f"{origin}: 'base_dir' is set from the config file's location"))
+                raw = {k: v for k, v in raw.items() if k != "base_dir"}
+            config = _build(PipelineConfig, {**raw, "base_dir": base_dir}, origin, "")
+            if config is not None:
+                config = _resolve_auto(config)
+                _check_semantics(config, origin)
+    except RecsearchError as error:
+        # Whatever could be built, so the data can still be checked against it.
+        error.partial_config = config
+        raise
     return config
+
+
+def _resolve_auto(config: PipelineConfig) -> PipelineConfig:
+    """Settings left to "auto" that depend only on the config, made concrete."""
+    if config.split.method != "auto":
+        return config
+    method = "temporal" if config.interactions and config.interactions.timestamp else "random"
+    return dataclasses.replace(config, split=dataclasses.replace(config.split, method=method))
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -595,24 +616,38 @@ def _plain(value: Any) -> Any:
 
 
 def _build(cls: type, raw: Any, origin: str, where: str) -> Any:
+    """The dataclass `cls` from a mapping; every bad key is reported, not only the first.
+
+    Returns None when a required key is missing or malformed (reported).
+    """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{origin}: '{where}' must be a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown key '{_join(where, unknown[0])}' "
-            f"(known keys: {', '.join(sorted(fields))})"
+    for name in sorted(set(raw) - set(fields)):
+        report(
+            ConfigError(
+                f"{origin}: unknown key '{_join(where, name)}' "
+                f"(known keys: {', '.join(sorted(fields))})"
+            )
         )
     kwargs = {}
+    complete = True
     for name, field in fields.items():
         key = _join(where, name)
+        required = (
+            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        )
         if name in raw:
-            kwargs[name] = _coerce(hints[name], raw[name], origin, key)
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{origin}: missing required key '{key}'")
-    return cls(**kwargs)
+            try:
+                kwargs[name] = _coerce(hints[name], raw[name], origin, key)
+            except ConfigError as e:
+                report(e)
+                complete = complete and not required
+        elif required:
+            report(ConfigError(f"{origin}: missing required key '{key}'"))
+            complete = False
+    return cls(**kwargs) if complete else None
 
 
 def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
@@ -683,10 +718,13 @@ def _check_search_space(config: PipelineConfig, fail) -> None:
         if name not in hints or name in UNTUNABLE:
             tunable = sorted(set(hints) - set(UNTUNABLE))
             fail(key, f"is not a setting that can be searched; choose from {tunable}")
+            continue
         if typing.get_origin(hints[name]) is tuple:
             fail(key, "is a list setting; only settings with a single value can be searched")
+            continue
         if not isinstance(values, tuple) or not values:
             fail(key, f"must be a non-empty list of values, got {values!r}")
+            continue
         for i, value in enumerate(values):
             try:
                 _coerce(hints[name], value, "", f"{key}[{i}]")
@@ -696,7 +734,7 @@ def _check_search_space(config: PipelineConfig, fail) -> None:
 
 def _check_semantics(config: PipelineConfig, origin: str) -> None:
     def fail(key: str, message: str) -> None:
-        raise ConfigError(f"{origin}: '{key}' {message}")
+        report(ConfigError(f"{origin}: '{key}' {message}"))
 
     if not config.name.replace("-", "").replace("_", "").isalnum():
         fail("name", f"must use letters, digits, '-' and '_' only, got {config.name!r}")
@@ -705,7 +743,11 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
     if config.task == "rating" and not config.interactions.rating:
         fail("interactions.rating", "must name the rating column when task is 'rating'")
     if config.split.method == "temporal" and not config.interactions.timestamp:
-        fail("interactions.timestamp", "must name a column when split.method is 'temporal'")
+        fail(
+            "interactions.timestamp",
+            "must name a column when split.method is 'temporal' "
+            "(or leave split.method 'auto': random without a timestamp)",
+        )
     if config.task == "sequential" and config.split.method != "temporal":
         fail("split.method", "must be 'temporal' when task is 'sequential' (the next item)")
     top_k_models = ("two_tower", "ease", "mult_vae", "item2vec", "wmf", *PAIR_MODELS)

@@ -1,6 +1,16 @@
-"""Errors that stop a run before anything is trained, with a message a user can act on."""
+"""Errors that stop a run before anything is trained, with a message a user can act on.
+
+Checks of a config and its data report every problem they find, not only the
+first: inside `collecting()`, `report(error)` records the error and the check
+goes on; the block then raises one `Problems` error that lists them all.
+Outside such a block `report` raises at once.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
 
 
 class RecsearchError(Exception):
@@ -34,3 +44,66 @@ class DataError(RecsearchError):
 
 class AnomaliesError(RecsearchError):
     """The data does not match the schema; the run stops before training."""
+
+
+class Problems(RecsearchError):
+    """Several config or data problems, each a ConfigError or DataError of its own."""
+
+    def __init__(self, errors: list[RecsearchError]):
+        self.errors = list(errors)
+        lines = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(f"{len(self.errors)} problems:\n{lines}")
+
+
+_COLLECTOR: contextvars.ContextVar[list[RecsearchError] | None] = contextvars.ContextVar(
+    "recsearch_problems", default=None
+)
+
+
+def report(error: RecsearchError) -> None:
+    """Records `error` inside `collecting()` (once per file and column); raises it elsewhere."""
+    found = _COLLECTOR.get()
+    if found is None:
+        raise error
+    where = _place(error)
+    if where is not None and any(_place(e) == where for e in found):
+        return  # a column already at fault: its later symptoms add nothing
+    found.append(error)
+
+
+def _place(error: RecsearchError) -> tuple[str, str] | None:
+    if isinstance(error, DataError) and error.column is not None:
+        return error.path, error.column
+    return None
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[RecsearchError]]:
+    """Collects the problems reported inside; raises them together when the block ends.
+
+    A problem raised (not reported) inside the block joins the ones reported
+    before it. One problem is raised as itself, several as `Problems`.
+    """
+    found: list[RecsearchError] = []
+    token = _COLLECTOR.set(found)
+    try:
+        yield found
+    except Problems as e:
+        found.extend(e.errors)
+    except RecsearchError as e:
+        found.append(e)
+    except Exception:
+        if not found:
+            raise
+        # A later step tripped over a problem already reported: report those.
+    finally:
+        _COLLECTOR.reset(token)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise Problems(found)
+
+
+def flatten(error: BaseException) -> list[BaseException]:
+    """The single problems of an error (itself, unless it is a `Problems`)."""
+    return list(error.errors) if isinstance(error, Problems) else [error]

@@ -8,6 +8,7 @@ import sys
 import time
 
 from recsearch import config as config_lib
+from recsearch import errors
 from recsearch.data import spans, tables
 from recsearch.data.splits import split_interactions
 from recsearch.modules.features import FeatureSpec
@@ -54,14 +55,38 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
     Raises:
       ConfigError, DataError: With the file, column and row at fault.
     """
-    FeatureSpec.from_config(config)
-    pattern = None
-    path = config.resolve(config.interactions.path)
-    if spans.has_spans(path):
-        _, pattern = spans.select(path, span, config.interactions.span_window)
-    frame = tables.load_joined(config, pattern)
-    parts = split_interactions(frame, config.split, config.task)
+    with errors.collecting():
+        FeatureSpec.from_config(config)
+        pattern = None
+        path = config.resolve(config.interactions.path)
+        if spans.has_spans(path):
+            _, pattern = spans.select(path, span, config.interactions.span_window)
+        frame = tables.load_joined(config, pattern)
+        parts = split_interactions(frame, config.split, config.task)
     return {name: len(part) for name, part in parts.items()}
+
+
+def validate(load_config, span: int | None = None) -> tuple[config_lib.PipelineConfig, dict]:
+    """Loads the config with `load_config()` and checks its data; reports every problem at once.
+
+    A config with mistakes is still used, as far as it could be read, to
+    check the data, so a misspelled column is reported with a bad setting.
+
+    Raises:
+      ConfigError, DataError: The only problem.
+      Problems: Several, each naming its key, or its file, column and row.
+    """
+    with errors.collecting():
+        try:
+            config = load_config()
+        except errors.RecsearchError as error:
+            config = getattr(error, "partial_config", None)
+            for problem in errors.flatten(error):
+                errors.report(problem)
+            if config is None:
+                raise errors.Problems([]) from None  # reported: nothing more to check
+        rows = check_data(config, span)
+    return config, rows
 
 
 def run(
@@ -70,11 +95,13 @@ def run(
     enable_cache: bool = True,
     quiet: bool = False,
     span: int | None = None,
+    rows: dict[str, int] | None = None,
 ) -> RunSummary:
     """Checks the data, runs the pipeline with LocalDagRunner and summarises the run.
 
     With `span`, a `{SPAN}` interactions path reads that span (and the
-    `span_window` before it); by default the newest.
+    `span_window` before it); by default the newest. `rows` are the split
+    sizes of a `validate` already done; without them the data is checked here.
 
     Raises:
       ConfigError, DataError: Bad config or data, before anything runs.
@@ -85,7 +112,7 @@ def run(
     from recsearch.pipeline.pipeline import create_pipeline
 
     paths = LocalPaths.under(output, config.name)
-    rows = check_data(config, span)
+    rows = rows or check_data(config, span)
     range_config = None
     if span is not None:
         range_config = tfx.proto.RangeConfig(

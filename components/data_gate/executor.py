@@ -6,13 +6,14 @@ import os
 from typing import Any
 
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from recsearch.errors import AnomaliesError
+from recsearch.modules import features as keys
 
 SCHEMA_DIFF_FILE = "SchemaDiff.pb"
 SCHEMA_FILE = "schema.pbtxt"
@@ -42,13 +43,38 @@ def report(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
     return lines
 
 
+# Interaction fields that the item catalog's rows leave empty.
+CATALOG_EMPTY_FIELDS = (keys.RATING,)
+
+
+def relax_for_catalog(schema: schema_pb2.Schema) -> schema_pb2.Schema:
+    """The schema with the fields catalog rows lack made optional.
+
+    SchemaGen infers from the interactions, where a rating may be on every
+    row: a fixed shape of one value. Catalog rows (items, not events) carry no
+    rating, and Transform would fail to parse them ("Expected 1 elements but
+    got 0"). Such a field is read as optional (at most one value) instead;
+    the Transform output fills the gap with 0.
+    """
+    relaxed = schema_pb2.Schema()
+    relaxed.CopyFrom(schema)
+    for feature in relaxed.feature:
+        if feature.name in CATALOG_EMPTY_FIELDS:
+            feature.ClearField("shape")
+            feature.presence.min_fraction = 0.0
+            feature.presence.min_count = 0
+            feature.value_count.min = 0
+            feature.value_count.max = 1
+    return relaxed
+
+
 def _describe(info: anomalies_pb2.AnomalyInfo) -> str:
     details = "; ".join(r.description for r in info.reason if r.description)
     return f"{info.short_description}. {details or info.description}".strip()
 
 
 class Executor(base_executor.BaseExecutor):
-    """Raises AnomaliesError listing every anomaly, else copies the schema through."""
+    """Raises AnomaliesError listing every anomaly, else passes the schema on, catalog-ready."""
 
     def Do(
         self,
@@ -66,6 +92,7 @@ class Executor(base_executor.BaseExecutor):
             )
         schema_dir = artifact_utils.get_single_uri(input_dict["schema"])
         source = io_utils.get_only_uri_in_dir(schema_dir)
+        schema = io_utils.parse_pbtxt_file(source, schema_pb2.Schema())
         target_dir = artifact_utils.get_single_uri(output_dict["checked_schema"])
         tf.io.gfile.makedirs(target_dir)
-        tf.io.gfile.copy(source, os.path.join(target_dir, SCHEMA_FILE), overwrite=True)
+        io_utils.write_pbtxt_file(os.path.join(target_dir, SCHEMA_FILE), relax_for_catalog(schema))

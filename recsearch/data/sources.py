@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from recsearch.config import Source
-from recsearch.errors import DataError
+from recsearch.errors import DataError, report
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -89,13 +89,11 @@ def read_source(source: Source, pattern: str, columns: Iterable[str]) -> pd.Data
     frames = []
     for path in paths:
         frame = _read_file(source, path)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"unknown column (columns in the file: {', '.join(map(str, frame.columns))})",
-                path,
-                column=missing[0],
-            )
+        known = ", ".join(map(str, frame.columns))
+        for column in columns:
+            if column not in frame.columns:
+                report(DataError(f"unknown column (columns in the file: {known})", path, column))
+                frame[column] = ""  # reported; the other columns are still checked
         frame = frame[columns].copy()
         frame["_file"] = path
         frame["_row"] = np.arange(1, len(frame) + 1)
@@ -228,7 +226,7 @@ def numeric_column(frame: pd.DataFrame, column: str, required: bool = False) -> 
     if bad.any():
         value = raw[bad].iloc[0]
         _fail(frame, bad, column, f"expected a number, got {value!r}")
-    return values.astype("float64")
+    return values.astype("float64")  # bad cells (reported) are NaN
 
 
 def timestamp_column(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -245,18 +243,20 @@ def timestamp_column(frame: pd.DataFrame, column: str) -> pd.Series:
     if bad.any():
         value = raw[bad].iloc[0]
         _fail(frame, bad, column, f"expected unix seconds or an ISO 8601 time, got {value!r}")
-    return seconds.astype("int64")
+    return seconds.fillna(0).astype("int64")
 
 
 def _fail(frame: pd.DataFrame, mask: pd.Series, column: str, message: str) -> None:
     first = mask.to_numpy().nonzero()[0][0]
     bad_rows = int(mask.sum())
     more = f" ({bad_rows - 1} more rows like it)" if bad_rows > 1 else ""
-    raise DataError(
-        message + more,
-        str(frame["_file"].iloc[first]),
-        column=column,
-        row=int(frame["_row"].iloc[first]),
+    report(
+        DataError(
+            message + more,
+            str(frame["_file"].iloc[first]),
+            column=column,
+            row=int(frame["_row"].iloc[first]),
+        )
     )
 
 

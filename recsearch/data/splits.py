@@ -26,6 +26,7 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
     Temporal: each user's latest interactions (ties broken by file order) go to
     eval; for the sequential task, only the latest one (leave-last-out).
     Random: a seeded random subset of each user's interactions goes to eval.
+    Auto: temporal when the frame has timestamps, random otherwise.
     Eval rows whose item never occurs in train are dropped when
     `split.drop_unseen_items`. For top-K tasks, eval keeps one row per
     (user, item), the last (strongest) event, and drops items the user
@@ -41,7 +42,10 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
       {"train": frame, "eval": frame}, each in chronological (or file) order.
     """
     order = np.arange(len(frame))
-    if split.method == "temporal":
+    method = split.method
+    if method == "auto":
+        method = "temporal" if keys.TIMESTAMP in frame else "random"
+    if method == "temporal":
         position = pd.DataFrame(
             {"u": frame[keys.USER_ID].to_numpy(), "t": frame[keys.TIMESTAMP].to_numpy(), "o": order}
         ).sort_values(["u", "t", "o"], kind="stable")

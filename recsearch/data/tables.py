@@ -10,7 +10,7 @@ import pandas as pd
 
 from recsearch.config import EntitySource, PipelineConfig
 from recsearch.data import sources, spans
-from recsearch.errors import DataError
+from recsearch.errors import DataError, Problems, RecsearchError, report
 from recsearch.modules import features as keys
 
 
@@ -98,12 +98,15 @@ def load_entities(config: PipelineConfig, entity: str) -> pd.DataFrame | None:
     dup = ids.duplicated()
     if dup.any():
         first = int(np.argmax(dup.to_numpy()))
-        raise DataError(
-            f"duplicate id {ids.iloc[first]!r}",
-            str(raw["_file"].iloc[first]),
-            column=src.id,
-            row=int(raw["_row"].iloc[first]),
+        report(
+            DataError(
+                f"duplicate id {ids.iloc[first]!r}",
+                str(raw["_file"].iloc[first]),
+                column=src.id,
+                row=int(raw["_row"].iloc[first]),
+            )
         )
+        raw, ids = raw[~dup.to_numpy()], ids[~dup]
     out = pd.DataFrame(index=pd.Index(ids.to_numpy(), name="id"))
     for column in (*src.categorical, *src.hashed, *src.text):
         out[keys.side_feature(entity, column)] = sources.text_column(raw, column, False).to_numpy()
@@ -138,12 +141,14 @@ def read_images(raw: pd.DataFrame, column: str) -> np.ndarray:
         try:
             with sources.open_file(path) as f:
                 data = f.read()
-        except (OSError, FileNotFoundError) as e:
-            raise DataError(f"image file not found: {value}", table, column, int(row)) from e
-        if not data.startswith(_IMAGE_SIGNATURES):
-            raise DataError(
-                f"{value} is not a PNG, JPEG, GIF or BMP image", table, column, int(row)
+        except (OSError, FileNotFoundError):
+            report(DataError(f"image file not found: {value}", table, column, int(row)))
+            data = b""
+        if data and not data.startswith(_IMAGE_SIGNATURES):
+            report(
+                DataError(f"{value} is not a PNG, JPEG, GIF or BMP image", table, column, int(row))
             )
+            data = b""
         images.append(data)
     return np.array(images, dtype=object)
 
@@ -185,6 +190,15 @@ def load_joined(config: PipelineConfig, pattern: str | list[str] | None = None) 
     return load_all(config, pattern)[0]
 
 
+def _checked(load, *args):
+    """`load(*args)`; a problem that stops it is reported, so the other tables are checked too."""
+    try:
+        return load(*args)
+    except RecsearchError as error:
+        report(error)
+        return None
+
+
 def load_all(
     config: PipelineConfig, pattern: str | list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -194,8 +208,10 @@ def load_all(
     features and empty interaction and user fields, so it encodes like an
     interaction; items with no interaction yet are served from it.
     """
-    interactions = load_interactions(config, pattern)
-    users, items = load_entities(config, "user"), load_entities(config, "item")
+    interactions = _checked(load_interactions, config, pattern)
+    users, items = _checked(load_entities, config, "user"), _checked(load_entities, config, "item")
+    if interactions is None:
+        raise Problems([])  # already reported (only inside `collecting()` do we get here)
     frame = join_side_features(join_side_features(interactions, users, "user"), items, "item")
     if items is None:
         return frame, None
