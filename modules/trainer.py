@@ -19,7 +19,11 @@ from recsearch.modules.model_factory import build_model, make_optimizer
 
 _STATS_BATCH = 8192
 HISTORY_FILE = "training_history.json"
+REFIT_HISTORY_FILE = "refit_history.json"
 CATALOG_SPLIT = "catalog"
+HELDOUT_SPLIT = "heldout"
+# The refit bundle's directory in the Model artifact, beside Format-Serving.
+REFIT_DIR = "Format-Refit"
 
 
 def sibling_split(files: list[str], split: str) -> list[str] | None:
@@ -146,18 +150,86 @@ def run_fn(fn_args: FnArgs) -> None:
     """Trains the configured model and exports the serving bundle.
 
     `fn_args.custom_config` holds {"features": FeatureSpec JSON, "model": the
-    model config, "model_name": str, "serving": the serving config}; the
-    Tuner's best values, when there is a Tuner, override the model config.
+    model config, "model_name": str, "serving": the serving config, "refit":
+    bool}; the Tuner's best values, when there is a Tuner, override the model
+    config.
+
+    The candidate is trained on the train split and exported where TFX's
+    Evaluator reads it (`serving_model_dir`). With "refit" and a held-out
+    split beside the training data, the same configuration is trained again
+    on train + held-out (the whole log) and exported to `refit_model_dir`,
+    the bundle the Pusher publishes.
     """
     config = fn_args.custom_config
     spec = FeatureSpec.from_json(config["features"])
     hparams = {**config["model"], **tuned_values(fn_args.hyperparameters)}
-    tf.keras.utils.set_random_seed(int(hparams["seed"]))
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
+    heldout_files = sibling_split(fn_args.train_files, HELDOUT_SPLIT)
+    train_and_export(
+        fn_args,
+        fn_args.train_files,
+        catalog_files,
+        fn_args.serving_model_dir,
+        hparams,
+        spec,
+        tft_output,
+        base_model=fn_args.base_model,
+    )
+    if not (config.get("refit") and heldout_files and distribute.is_chief()):
+        return
+    logging.info("Trainer: refitting on train + held-out for serving")
+    sizes = train_and_export(
+        fn_args,
+        [*fn_args.train_files, *heldout_files],
+        catalog_files,
+        refit_model_dir(fn_args.serving_model_dir),
+        hparams,
+        spec,
+        tft_output,
+        base_model=fn_args.base_model,
+        history_name=REFIT_HISTORY_FILE,
+    )
+    logging.info("Trainer: the served model saw %d interactions", sizes)
 
-    def dataset(batch_size: int, shuffle: bool, files=None) -> tf.data.Dataset:
+
+def refit_model_dir(serving_model_dir: str) -> str:
+    """Where the refit bundle goes: beside the candidate's Format-Serving directory."""
+    return os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), REFIT_DIR)
+
+
+def release_model_path(model_uri: str) -> str:
+    """The bundle to publish from a Model artifact: the refit one if present, else the candidate."""
+    from tfx.utils import path_utils
+
+    refit = os.path.join(model_uri, REFIT_DIR)
+    if tf.io.gfile.exists(os.path.join(refit, "saved_model.pb")):
+        return refit
+    return path_utils.serving_model_path(model_uri)
+
+
+def train_and_export(
+    fn_args: FnArgs,
+    files: list[str],
+    catalog_files: list[str] | None,
+    export_dir: str,
+    hparams: dict,
+    spec: FeatureSpec,
+    tft_output: tft.TFTransformOutput,
+    base_model: str | None = None,
+    history_name: str = HISTORY_FILE,
+) -> int:
+    """Trains the model on `files` and exports its bundle to `export_dir`.
+
+    Returns:
+      The number of training interactions.
+    """
+    config = fn_args.custom_config
+    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+
+    def dataset(batch_size: int, shuffle: bool, files_=None) -> tf.data.Dataset:
         return training_data.make_dataset(
-            files or fn_args.train_files,
+            files_ or files,
             fn_args.data_accessor,
             tft_output,
             batch_size=batch_size,
@@ -165,19 +237,19 @@ def run_fn(fn_args: FnArgs) -> None:
             seed=int(hparams["seed"]),
         )
 
-    catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
     catalog = training_data.build_catalog(
         dataset(_STATS_BATCH, shuffle=False).as_numpy_iterator(),
         tft_output,
         spec,
         dataset(_STATS_BATCH, False, catalog_files).as_numpy_iterator() if catalog_files else (),
     )
+    interactions = int(catalog.item_counts.sum())
     logging.info(
         "Trainer: %d users, %d candidate items (%d cold), %d training interactions",
         catalog.user_vocab_size,
         catalog.num_candidates,
         catalog.num_cold_items,
-        int(catalog.item_counts.sum()),
+        interactions,
     )
     training = config.get("training", {"strategy": "default", "tpu": None})
     strategy = distribute.make_strategy(training["strategy"], training.get("tpu") or "")
@@ -186,12 +258,10 @@ def run_fn(fn_args: FnArgs) -> None:
         # One forward pass creates every variable, so a warm start can fill them.
         model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
         closed_form = getattr(model, "closed_form", False)
-        if fn_args.base_model and hparams.get("warm_start", True) and not closed_form:
-            report = warm_start.apply(
-                model, fn_args.base_model, lambda name: vocabulary(tft_output, name)
-            )
+        if base_model and hparams.get("warm_start", True) and not closed_form:
+            report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
             warm_start.write_report(report, fn_args.model_run_dir)
-            logging.info("Trainer: warm start from %s: %s", fn_args.base_model, report["tables"])
+            logging.info("Trainer: warm start from %s: %s", base_model, report["tables"])
         model.compile(optimizer=make_optimizer(hparams))
     started = time.time()
     if closed_form:
@@ -205,18 +275,28 @@ def run_fn(fn_args: FnArgs) -> None:
     logging.info("Trainer: trained in %.1f s", elapsed)
 
     if not distribute.is_chief():
-        return  # only the chief writes the bundle; the workers only train
+        return interactions  # only the chief writes the bundle; the workers only train
     serving_config = config["serving"]
     serving.export_bundle(
         model,
         catalog,
         tft_output,
-        fn_args.serving_model_dir,
+        export_dir,
         top_k=int(serving_config["top_k"]),
         exclude_seen=bool(serving_config["exclude_seen"]),
         index_params=index_params(serving_config, catalog.num_candidates, model.inner_product),
     )
-    warm_start.save(model, fn_args.serving_model_dir)
+    warm_start.save(model, export_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({"loss": losses, "seconds": elapsed}, f)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, history_name), "w") as f:
+        json.dump(
+            {
+                "loss": losses,
+                "seconds": elapsed,
+                "interactions": interactions,
+                "users": catalog.user_vocab_size,
+                "items": catalog.num_candidates,
+            },
+            f,
+        )
+    return interactions

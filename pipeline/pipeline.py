@@ -12,7 +12,11 @@ from tfx import v1 as tfx
 from recsearch import config as config_lib
 from recsearch.components.atomic_pusher.component import AtomicPusher
 from recsearch.components.data_gate.component import DataGate
-from recsearch.components.recsys_example_gen.component import RecsysExampleGen, output_splits
+from recsearch.components.recsys_example_gen.component import (
+    RecsysExampleGen,
+    analyzed_splits,
+    output_splits,
+)
 from recsearch.components.release_gate.checks import GateConfig
 from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.components.run_report.component import RunReport
@@ -32,6 +36,7 @@ def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
     """The release gate's thresholds from the config's `release` section."""
     thresholds = config_lib.to_dict(config.release)
     thresholds.pop("keep_versions")
+    thresholds.pop("refit")
     return GateConfig(
         top_k=config.evaluation.top_k,
         temporal=config.split.method == "temporal",
@@ -69,6 +74,7 @@ def trainer_config(config: config_lib.PipelineConfig) -> dict:
         "serving": config_lib.to_dict(config.serving),
         "training": config_lib.to_dict(config.training),
         "task": config.task,
+        "refit": config.release.refit,
     }
 
 
@@ -122,7 +128,10 @@ def create_pipeline(
         range_config=runtime.range_config or range_config,
         input_base=runtime.data_root,
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # The held-out rows are a superset of eval, kept only for the refit.
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], exclude_splits=[splits.HELDOUT]
+    )
     # The schema of the previous run, for the report's "schema changes" section.
     # It must resolve before this run writes its own schema.
     previous_schema = tfx.dsl.Resolver(
@@ -159,7 +168,7 @@ def create_pipeline(
         schema=data_gate.outputs["checked_schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(
-            analyze=[splits.TRAIN], transform=output_splits(config)
+            analyze=analyzed_splits(config), transform=output_splits(config)
         ),
         custom_config={"features": FeatureSpec.from_config(config).to_json()},
     )

@@ -41,10 +41,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         config, args.output, enable_cache=not args.no_cache, span=args.span, rows=rows
     )
     print()
+    popularity = next(
+        (
+            c.get("figures", {}).get("popularity", {})
+            for c in summary.checks
+            if c["name"] == "popularity"
+        ),
+        {},
+    )
+    print(f"  {'metric':<20} {'candidate':>10} {'last blessed':>13} {'popularity':>11}")
     for name, value in sorted(summary.metrics.items()):
         base = summary.baseline_metrics.get(name)
-        versus = f"   (last blessed: {base:.4f})" if base is not None else ""
-        print(f"  {name:<28} {value:.4f}{versus}")
+        versus = f"{base:>13.4f}" if base is not None else f"{'first run':>13}"
+        pop = f"{popularity[name]:>11.4f}" if name in popularity else f"{'-':>11}"
+        print(f"  {name:<20} {value:>10.4f} {versus} {pop}")
     for check in summary.checks:
         mark = "ok  " if check["passed"] else "FAIL"
         print(f"  [{mark}] {check['name']}: {check['detail']}")
@@ -54,6 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("Not blessed:")
         for reason in summary.reasons or ["the release gate did not bless the model"]:
             print(f"  - {reason}")
+    if summary.served_data:
+        print(summary.served_data)
     if summary.pushed_to:
         print(f"Pushed to {summary.pushed_to}")
         print(f"Try it:   recsearch recommend --model-dir {summary.serving_dir} --user <user id>")

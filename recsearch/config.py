@@ -350,6 +350,11 @@ class Release:
       min_ann_recall: Least recall@K of the approximate index against exact
         top-K, when the bundle has one.
       keep_versions: Model versions kept in the serving directory.
+      refit: After the candidate is judged on the held-out interactions,
+        train the same configuration again on the whole log (train and
+        held-out) and push that model, so serving knows every user's newest
+        interactions. The blessing stays the one measured on the held-out
+        split; false pushes the judged model itself.
     """
 
     min_coverage: float | None = None
@@ -360,6 +365,7 @@ class Release:
     latency_budget_ms: float | None = 250.0
     min_ann_recall: float | None = 0.9
     keep_versions: int = 5
+    refit: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ class RunSummary:
       report: Path of the run's HTML report, if one was written.
       model_run: The Trainer's run directory (logs, history, warm-start report).
       timings: Seconds per component, when the run was watched.
+      served_data: Which interactions the judged and the served model saw.
     """
 
     metrics: dict[str, float]
@@ -36,6 +37,7 @@ class RunSummary:
     report: str | None = None
     model_run: str | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    served_data: str = ""
 
 
 def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
@@ -140,6 +142,20 @@ def report_path(value_uri: str) -> str:
     return path(value_uri)
 
 
+def served_data_sentence(candidate: dict, refit: dict) -> str:
+    """Which interactions the judged candidate and the served model were trained on."""
+    judged = candidate.get("interactions")
+    if not refit.get("interactions"):
+        if judged is None:
+            return "The served model is the judged candidate."
+        return f"The served model is the judged candidate, trained on {judged:,} interactions."
+    return (
+        f"The candidate was judged after training on {judged or 0:,} interactions (the train "
+        f"split); the served model was then refit on the whole log, {refit['interactions']:,} "
+        f"interactions of {refit.get('users', 0):,} users (train and held-out)."
+    )
+
+
 def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     """Reads the latest evaluation, blessing and push of `pipeline_name`.
 
@@ -179,6 +195,14 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         serving_dir = os.path.dirname(pushed_to.rstrip("/"))
     report = _latest_from(store, context.id, "system.HTML", REPORT)
     model_run = _latest_from(store, context.id, "ModelRun", "Trainer")
+    served_data = ""
+    if model_run is not None:
+        from recsearch.report import gather
+
+        served_data = served_data_sentence(
+            gather.training_history(model_run.uri),
+            gather.training_history(model_run.uri, "refit_history.json"),
+        )
     return RunSummary(
         metrics,
         baseline,
@@ -189,4 +213,5 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         checks,
         report=report_path(report.uri) if report is not None else None,
         model_run=model_run.uri if model_run is not None else None,
+        served_data=served_data,
     )

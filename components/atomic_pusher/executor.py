@@ -8,9 +8,9 @@ from typing import Any
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
-from tfx.utils import path_utils
 
 from recsearch import versions
+from recsearch.modules import trainer
 
 BLESSED = "blessed"
 
@@ -37,7 +37,7 @@ class Executor(base_executor.BaseExecutor):
             return
         model = artifact_utils.get_single_instance(input_dict["model"])
         version, target = versions.publish(
-            path_utils.serving_model_path(model.uri),
+            trainer.release_model_path(model.uri),
             exec_properties["base_directory"],
             keep=int(exec_properties["keep_versions"]),
         )

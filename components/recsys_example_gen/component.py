@@ -42,11 +42,24 @@ def split_input_path(path: str) -> tuple[str, str]:
 
 
 def output_splits(config: config_lib.PipelineConfig) -> list[str]:
-    """train and eval, plus the item catalog when there is an items table."""
+    """train and eval; every held-out row for a refit; the item catalog with an items table."""
     names = [splits.TRAIN, splits.EVAL]
+    if config.release.refit:
+        names.append(splits.HELDOUT)
     if config.items is not None:
         names.append(splits.CATALOG)
     return names
+
+
+def analyzed_splits(config: config_lib.PipelineConfig) -> list[str]:
+    """The splits Transform learns vocabularies and statistics from.
+
+    With a refit, the served model is trained on the whole log, so its ids
+    must all be in the vocabularies: items that first occur in the held-out
+    part are known (the candidate judged on eval has them untrained, as any
+    item with no training interaction).
+    """
+    return [splits.TRAIN, splits.HELDOUT] if config.release.refit else [splits.TRAIN]
 
 
 class RecsysExampleGen(FileBasedExampleGen):

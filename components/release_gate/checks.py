@@ -256,6 +256,50 @@ def evaluator_check(evaluation_uri: str) -> Check:
     return Check("metrics", validation.validation_ok, detail, {"metrics": metrics})
 
 
+def popularity_ranks(
+    train: pd.DataFrame, evaluation: pd.DataFrame, item_ids: np.ndarray, popularity: np.ndarray
+) -> list[np.ndarray]:
+    """Each eval user's relevant items' ranks under popularity, their training items excluded.
+
+    The order is the candidate bundle's own: training counts, ties by
+    candidate position, as `recommend` serves unknown users.
+    """
+    order = np.lexsort((np.arange(len(popularity)), -popularity))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    where = {item: position[i] for i, item in enumerate(item_ids)}
+    seen = train.groupby(keys.USER_ID)[keys.ITEM_ID].agg(set)
+    ranks = []
+    for user, items in evaluation.groupby(keys.USER_ID)[keys.ITEM_ID]:
+        excluded = np.sort([where[i] for i in seen.get(user, ()) if i in where])
+        relevant = np.array([where[i] for i in set(items) if i in where], dtype=np.int64)
+        if relevant.size:
+            ranks.append(relevant - np.searchsorted(excluded, relevant))
+    return ranks
+
+
+def popularity_check(
+    train: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    candidate: BundleView,
+    metrics: dict[str, float],
+    config: GateConfig,
+) -> Check:
+    """Report only: the most-popular list scored like the candidate, on the same eval split."""
+    ranks = popularity_ranks(train, evaluation, candidate.item_ids, candidate.popularity)
+    if not ranks or any(name.startswith(("rmse", "mae")) for name in metrics):
+        return Check("popularity", True, "not comparable for this task", {})
+    k = config.top_k
+    scores = {f"{m}@{k}": v for m, v in ranking_metrics.mean_metrics(ranks, k).items()}
+    parts = []
+    for name, value in scores.items():
+        mine = metrics.get(name)
+        if mine is not None:
+            ratio = f", {mine / value:.2f}x" if value > 0 else ""
+            parts.append(f"{name} {value:.4f} (candidate {mine:.4f}{ratio})")
+    return Check("popularity", True, "; ".join(parts), {"popularity": scores})
+
+
 def ann_check(version_dir: str, users: list[str], config: GateConfig) -> Check:
     """Recall@K and latency of the ScaNN companion against exact top-K, if there is one."""
     import time

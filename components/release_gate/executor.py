@@ -16,6 +16,7 @@ from tfx.utils import path_utils
 
 from recsearch.components.release_gate import checks
 from recsearch.modules import features as keys
+from recsearch.modules import trainer
 
 REPORT_FILE = "release_report.json"
 
@@ -26,8 +27,16 @@ def run_checks(
     examples_uri: str,
     evaluation_uri: str,
     config: checks.GateConfig,
+    release_dir: str | None = None,
 ) -> list[checks.Check]:
-    """Every check of the gate, in the order they are reported."""
+    """Every check of the gate, in the order they are reported.
+
+    The metrics, catalog and data checks judge the candidate (trained on the
+    train split, measured on eval); the serving and index checks probe the
+    bundle that would be pushed (`release_dir`, the refit, by default the
+    candidate itself).
+    """
+    release_dir = release_dir or candidate_dir
     train = checks.read_split(examples_uri, "train")
     evaluation = checks.read_split(examples_uri, "eval")
     candidate = checks.BundleView.load(candidate_dir)
@@ -35,12 +44,14 @@ def run_checks(
     users = sorted(set(evaluation[keys.USER_ID]))
     known_user = train[keys.USER_ID].iloc[0]
     known_item = train[keys.ITEM_ID].iloc[0]
+    metrics = checks.evaluator_check(evaluation_uri)
     return [
-        checks.evaluator_check(evaluation_uri),
+        metrics,
+        checks.popularity_check(train, evaluation, candidate, metrics.figures["metrics"], config),
         checks.catalog_check(candidate, baseline, users, config),
         checks.data_check(train, evaluation, candidate, baseline, config),
-        checks.serving_check(candidate_dir, known_user, known_item, config),
-        checks.ann_check(candidate_dir, users, config),
+        checks.serving_check(release_dir, known_user, known_item, config),
+        checks.ann_check(release_dir, users, config),
     ]
 
 
@@ -92,6 +103,7 @@ class Executor(base_executor.BaseExecutor):
             artifact_utils.get_single_uri(input_dict["examples"]),
             artifact_utils.get_single_uri(input_dict["evaluation"]),
             config,
+            release_dir=trainer.release_model_path(model.uri),
         )
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
         blessed = write_blessing(blessing, results, model, baseline)

@@ -12,6 +12,8 @@ TRAIN = "train"
 EVAL = "eval"
 # Not a split of the interactions: one row per item of the items table.
 CATALOG = "catalog"
+# Every held-out interaction, unfiltered: with train, the whole log (for the refit).
+HELDOUT = "heldout"
 
 
 def eval_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:
@@ -39,7 +41,9 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
       task: The pipeline task.
 
     Returns:
-      {"train": frame, "eval": frame}, each in chronological (or file) order.
+      {"train": frame, "eval": frame, "heldout": frame}, each in chronological
+      (or file) order. "heldout" holds every held-out interaction before the
+      filters above, so train and heldout together are the whole log.
     """
     order = np.arange(len(frame))
     method = split.method
@@ -64,7 +68,7 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
     is_eval[position["o"].to_numpy()] = rank_in_user >= sizes - held
 
     train = frame[~is_eval]
-    evaluation = frame[is_eval]
+    evaluation = heldout = frame[is_eval]
     if split.drop_unseen_items:
         evaluation = evaluation[evaluation[keys.ITEM_ID].isin(set(train[keys.ITEM_ID]))]
     if task != "rating":
@@ -72,7 +76,7 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
         seen = pd.MultiIndex.from_frame(train[list(pairs)])
         in_train = pd.MultiIndex.from_frame(evaluation[list(pairs)]).isin(seen)
         evaluation = evaluation[~in_train].drop_duplicates(list(pairs), keep="last")
+    parts = {TRAIN: train, EVAL: evaluation, HELDOUT: heldout}
     if keys.TIMESTAMP in frame:
-        train = train.sort_values(keys.TIMESTAMP, kind="stable")
-        evaluation = evaluation.sort_values(keys.TIMESTAMP, kind="stable")
-    return {TRAIN: train.reset_index(drop=True), EVAL: evaluation.reset_index(drop=True)}
+        parts = {k: v.sort_values(keys.TIMESTAMP, kind="stable") for k, v in parts.items()}
+    return {name: part.reset_index(drop=True) for name, part in parts.items()}

@@ -14,7 +14,7 @@ from recsearch.components.data_gate.executor import report as anomaly_lines
 from recsearch.data import tables
 from recsearch.modules import features as keys
 from recsearch.report import gather, plots, render
-from recsearch.results import read_metrics
+from recsearch.results import read_metrics, served_data_sentence
 
 SECTIONS = ("verdict", "data", "training", "evaluation", "slices", "samples", "index")
 
@@ -114,10 +114,25 @@ def build(inputs: ReportInputs) -> Report:
         f"{history.get('seconds', 0.0):.1f} s. TensorBoard logs: "
         f"<code>{render.escape(inputs.model_run or '-')}</code></p>"
     )
+    refit = (
+        gather.training_history(inputs.model_run, "refit_history.json")
+        if (inputs.model_run)
+        else {}
+    )
+    training_html += f"<p>{render.escape(served_data_sentence(history, refit))}</p>"
 
     # Evaluation
+    popularity = next(
+        (c.get("figures", {}).get("popularity", {}) for c in checks if c["name"] == "popularity"),
+        {},
+    )
     rows = [
-        {"metric": n, "candidate": v, "last blessed": baseline.get(n, float("nan"))}
+        {
+            "metric": n,
+            "candidate": f"{v:.4f}",
+            "last blessed": f"{baseline[n]:.4f}" if n in baseline else "first run",
+            "popularity": f"{popularity[n]:.4f}" if n in popularity else "-",
+        }
         for n, v in sorted(metrics.items())
     ]
     check_rows = pd.DataFrame(
@@ -207,10 +222,13 @@ def build(inputs: ReportInputs) -> Report:
         [
             f"# {config.name}: {verdict}",
             "",
-            "| metric | candidate | last blessed |",
-            "|---|---|---|",
+            "| metric | candidate | last blessed | popularity |",
+            "|---|---|---|---|",
         ]
-        + [f"| {r['metric']} | {r['candidate']:.4f} | {r['last blessed']:.4f} |" for r in rows]
+        + [
+            f"| {r['metric']} | {r['candidate']} | {r['last blessed']} | {r['popularity']} |"
+            for r in rows
+        ]
         + [""]
         + [f"- {'ok' if c['passed'] else 'FAILED'} {c['name']}: {c['detail']}" for c in checks]
     )

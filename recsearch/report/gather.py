@@ -83,8 +83,9 @@ def read_schema(schema_uri: str | None) -> schema_pb2.Schema | None:
     return tfdv.load_schema_text(files[0]) if files else None
 
 
-def training_history(model_run_uri: str) -> dict:
-    path = os.path.join(model_run_uri, "training_history.json")
+def training_history(model_run_uri: str, name: str = "training_history.json") -> dict:
+    """The Trainer's record of one training (the candidate's, or the refit's by `name`)."""
+    path = os.path.join(model_run_uri, name)
     if not tf.io.gfile.exists(path):
         return {"loss": [], "seconds": 0.0}
     with tf.io.gfile.GFile(path) as f:
