@@ -98,6 +98,7 @@ def create_pipeline(
     enable_cache: bool = True,
     range_config: tfx.proto.RangeConfig | None = None,
     runtime: RuntimeValues | None = None,
+    train_only: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
@@ -118,6 +119,8 @@ def create_pipeline(
       range_config: The span to read when the interactions path holds
         `{SPAN}` (default: the newest).
       runtime: Values a runner leaves open until run time (overrides the above).
+      train_only: Stop after the Trainer: the data steps and the training
+        with its export, nothing judged or pushed (a dry run of new data).
 
     Returns:
       The TFX pipeline.
@@ -210,6 +213,27 @@ def create_pipeline(
         base_model=baseline.outputs["model"] if config.model.warm_start else None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
+    data_and_training = [
+        example_gen,
+        previous_schema,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        data_gate,
+        transform,
+        *([tuner] if tuner else []),
+        trainer,
+        baseline,
+    ]
+    settings = dict(
+        pipeline_name=config.name,
+        pipeline_root=pipeline_root,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+    )
+    if train_only:
+        return tfx.dsl.Pipeline(components=data_and_training, **settings)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -243,27 +267,5 @@ def create_pipeline(
         blessing=release_gate.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"],
     ).with_id(RUN_REPORT)
-    components = [
-        example_gen,
-        previous_schema,
-        statistics_gen,
-        schema_gen,
-        example_validator,
-        data_gate,
-        transform,
-        *([tuner] if tuner else []),
-        trainer,
-        baseline,
-        evaluator,
-        release_gate,
-        pusher,
-        report,
-    ]
-    return tfx.dsl.Pipeline(
-        pipeline_name=config.name,
-        pipeline_root=pipeline_root,
-        components=components,
-        enable_cache=enable_cache,
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args),
-    )
+    components = [*data_and_training, evaluator, release_gate, pusher, report]
+    return tfx.dsl.Pipeline(components=components, **settings)
