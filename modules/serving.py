@@ -57,6 +57,7 @@ class RecommenderModule(tf.Module):
         top_k: int = 10,
         exclude_seen: bool = True,
         index_params: IndexParams | None = None,
+        content: tf.keras.Model | None = None,
     ):
         """Builds the module.
 
@@ -71,6 +72,11 @@ class RecommenderModule(tf.Module):
           index_params: Build a ScaNN index over the candidates and answer
             recommend, similar_items and search with it (the exact path
             stays for serving_default and predict).
+          content: A second trained model over the same catalog whose item
+            vectors come from content (the two-tower model): it answers
+            similar_items, embed_items, search_text and search_image, while
+            `model` answers recommend, predict and serving_default. None:
+            `model` answers everything.
 
         Raises:
           ValueError: On a non-positive top_k or an empty catalog.
@@ -86,17 +92,23 @@ class RecommenderModule(tf.Module):
                 "so an ANN index cannot search it: set serving.index to brute_force"
             )
         self.model = model
+        self.content_model = content if content is not None else model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
         self._text_features = [
-            n for n in getattr(getattr(model, "item_tower", None), "text", []) or []
+            n for n in getattr(getattr(self.content_model, "item_tower", None), "text", []) or []
         ]
         self.top_k = min(top_k, catalog.num_candidates)
         self.exclude_seen = exclude_seen
         vectors = candidate_matrix(model, catalog)
         self.candidates = tf.Variable(vectors, trainable=False)
-        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        self.unit_candidates = tf.Variable(vectors / norms, trainable=False)
+        # Item vectors of the content side: search, similar items, embeddings.
+        content_vectors = vectors if content is None else candidate_matrix(content, catalog)
+        self.content_candidates = (
+            self.candidates if content is None else tf.Variable(content_vectors, trainable=False)
+        )
+        norms = np.maximum(np.linalg.norm(content_vectors, axis=1, keepdims=True), 1e-12)
+        self.unit_candidates = tf.Variable(content_vectors / norms, trainable=False)
         self.item_ids = tf.Variable(catalog.item_ids.astype(str), trainable=False, dtype=tf.string)
         self.item_positions = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -120,11 +132,13 @@ class RecommenderModule(tf.Module):
         self.fallback = None if fallback is None else tf.Variable(fallback, trainable=False)
         # Search signatures exist only for models that encode text or images;
         # as attributes, not methods, so saving does not trace them otherwise.
-        if getattr(model, "searchable_by_text", False) and self._text_features:
+        if getattr(self.content_model, "searchable_by_text", False) and self._text_features:
             self.search_text = tf.function(
                 self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")]
             )
-        if getattr(model, "searchable_by_image", False) and keys.IMAGE in self._raw_spec:
+        if getattr(self.content_model, "searchable_by_image", False) and (
+            keys.IMAGE in self._raw_spec
+        ):
             self.search_image = tf.function(
                 self._search_image, input_signature=[tf.TensorSpec([None], tf.string, name="image")]
             )
@@ -134,7 +148,12 @@ class RecommenderModule(tf.Module):
             most_seen = int(seen_counts.max()) if len(seen_counts) and exclude_seen else 0
             self.fetch_k = min(catalog.num_candidates, self.top_k + most_seen + 1)
             self.index = build_index(vectors, self.fetch_k, index_params)
-            self.unit_index = build_index(vectors / norms, self.fetch_k, index_params)
+            self.search_index = (
+                self.index
+                if content is None
+                else build_index(content_vectors, self.fetch_k, index_params)
+            )
+            self.unit_index = build_index(content_vectors / norms, self.fetch_k, index_params)
 
     # Encoding raw inputs.
 
@@ -265,9 +284,10 @@ class RecommenderModule(tf.Module):
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
 
     def _search(self, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Top-K content candidates for query vectors of the content model."""
         if self.index is not None:
-            return self._search_ann(self.index, queries)
-        return self._top(tf.matmul(queries, self.candidates, transpose_b=True))
+            return self._search_ann(self.search_index, queries)
+        return self._top(tf.matmul(queries, self.content_candidates, transpose_b=True))
 
     # Signatures.
 
@@ -308,16 +328,16 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
     def embed_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
-        vectors = tf.gather(self.candidates, tf.maximum(positions, 0))
+        vectors = tf.gather(self.content_candidates, tf.maximum(positions, 0))
         return {"embeddings": tf.where((positions >= 0)[:, None], vectors, tf.zeros_like(vectors))}
 
     def _search_text(self, query: tf.Tensor) -> dict[str, tf.Tensor]:
         transformed = self._transform({name: query for name in self._text_features})
-        return self._search(self.model.text_query_vectors(transformed))
+        return self._search(self.content_model.text_query_vectors(transformed))
 
     def _search_image(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         pixels = self._transform({keys.IMAGE: image})[keys.IMAGE]
-        return self._search(self.model.image_query_vectors(pixels))
+        return self._search(self.content_model.image_query_vectors(pixels))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -379,9 +399,17 @@ def export_bundle(
     top_k: int,
     exclude_seen: bool,
     index_params: IndexParams | None = None,
+    content: tf.keras.Model | None = None,
 ) -> None:
-    """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it."""
-    export(RecommenderModule(model, catalog, tft_output, top_k, exclude_seen), path)
+    """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it.
+
+    `content`: a model that answers the content signatures (see RecommenderModule).
+    """
+    export(
+        RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, content=content), path
+    )
     if index_params is not None:
-        companion = RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, index_params)
+        companion = RecommenderModule(
+            model, catalog, tft_output, top_k, exclude_seen, index_params, content=content
+        )
         export(companion, companion_path(path))

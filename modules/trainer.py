@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -12,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from recsearch.modules import ann, distribute, serving, training_data, warm_start
+from recsearch.modules import ann, distribute, selection, serving, training_data, warm_start
 from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.model_factory import build_model, make_optimizer
@@ -150,9 +151,14 @@ def run_fn(fn_args: FnArgs) -> None:
     """Trains the configured model and exports the serving bundle.
 
     `fn_args.custom_config` holds {"features": FeatureSpec JSON, "model": the
-    model config, "model_name": str, "serving": the serving config, "refit":
-    bool}; the Tuner's best values, when there is a Tuner, override the model
-    config.
+    model config, "model_name": a family or "auto", "serving": the serving
+    config, "refit": bool, "task", "eval_metric", "top_k", "split_method"};
+    the Tuner's best values, when there is a Tuner, override the model config.
+
+    With "auto", the candidate families are compared on an inner split of the
+    training data first (`selection`), and the winner is trained; when items
+    have text or images and the winner is not the two-tower model, the
+    two-tower model is trained too and answers search in the same bundle.
 
     The candidate is trained on the train split and exported where TFX's
     Evaluator reads it (`serving_model_dir`). With "refit" and a held-out
@@ -166,31 +172,59 @@ def run_fn(fn_args: FnArgs) -> None:
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
     heldout_files = sibling_split(fn_args.train_files, HELDOUT_SPLIT)
+    plan = TrainingPlan(config["model_name"], hparams)
+    if plan.name == selection.AUTO:
+        chosen = selection.select(fn_args, hparams, spec, tft_output, catalog_files)
+        selection.write(chosen, fn_args.model_run_dir)
+        for line in chosen.lines():
+            logging.info("Trainer: model auto: %s", line)
+        plan = TrainingPlan(
+            chosen.winner.name,
+            {**hparams, **chosen.winner.settings},
+            chosen.content_model,
+            hparams,
+        )
     train_and_export(
         fn_args,
+        plan,
         fn_args.train_files,
         catalog_files,
         fn_args.serving_model_dir,
-        hparams,
         spec,
         tft_output,
-        base_model=fn_args.base_model,
     )
     if not (config.get("refit") and heldout_files and distribute.is_chief()):
         return
     logging.info("Trainer: refitting on train + held-out for serving")
     sizes = train_and_export(
         fn_args,
+        plan,
         [*fn_args.train_files, *heldout_files],
         catalog_files,
         refit_model_dir(fn_args.serving_model_dir),
-        hparams,
         spec,
         tft_output,
-        base_model=fn_args.base_model,
         history_name=REFIT_HISTORY_FILE,
     )
     logging.info("Trainer: the served model saw %d interactions", sizes)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """Which model to train, and which one answers content search beside it (if another).
+
+    Attributes:
+      name: The model family that serves `recommend`.
+      hparams: Its settings.
+      content_name: The family that answers search_text, search_image,
+        similar_items and embed_items, when not `name` itself.
+      content_hparams: Its settings.
+    """
+
+    name: str
+    hparams: dict
+    content_name: str | None = None
+    content_hparams: dict | None = None
 
 
 def refit_model_dir(serving_model_dir: str) -> str:
@@ -210,22 +244,20 @@ def release_model_path(model_uri: str) -> str:
 
 def train_and_export(
     fn_args: FnArgs,
+    plan: TrainingPlan,
     files: list[str],
     catalog_files: list[str] | None,
     export_dir: str,
-    hparams: dict,
     spec: FeatureSpec,
     tft_output: tft.TFTransformOutput,
-    base_model: str | None = None,
     history_name: str = HISTORY_FILE,
 ) -> int:
-    """Trains the model on `files` and exports its bundle to `export_dir`.
+    """Trains the plan's model(s) on `files` and exports the bundle to `export_dir`.
 
     Returns:
       The number of training interactions.
     """
     config = fn_args.custom_config
-    tf.keras.utils.set_random_seed(int(hparams["seed"]))
 
     def dataset(batch_size: int, shuffle: bool, files_=None) -> tf.data.Dataset:
         return training_data.make_dataset(
@@ -234,7 +266,7 @@ def train_and_export(
             tft_output,
             batch_size=batch_size,
             shuffle=shuffle,
-            seed=int(hparams["seed"]),
+            seed=int(plan.hparams["seed"]),
         )
 
     catalog = training_data.build_catalog(
@@ -251,14 +283,71 @@ def train_and_export(
         catalog.num_cold_items,
         interactions,
     )
+    model, losses, elapsed = train_model(
+        fn_args, plan.name, plan.hparams, dataset, catalog, spec, tft_output, warm=True
+    )
+    content = None
+    if plan.content_name:
+        content, _, _ = train_model(
+            fn_args, plan.content_name, plan.content_hparams, dataset, catalog, spec, tft_output
+        )
+    if not distribute.is_chief():
+        return interactions  # only the chief writes the bundle; the workers only train
+    serving_config = config["serving"]
+    serving.export_bundle(
+        model,
+        catalog,
+        tft_output,
+        export_dir,
+        top_k=int(serving_config["top_k"]),
+        exclude_seen=bool(serving_config["exclude_seen"]),
+        index_params=index_params(serving_config, catalog.num_candidates, model.inner_product),
+        content=content,
+    )
+    warm_start.save(model, export_dir)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, history_name), "w") as f:
+        json.dump(
+            {
+                "model": plan.name,
+                "content_model": plan.content_name,
+                "loss": losses,
+                "seconds": elapsed,
+                "interactions": interactions,
+                "users": catalog.user_vocab_size,
+                "items": catalog.num_candidates,
+            },
+            f,
+        )
+    return interactions
+
+
+def train_model(
+    fn_args: FnArgs,
+    name: str,
+    hparams: dict,
+    dataset,
+    catalog: training_data.Catalog,
+    spec: FeatureSpec,
+    tft_output: tft.TFTransformOutput,
+    warm: bool = False,
+) -> tuple[tf.keras.Model, list[float], float]:
+    """Builds model `name`, warm-starts it when `warm` and asked, and trains it.
+
+    Returns:
+      The model, its loss per epoch and the training seconds.
+    """
+    config = fn_args.custom_config
+    tf.keras.utils.set_random_seed(int(hparams["seed"]))
     training = config.get("training", {"strategy": "default", "tpu": None})
     strategy = distribute.make_strategy(training["strategy"], training.get("tpu") or "")
     with strategy.scope():
-        model = create_model(config["model_name"], hparams, spec, tft_output, catalog)
+        model = create_model(name, hparams, spec, tft_output, catalog)
         # One forward pass creates every variable, so a warm start can fill them.
         model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
         closed_form = getattr(model, "closed_form", False)
-        if base_model and hparams.get("warm_start", True) and not closed_form:
+        base_model = fn_args.base_model
+        if warm and base_model and hparams.get("warm_start", True) and not closed_form:
             report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
             warm_start.write_report(report, fn_args.model_run_dir)
             logging.info("Trainer: warm start from %s: %s", base_model, report["tables"])
@@ -272,31 +361,5 @@ def train_and_export(
     else:
         losses = fit(model, dataset, hparams, int(fn_args.train_steps or 0), fn_args.model_run_dir)
     elapsed = time.time() - started
-    logging.info("Trainer: trained in %.1f s", elapsed)
-
-    if not distribute.is_chief():
-        return interactions  # only the chief writes the bundle; the workers only train
-    serving_config = config["serving"]
-    serving.export_bundle(
-        model,
-        catalog,
-        tft_output,
-        export_dir,
-        top_k=int(serving_config["top_k"]),
-        exclude_seen=bool(serving_config["exclude_seen"]),
-        index_params=index_params(serving_config, catalog.num_candidates, model.inner_product),
-    )
-    warm_start.save(model, export_dir)
-    tf.io.gfile.makedirs(fn_args.model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, history_name), "w") as f:
-        json.dump(
-            {
-                "loss": losses,
-                "seconds": elapsed,
-                "interactions": interactions,
-                "users": catalog.user_vocab_size,
-                "items": catalog.num_candidates,
-            },
-            f,
-        )
-    return interactions
+    logging.info("Trainer: %s trained in %.1f s", name, elapsed)
+    return model, losses, elapsed

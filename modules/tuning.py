@@ -108,6 +108,49 @@ def validation_metric(
     return ranking_metrics.mean_metrics(ranks, top_k)[name]
 
 
+def fit_and_judge(
+    name: str,
+    hparams: dict,
+    fit_part: Mapping[str, np.ndarray],
+    held: Mapping[str, np.ndarray],
+    catalog: training_data.Catalog,
+    spec: FeatureSpec,
+    tft_output: tft.TFTransformOutput,
+    config: Mapping,
+    log_dir: str,
+) -> float:
+    """Trains model `name` on `fit_part` as the Trainer would; its blessing metric on `held`.
+
+    `config` is the Trainer's custom_config (task, and the blessing metric and
+    K as "eval_metric" and "top_k"). Used by the Tuner's trials and by
+    `model: auto`'s comparison of candidates.
+    """
+    from recsearch.modules import trainer  # the Trainer's helpers; imports this module's peers
+
+    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+
+    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+        data = tf.data.Dataset.from_tensor_slices(dict(fit_part))
+        if shuffle:
+            data = data.shuffle(len(fit_part[keys.USER_ID]), seed=int(hparams["seed"]))
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    model = trainer.create_model(name, hparams, spec, tft_output, catalog)
+    model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
+    model.compile(optimizer=make_optimizer(hparams))
+    if not getattr(model, "closed_form", False):
+        trainer.fit(model, dataset, hparams, 0, log_dir)
+    return validation_metric(
+        model,
+        catalog,
+        tft_output,
+        held,
+        config["task"],
+        config["eval_metric"],
+        int(config["top_k"]),
+    )
+
+
 class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
     """Runs `evaluate(values)` for each trial; nothing is saved between trials."""
 
@@ -168,29 +211,16 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
 
     def evaluate(values: dict) -> float:
-        hparams = {**base, **values}
-        tf.keras.utils.set_random_seed(int(hparams["seed"]))
-
-        def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
-            data = tf.data.Dataset.from_tensor_slices(fit_part)
-            if shuffle:
-                data = data.shuffle(len(fit_part[keys.USER_ID]), seed=int(hparams["seed"]))
-            return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-        model = trainer.create_model(config["model_name"], hparams, spec, tft_output, catalog)
-        model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
-        model.compile(optimizer=make_optimizer(hparams))
-        if not getattr(model, "closed_form", False):
-            log_dir = os.path.join(fn_args.working_dir or "/tmp", "tuner_logs")
-            trainer.fit(model, dataset, hparams, 0, log_dir)
-        return validation_metric(
-            model,
-            catalog,
-            tft_output,
+        return fit_and_judge(
+            config["model_name"],
+            {**base, **values},
+            fit_part,
             held,
-            config["task"],
-            config["eval_metric"],
-            int(config["top_k"]),
+            catalog,
+            spec,
+            tft_output,
+            config,
+            log_dir=os.path.join(fn_args.working_dir or "/tmp", "tuner_logs"),
         )
 
     algorithms = {

@@ -69,23 +69,26 @@ def trainer_config(config: config_lib.PipelineConfig) -> dict:
             model[key] = config.resolve(model[key])
     return {
         "features": FeatureSpec.from_config(config).to_json(),
-        "model_name": config.model_name,
+        # "auto" is resolved by the Trainer, by measuring (modules/selection.py).
+        "model_name": config.model.name,
         "model": model,
         "serving": config_lib.to_dict(config.serving),
         "training": config_lib.to_dict(config.training),
         "task": config.task,
         "refit": config.release.refit,
+        "eval_metric": config.eval_metric,
+        "top_k": config.evaluation.top_k,
+        "split_method": config.split.method,
     }
 
 
 def tuner_config(config: config_lib.PipelineConfig) -> dict:
     """The Tuner's custom_config: the Trainer's, plus the search and how trials are judged."""
+    # The search tunes one family: with "auto", the family auto would start from.
     return {
         **trainer_config(config),
+        "model_name": config.model_name,
         "tuning": config_lib.to_dict(config.tuning),
-        "eval_metric": config.eval_metric,
-        "top_k": config.evaluation.top_k,
-        "split_method": config.split.method,
     }
 
 

@@ -68,10 +68,13 @@ def test_module_paths_resolve_from_the_installed_package():
 def test_trainer_config_is_recorded():
     config = pipeline.trainer_config(_config(model={"epochs": 3}))
     assert config["model"]["epochs"] == 3
-    # Ids only: "auto" is EASE; with item text it is the two-tower model.
-    assert config["model_name"] == "ease"
+    # "auto" is recorded as given: the Trainer resolves it by measuring.
+    assert config["model_name"] == "auto"
+    assert config["eval_metric"] == "recall" and config["top_k"] == 10
+    # The Tuner tunes the static choice: ids only EASE, with item text the two-tower model.
+    assert pipeline.tuner_config(_config())["model_name"] == "ease"
     with_text = _config(items={"path": "/data/items.csv", "text": ["title"]})
-    assert pipeline.trainer_config(with_text)["model_name"] == "two_tower"
+    assert pipeline.tuner_config(with_text)["model_name"] == "two_tower"
 
 
 def _thresholds(config):

@@ -64,6 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("Not blessed:")
         for reason in summary.reasons or ["the release gate did not bless the model"]:
             print(f"  - {reason}")
+    if summary.selection:
+        print("Model auto compared, on each user's latest training interactions:")
+        for line in summary.selection:
+            print(f"  {line}")
     if summary.served_data:
         print(summary.served_data)
     if summary.pushed_to:
@@ -268,6 +272,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not args.data_dir:
             raise RecsearchError("bench pipeline needs --data-dir (the MovieLens 100K files)")
         pipeline_bench.run(args.data_dir, args.output, write_docs=args.write_docs)
+    elif args.which == "freshness":
+        from recsearch.bench import freshness_bench
+
+        if not args.data_dir:
+            raise RecsearchError("bench freshness needs --data-dir (the MovieLens 100K files)")
+        freshness_bench.run(args.data_dir, args.output, write_docs=args.write_docs)
     elif args.which == "serving":
         from recsearch.bench import serving_bench
 
@@ -410,8 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
-        choices=["pipeline", "serving", "content", "ann", "quality"],
-        help="pipeline: MovieLens 100K end to end; serving: recommend latency and load; "
+        choices=["pipeline", "freshness", "serving", "content", "ann", "quality"],
+        help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
+        "user's first 80%%, its pushed bundle scored on the last 20%%; "
+        "serving: recommend latency and load; "
         "content: text and image search, cold start; ann: ScaNN against brute force; "
         "quality: the model zoo against Surprise, implicit and EASE on shared splits",
     )

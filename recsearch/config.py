@@ -152,9 +152,14 @@ class Model:
         the catalog (no ANN index). Sequential (next item): "gru4rec"
         (recurrent) or "sasrec" (self-attention) over each user's latest
         items in time order.
-        "auto" picks the default for the task: for retrieval two_tower when
-        items have text or images, otherwise ease (two_tower above 30,000
-        items); mf for rating, deepfm for ranking, gru4rec for sequential.
+        "auto" (the default) lets the Trainer measure: the candidates of the
+        task (retrieval: recency-weighted ease and two_tower; ranking:
+        deepfm and recency-weighted ease; sequential: gru4rec and
+        recency-weighted ease; rating: mf and autorec) are trained on each
+        user's earlier training interactions and judged on their latest by
+        the blessing metric; the best serves `recommend`. When items have
+        text or images, two_tower also answers the content signatures in
+        the same bundle. See modules/selection.py.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower (of
         the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
@@ -170,7 +175,9 @@ class Model:
       id_dropout: Share of training examples whose item id is hidden, so the
         item tower learns to place items from content (cold start).
       content_weight: Weight of the text->item and image->item contrastive
-        losses; above 0 the bundle gets search_text / search_image.
+        losses of two_tower; above 0 (the default) the bundle gets
+        search_text / search_image when items have text / images; 0 turns
+        them off.
       warm_start: Start from the last blessed model's weights, embedding rows
         remapped to this run's vocabularies.
       loss: Ranking loss of two_tower (over in-batch negatives) and of the
@@ -234,7 +241,7 @@ class Model:
     image_backbone: str | None = None
     image_dim: int = 32
     id_dropout: float = 0.0
-    content_weight: float = 0.0
+    content_weight: float = 0.5
     warm_start: bool = True
     loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
     margin: float = 1.0
@@ -515,12 +522,13 @@ class PipelineConfig:
 
     @property
     def model_name(self) -> str:
-        """The model family, with "auto" resolved for the task.
+        """The model family, with "auto" resolved without measuring.
 
-        Retrieval: "two_tower" when items have text or images (it is the model
-        that searches them and places cold items), otherwise "ease", the most
-        accurate model on ids (docs/benchmarks.md); the Trainer falls back to
-        "two_tower" when the catalog is too large for EASE's dense item matrix.
+        The Trainer resolves "auto" by comparing candidates on the data
+        (modules/selection.py); this static choice is what the Tuner tunes and
+        what config checks see. Retrieval: "two_tower" when items have text or
+        images, otherwise "ease"; mf for rating, deepfm for ranking, gru4rec
+        for sequential.
         """
         if self.model.name != "auto":
             return self.model.name

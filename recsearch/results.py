@@ -25,6 +25,7 @@ class RunSummary:
       model_run: The Trainer's run directory (logs, history, warm-start report).
       timings: Seconds per component, when the run was watched.
       served_data: Which interactions the judged and the served model saw.
+      selection: With `model: auto`, one line per candidate and why the winner won.
     """
 
     metrics: dict[str, float]
@@ -38,6 +39,7 @@ class RunSummary:
     model_run: str | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     served_data: str = ""
+    selection: list[str] = dataclasses.field(default_factory=list)
 
 
 def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
@@ -195,14 +197,16 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         serving_dir = os.path.dirname(pushed_to.rstrip("/"))
     report = _latest_from(store, context.id, "system.HTML", REPORT)
     model_run = _latest_from(store, context.id, "ModelRun", "Trainer")
-    served_data = ""
+    served_data, selection = "", []
     if model_run is not None:
+        from recsearch.modules import selection as selection_lib
         from recsearch.report import gather
 
         served_data = served_data_sentence(
             gather.training_history(model_run.uri),
             gather.training_history(model_run.uri, "refit_history.json"),
         )
+        selection = (selection_lib.read(model_run.uri) or {}).get("lines", [])
     return RunSummary(
         metrics,
         baseline,
@@ -214,4 +218,5 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         report=report_path(report.uri) if report is not None else None,
         model_run=model_run.uri if model_run is not None else None,
         served_data=served_data,
+        selection=selection,
     )

@@ -13,6 +13,7 @@ from recsearch.components.data_gate.executor import read_anomalies
 from recsearch.components.data_gate.executor import report as anomaly_lines
 from recsearch.data import tables
 from recsearch.modules import features as keys
+from recsearch.modules import selection
 from recsearch.report import gather, plots, render
 from recsearch.results import read_metrics, served_data_sentence
 
@@ -120,6 +121,13 @@ def build(inputs: ReportInputs) -> Report:
         else {}
     )
     training_html += f"<p>{render.escape(served_data_sentence(history, refit))}</p>"
+    chosen = selection.read(inputs.model_run) if inputs.model_run else None
+    if chosen:
+        training_html += (
+            "<h3>Model choice (model: auto)</h3><p>Each candidate was trained on the "
+            "training interactions minus each user's latest and judged on those:</p>"
+            + render.bullet_list(chosen["lines"], "")
+        )
 
     # Evaluation
     popularity = next(

@@ -1,0 +1,190 @@
+"""`model: auto`: the candidate models that fit the task, compared on the training data.
+
+Each candidate is trained on the train split minus each user's latest
+interactions (a random share without timestamps), as the Tuner's trials are,
+and judged on those by the blessing metric (-RMSE for ratings). The eval split
+stays unseen until the Evaluator judges the winner. A candidate that cannot
+fit the catalog (EASE's dense item x item matrix above its cap) is skipped
+with the reason.
+
+When items have text or images, the two-tower model also answers search,
+similar items and cold items in the same bundle, whichever candidate wins
+`recommend`: a user never trades search for accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from recsearch.modules import training_data, tuning
+from recsearch.modules.features import FeatureSpec
+from recsearch.modules.models.ease import MAX_ITEMS
+
+AUTO = "auto"
+SELECTION_FILE = "model_selection.json"
+CONTENT_MODEL = "two_tower"
+VALIDATION_FRACTION = 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A model family with the settings auto gives it (over the config's own)."""
+
+    name: str
+    settings: Mapping = dataclasses.field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        extra = ", ".join(f"{k} {v:g}" for k, v in self.settings.items())
+        return f"{self.name} ({extra})" if extra else self.name
+
+
+# The families each task compares. Recency-weighted EASE is the strongest
+# id-only model on the temporal protocols of docs/benchmarks.md.
+CANDIDATES = {
+    "retrieval": (Candidate("ease", {"recency_half_life": 10.0}), Candidate("two_tower")),
+    "ranking": (Candidate("deepfm"), Candidate("ease", {"recency_half_life": 10.0})),
+    "sequential": (Candidate("gru4rec"), Candidate("ease", {"recency_half_life": 5.0})),
+    "rating": (Candidate("mf"), Candidate("autorec")),
+}
+
+
+@dataclasses.dataclass
+class Selection:
+    """What auto compared and chose.
+
+    Attributes:
+      winner: The candidate that serves `recommend`.
+      scores: Label -> validation value of the blessing metric (higher wins).
+      seconds: Label -> seconds to train and judge it.
+      skipped: Label -> why it was not trained.
+      metric: The metric compared ("-rmse" for ratings).
+      content_model: The model that answers search and cold items, when
+        another one wins `recommend` (None: the winner does it all).
+    """
+
+    winner: Candidate
+    scores: dict[str, float]
+    seconds: dict[str, float]
+    skipped: dict[str, str]
+    metric: str
+    content_model: str | None = None
+
+    def lines(self) -> list[str]:
+        """What the terminal and the report say about the choice."""
+        out = [
+            f"{label}: {self.metric} {value:.4f} ({self.seconds[label]:.1f} s)"
+            + ("  <- serves recommend" if label == self.winner.label else "")
+            for label, value in sorted(self.scores.items(), key=lambda kv: -kv[1])
+        ]
+        out += [f"{label}: skipped, {why}" for label, why in self.skipped.items()]
+        if self.content_model:
+            out.append(
+                f"{self.content_model} answers search_text, search_image, similar_items and "
+                "embed_items (items have text or images)"
+            )
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "winner": self.winner.name,
+            "winner_label": self.winner.label,
+            "winner_settings": dict(self.winner.settings),
+            "metric": self.metric,
+            "scores": self.scores,
+            "seconds": self.seconds,
+            "skipped": self.skipped,
+            "content_model": self.content_model,
+            "lines": self.lines(),
+        }
+
+
+def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str, str]]:
+    """The candidates that fit the task and the catalog, and the skipped ones with why."""
+    chosen, skipped = [], {}
+    for candidate in CANDIDATES[task]:
+        if candidate.name == "ease" and num_items > MAX_ITEMS:
+            skipped[candidate.label] = (
+                f"its dense item x item matrix takes at most {MAX_ITEMS:,} items, "
+                f"this catalog has {num_items:,}"
+            )
+            continue
+        chosen.append(candidate)
+    return chosen, skipped
+
+
+def needs_content_model(spec: FeatureSpec, task: str, winner: str) -> bool:
+    """Whether the bundle needs the two-tower model beside the winner for content search."""
+    return task != "rating" and bool(spec.item_text or spec.item_image) and winner != CONTENT_MODEL
+
+
+def select(
+    fn_args: FnArgs,
+    hparams: dict,
+    spec: FeatureSpec,
+    tft_output: tft.TFTransformOutput,
+    catalog_files: list[str] | None,
+) -> Selection:
+    """Trains each candidate on the inner split of the training data and picks the best."""
+    config = fn_args.custom_config
+    task = config["task"]
+    columns = tuning.read_columns(fn_args.train_files, fn_args, tft_output)
+    fit_part, held = tuning.inner_split(
+        columns,
+        VALIDATION_FRACTION,
+        temporal=config.get("split_method", "temporal") == "temporal",
+        seed=int(hparams["seed"]),
+    )
+    catalog_batches = ()
+    if catalog_files:
+        catalog_batches = training_data.make_dataset(
+            catalog_files, fn_args.data_accessor, tft_output, 8192, shuffle=False
+        ).as_numpy_iterator()
+    catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
+    chosen, skipped = candidates_for(task, catalog.item_vocab_size)
+    metric = "-rmse" if task == "rating" else f"{config['eval_metric']}@{config['top_k']}"
+    scores, seconds = {}, {}
+    for candidate in chosen:
+        started = time.time()
+        scores[candidate.label] = tuning.fit_and_judge(
+            candidate.name,
+            {**hparams, **candidate.settings},
+            fit_part,
+            held,
+            catalog,
+            spec,
+            tft_output,
+            config,
+            log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.name),
+        )
+        seconds[candidate.label] = time.time() - started
+        logging.info(
+            "Trainer: model auto: %s %s %.4f", candidate.label, metric, scores[candidate.label]
+        )
+    winner = max(chosen, key=lambda c: scores[c.label])
+    content = CONTENT_MODEL if needs_content_model(spec, task, winner.name) else None
+    return Selection(winner, scores, seconds, skipped, metric, content)
+
+
+def write(selection: Selection, model_run_dir: str) -> None:
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, SELECTION_FILE), "w") as f:
+        json.dump(selection.to_json(), f, indent=2)
+
+
+def read(model_run_dir: str) -> dict | None:
+    """The selection a Trainer run recorded, or None (a named model, not auto)."""
+    path = os.path.join(model_run_dir, SELECTION_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

@@ -1,0 +1,87 @@
+"""model: auto: the candidates that fit, the comparison on training data, the mixed bundle."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recsearch import testing
+from recsearch.modules import selection, trainer
+from recsearch.modules.features import FeatureSpec
+
+
+def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():
+    chosen, skipped = selection.candidates_for("retrieval", 40_000)
+    assert [c.name for c in chosen] == ["two_tower"]
+    (why,) = skipped.values()
+    assert "30,000 items" in why and "40,000" in why
+    chosen, skipped = selection.candidates_for("retrieval", 1_000)
+    assert [c.label for c in chosen] == ["ease (recency_half_life 10)", "two_tower"]
+    assert not skipped
+    assert [c.name for c in selection.candidates_for("rating", 10)[0]] == ["mf", "autorec"]
+    assert "gru4rec" in [c.name for c in selection.candidates_for("sequential", 10)[0]]
+
+
+def test_lines_name_the_winner_and_the_content_model():
+    winner = selection.Candidate("ease", {"recency_half_life": 10.0})
+    chosen = selection.Selection(
+        winner,
+        scores={winner.label: 0.31, "two_tower": 0.22},
+        seconds={winner.label: 1.0, "two_tower": 9.0},
+        skipped={"mult_vae": "not fitting"},
+        metric="recall@10",
+        content_model="two_tower",
+    )
+    lines = chosen.lines()
+    assert lines[0] == "ease (recency_half_life 10): recall@10 0.3100 (1.0 s)  <- serves recommend"
+    assert lines[1] == "two_tower: recall@10 0.2200 (9.0 s)"
+    assert lines[2] == "mult_vae: skipped, not fitting"
+    assert "two_tower answers search_text" in lines[3]
+
+
+def test_content_model_only_when_items_have_content_and_another_model_wins():
+    text = FeatureSpec(item_text=("item__title",))
+    assert selection.needs_content_model(text, "retrieval", "ease")
+    assert not selection.needs_content_model(text, "retrieval", "two_tower")
+    assert not selection.needs_content_model(FeatureSpec(), "retrieval", "ease")
+    assert not selection.needs_content_model(text, "rating", "mf")
+
+
+@pytest.mark.slow
+def test_auto_measures_candidates_and_keeps_content_search(transformed, tmp_path):
+    config = transformed.config
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, name="auto"),
+        serving=dataclasses.replace(config.serving, index="brute_force"),
+    )
+    version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
+    args = testing.fn_args(
+        config, transformed.transformed_dir, transformed.transform_graph, version_dir, run_dir
+    )
+    trainer.run_fn(args)
+    with open(os.path.join(run_dir, selection.SELECTION_FILE)) as f:
+        chosen = json.load(f)
+    assert set(chosen["scores"]) == {"ease (recency_half_life 10)", "two_tower"}
+    assert chosen["scores"][chosen["winner_label"]] == max(chosen["scores"].values())
+    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+        assert json.load(f)["model"] == chosen["winner"]
+    model = tf.saved_model.load(version_dir)
+    # The sample shop's items have text and images: search stays, whoever wins.
+    assert {"search_text", "search_image", "recommend", "similar_items"} <= set(model.signatures)
+    found = model.signatures["search_text"](query=tf.constant(["wireless speaker"]))
+    assert found["item_ids"].shape == (1, config.serving.top_k)
+    out = model.signatures["recommend"](user_id=tf.constant(["u00001"]))
+    items = out["item_ids"].numpy()[0]
+    scores = model.signatures["predict"](
+        user_id=tf.constant(["u00001"] * 3), item_id=tf.constant(items[:3])
+    )["scores"].numpy()
+    assert np.allclose(scores, out["scores"].numpy()[0][:3], rtol=1e-4, atol=1e-5)
+    if chosen["content_model"]:
+        # Embeddings come from the content model: the two-tower's width, not EASE's.
+        embedded = model.signatures["embed_items"](item_id=tf.constant(["new-001"]))
+        assert embedded["embeddings"].shape[1] == config.model.embedding_dim
+        assert np.linalg.norm(embedded["embeddings"].numpy()) > 0
