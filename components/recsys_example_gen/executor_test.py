@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
 from recsearch.components.recsys_example_gen import component, executor
+from recsearch.data import tables
 
 
 def _exec_properties(config):
@@ -34,11 +35,15 @@ def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
     executor.Executor().Do(
         {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, _exec_properties(sample_config)
     )
-    names = ["train", "eval", "catalog"]
+    names = ["train", "eval", "heldout", "catalog"]
     assert artifact_utils.decode_split_names(examples.split_names) == names
     expected = executor.build_splits(sample_config, sample_config.resolve("interactions.csv"))
     train, held = _read(examples.uri, "train"), _read(examples.uri, "eval")
     assert len(train) == len(expected["train"]) and len(held) == len(expected["eval"])
+    # For the refit: train and every held-out row, unfiltered, are the whole log.
+    heldout = _read(examples.uri, "heldout")
+    assert len(train) + len(heldout) == len(tables.load_interactions(sample_config))
+    assert len(heldout) >= len(held)
     # The catalog holds every item of the item file, cold ones included, once each.
     catalog = _read(examples.uri, "catalog")
     item_ids = [e.features.feature["item_id"].bytes_list.value[0].decode() for e in catalog]

@@ -102,18 +102,23 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     if not summary.pushed_to:
         raise RuntimeError(f"the pipeline pushed nothing: {summary.reasons}")
     served, consumed = served_metrics(summary.serving_dir, first, later)
+    chosen = next(
+        (line.split(":")[0] for line in summary.selection if "serves recommend" in line),
+        config.model_name,
+    )
     data = baselines.InteractionMatrix(first)
     result = {
         "command": "recsearch bench freshness --data-dir <movielens-100k>",
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "wall_seconds": round(wall, 1),
-        "model": config.model_name,
+        "model": chosen,
+        "selection": summary.selection,
         "served_data": summary.served_data,
         "rows": {"first": len(first), "later": len(later), "users": later.user_id.nunique()},
         "consumed_items_served": consumed,
         "models": {
-            f"pushed bundle ({config.model_name}, default config)": served,
+            f"pushed bundle (auto chose {chosen})": served,
             "popularity": baselines.evaluate_scores(data, later, baselines.popularity_scores(data)),
             "EASE (l2=100)": baselines.evaluate_scores(data, later, baselines.ease_scores(data)),
         },
@@ -135,6 +140,10 @@ def table(result: dict) -> str:
         f"{result['wall_seconds']} s; scored on the last 20% ({result['rows']['later']} "
         f"interactions, {result['rows']['users']} users). {result['served_data']} "
         f"Already-consumed items in the served top-{K} lists: {result['consumed_items_served']}.",
+        "",
+        "Model auto compared, on each user's latest training interactions: "
+        + "; ".join(result["selection"])
+        + ".",
         "",
         f"| model | Recall@{K} | NDCG@{K} | Recall against EASE |",
         "|---|---|---|---|",
