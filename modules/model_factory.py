@@ -20,6 +20,7 @@ from recsearch.modules.models.fields import FieldEmbeddings
 from recsearch.modules.models.gru4rec import GRU4Rec
 from recsearch.modules.models.item2vec import Item2Vec
 from recsearch.modules.models.mf import BiasedMF
+from recsearch.modules.models.mf_autorec import MFAutoRec
 from recsearch.modules.models.mult_vae import MultVAE
 from recsearch.modules.models.neumf import NeuMF
 from recsearch.modules.models.pair_scorer import PairScorer
@@ -39,6 +40,7 @@ MODELS = (
     "item2vec",
     "mf",
     "autorec",
+    "mf_autorec",
     "wmf",
     *PAIR_MODELS,
     *SEQUENCE_MODELS,
@@ -179,6 +181,23 @@ def build_model(
     if name == "autorec":
         return ItemAutoRec(
             catalog, hidden_dim=dim, l2=float(hparams["l2"]), seed=int(hparams["seed"])
+        )
+    if name == "mf_autorec":
+        return MFAutoRec(
+            BiasedMF(
+                num_users=sizes[keys.USER_ID],
+                num_items=sizes[keys.ITEM_ID],
+                dim=dim,
+                l2=float(hparams["l2"]),
+                global_mean=catalog.rating_mean,
+                seed=int(hparams["seed"]),
+            ),
+            ItemAutoRec(
+                catalog,
+                hidden_dim=int(hparams["autorec_hidden_dim"]),
+                l2=float(hparams["autorec_l2"]),
+                seed=int(hparams["seed"]),
+            ),
         )
     if name == "mf":
         return BiasedMF(

@@ -23,6 +23,7 @@ HISTORY_MODELS = ("ease", "mult_vae", "item2vec", "gru4rec", "sasrec")
         {"name": "mult_vae", "embedding_dim": 16, "vae_hidden_dim": 32, "epochs": 2},
         {"name": "item2vec", "embedding_dim": 16, "epochs": 2, "recency_half_life": 5.0},
         {"name": "autorec", "embedding_dim": 16, "epochs": 2},
+        {"name": "mf_autorec", "embedding_dim": 8, "autorec_hidden_dim": 16, "epochs": 2},
         {"name": "wmf", "embedding_dim": 8, "epochs": 2},
         {"name": "neumf", "embedding_dim": 8, "epochs": 2, "loss": "bce"},
         {"name": "wide_deep", "embedding_dim": 8, "epochs": 2},

@@ -54,7 +54,7 @@ CANDIDATES = {
     "retrieval": (Candidate("ease", {"recency_half_life": 10.0}), Candidate("two_tower")),
     "ranking": (Candidate("deepfm"), Candidate("ease", {"recency_half_life": 10.0})),
     "sequential": (Candidate("gru4rec"), Candidate("ease", {"recency_half_life": 5.0})),
-    "rating": (Candidate("mf"), Candidate("autorec")),
+    "rating": (Candidate("mf"), Candidate("autorec"), Candidate("mf_autorec")),
 }
 
 

@@ -21,7 +21,11 @@ def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():
     chosen, skipped = selection.candidates_for("retrieval", 1_000)
     assert [c.label for c in chosen] == ["ease (recency_half_life 10)", "two_tower"]
     assert not skipped
-    assert [c.name for c in selection.candidates_for("rating", 10)[0]] == ["mf", "autorec"]
+    assert [c.name for c in selection.candidates_for("rating", 10)[0]] == [
+        "mf",
+        "autorec",
+        "mf_autorec",
+    ]
     assert "gru4rec" in [c.name for c in selection.candidates_for("sequential", 10)[0]]
 
 

@@ -433,6 +433,14 @@ TRAINED_SEQUENTIAL = {
 TRAINED_RATINGS = {
     "mf": {"epochs": 20, "embedding_dim": 64, "l2": 0.0001, "learning_rate": 0.002},
     "autorec": {"epochs": 6, "embedding_dim": 500, "l2": 0.001, "learning_rate": 0.001},
+    "mf_autorec": {
+        "epochs": 14,
+        "embedding_dim": 64,
+        "l2": 0.0001,
+        "autorec_hidden_dim": 500,
+        "autorec_l2": 0.001,
+        "learning_rate": 0.0015,
+    },
 }
 
 
