@@ -76,7 +76,7 @@ def test_runtime_parameters_resources_and_node_selectors(sample_config, tmp_path
     assert set(parameters) == {"data_root", "range_config", "train_args", "trainer_config"}
     defaults = job["runtimeConfig"]["parameters"]
     assert defaults["data_root"]["stringValue"] == config.resolve(".")
-    assert json.loads(defaults["trainer_config"]["stringValue"])["model_name"] == "auto"
+    assert json.loads(defaults["trainer_config"]["stringValue"])["model_name"] == "two_tower"
     executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
     trainer = executors["Trainer_executor"]["container"]["resources"]
     assert trainer["cpuLimit"] == 8 and trainer["memoryLimit"] == 30
