@@ -646,13 +646,9 @@ def _build(cls: type, raw: Any, origin: str, where: str) -> Any:
         raise ConfigError(f"{origin}: '{where}' must be a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    known = ", ".join(sorted(f for f in fields if f != "base_dir"))
     for name in sorted(set(raw) - set(fields)):
-        report(
-            ConfigError(
-                f"{origin}: unknown key '{_join(where, name)}' "
-                f"(known keys: {', '.join(sorted(fields))})"
-            )
-        )
+        report(ConfigError(f"{origin}: unknown key '{_join(where, name)}' (known keys: {known})"))
     kwargs = {}
     complete = True
     for name, field in fields.items():
