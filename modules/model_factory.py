@@ -182,25 +182,8 @@ def build_model(
         return ItemAutoRec(
             catalog, hidden_dim=dim, l2=float(hparams["l2"]), seed=int(hparams["seed"])
         )
-    if name == "mf_autorec":
-        return MFAutoRec(
-            BiasedMF(
-                num_users=sizes[keys.USER_ID],
-                num_items=sizes[keys.ITEM_ID],
-                dim=dim,
-                l2=float(hparams["l2"]),
-                global_mean=catalog.rating_mean,
-                seed=int(hparams["seed"]),
-            ),
-            ItemAutoRec(
-                catalog,
-                hidden_dim=int(hparams["autorec_hidden_dim"]),
-                l2=float(hparams["autorec_l2"]),
-                seed=int(hparams["seed"]),
-            ),
-        )
-    if name == "mf":
-        return BiasedMF(
+    if name in ("mf", "mf_autorec"):
+        mf = BiasedMF(
             num_users=sizes[keys.USER_ID],
             num_items=sizes[keys.ITEM_ID],
             dim=dim,
@@ -208,6 +191,15 @@ def build_model(
             global_mean=catalog.rating_mean,
             seed=int(hparams["seed"]),
         )
+        if name == "mf":
+            return mf
+        autorec = ItemAutoRec(
+            catalog,
+            hidden_dim=int(hparams["autorec_hidden_dim"]),
+            l2=float(hparams["autorec_l2"]),
+            seed=int(hparams["seed"]),
+        )
+        return MFAutoRec(mf, autorec)
     if name == "two_tower":
         side = bool(hparams["use_side_features"])
         seed = int(hparams["seed"])

@@ -25,7 +25,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from recsearch.modules import training_data, tuning
+from recsearch.modules import tuning
 from recsearch.modules.features import FeatureSpec
 from recsearch.modules.models.ease import MAX_ITEMS
 
@@ -137,20 +137,10 @@ def select(
     """Trains each candidate on the inner split of the training data and picks the best."""
     config = fn_args.custom_config
     task = config["task"]
-    columns = tuning.read_columns(fn_args.train_files, fn_args, tft_output)
-    fit_part, held = tuning.inner_split(
-        columns,
-        VALIDATION_FRACTION,
-        temporal=config.get("split_method", "temporal") == "temporal",
-        seed=int(hparams["seed"]),
+    data = tuning.inner_data(
+        fn_args, tft_output, spec, VALIDATION_FRACTION, int(hparams["seed"]), catalog_files
     )
-    catalog_batches = ()
-    if catalog_files:
-        catalog_batches = training_data.make_dataset(
-            catalog_files, fn_args.data_accessor, tft_output, 8192, shuffle=False
-        ).as_numpy_iterator()
-    catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
-    chosen, skipped = candidates_for(task, catalog.item_vocab_size)
+    chosen, skipped = candidates_for(task, data.catalog.item_vocab_size)
     metric = "-rmse" if task == "rating" else f"{config['eval_metric']}@{config['top_k']}"
     scores, seconds = {}, {}
     for candidate in chosen:
@@ -158,12 +148,7 @@ def select(
         scores[candidate.label] = tuning.fit_and_judge(
             candidate.name,
             {**hparams, **candidate.settings},
-            fit_part,
-            held,
-            catalog,
-            spec,
-            tft_output,
-            config,
+            data,
             log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.name),
         )
         seconds[candidate.label] = time.time() - started

@@ -15,6 +15,7 @@ into the model config.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import typing
@@ -108,23 +109,34 @@ def validation_metric(
     return ranking_metrics.mean_metrics(ranks, top_k)[name]
 
 
-def fit_and_judge(
-    name: str,
-    hparams: dict,
-    fit_part: Mapping[str, np.ndarray],
-    held: Mapping[str, np.ndarray],
-    catalog: training_data.Catalog,
-    spec: FeatureSpec,
-    tft_output: tft.TFTransformOutput,
-    config: Mapping,
-    log_dir: str,
-) -> float:
-    """Trains model `name` on `fit_part` as the Trainer would; its blessing metric on `held`.
+@dataclasses.dataclass(frozen=True)
+class InnerData:
+    """The training split cut once more, with what judging a model on it needs.
 
-    `config` is the Trainer's custom_config (task, and the blessing metric and
-    K as "eval_metric" and "top_k"). Used by the Tuner's trials and by
-    `model: auto`'s comparison of candidates.
+    Attributes:
+      fit_part: Columns of the rows models are trained on.
+      held: Columns of each user's latest training rows, judged on.
+      catalog: The catalog of `fit_part`.
+      spec: The feature spec.
+      tft_output: This run's Transform output.
+      config: The Trainer's custom_config (task, "eval_metric", "top_k").
     """
+
+    fit_part: Mapping[str, np.ndarray]
+    held: Mapping[str, np.ndarray]
+    catalog: training_data.Catalog
+    spec: FeatureSpec
+    tft_output: tft.TFTransformOutput
+    config: Mapping
+
+
+def fit_and_judge(name: str, hparams: dict, data: InnerData, log_dir: str) -> float:
+    """Trains model `name` on `data.fit_part` as the Trainer would; its metric on `data.held`.
+
+    Used by the Tuner's trials and by `model: auto`'s comparison of candidates.
+    """
+    fit_part, held, catalog = data.fit_part, data.held, data.catalog
+    spec, tft_output, config = data.spec, data.tft_output, data.config
     from recsearch.modules import trainer  # the Trainer's helpers; imports this module's peers
 
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
@@ -187,6 +199,34 @@ def read_columns(files: list[str], fn_args: FnArgs, tft_output) -> dict[str, np.
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
+def inner_data(
+    fn_args: FnArgs,
+    tft_output: tft.TFTransformOutput,
+    spec: FeatureSpec,
+    fraction: float,
+    seed: int,
+    catalog_files: list[str] | None,
+) -> InnerData:
+    """The training split cut once more: the part to fit, each user's latest rows, its catalog.
+
+    Used by the Tuner's trials and by `model: auto`; the eval split is never read.
+    """
+    columns = read_columns(fn_args.train_files, fn_args, tft_output)
+    fit_part, held = inner_split(
+        columns,
+        fraction,
+        temporal=fn_args.custom_config.get("split_method", "temporal") == "temporal",
+        seed=seed,
+    )
+    catalog_batches = ()
+    if catalog_files:
+        catalog_batches = training_data.make_dataset(
+            catalog_files, fn_args.data_accessor, tft_output, 8192, shuffle=False
+        ).as_numpy_iterator()
+    catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
+    return InnerData(fit_part, held, catalog, spec, tft_output, fn_args.custom_config)
+
+
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     """KerasTuner search over `custom_config["tuning"]`; see the module docstring."""
     from recsearch.modules import trainer  # the Trainer's helpers; imports this module's peers
@@ -195,33 +235,18 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     tuning, base = config["tuning"], config["model"]
     spec = FeatureSpec.from_json(config["features"])
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    columns = read_columns(fn_args.train_files, fn_args, tft_output)
-    fit_part, held = inner_split(
-        columns,
+    data = inner_data(
+        fn_args,
+        tft_output,
+        spec,
         float(tuning["validation_fraction"]),
-        temporal=config.get("split_method", "temporal") == "temporal",
-        seed=int(tuning["seed"]),
+        int(tuning["seed"]),
+        trainer.sibling_split(fn_args.train_files, trainer.CATALOG_SPLIT),
     )
-    catalog_files = trainer.sibling_split(fn_args.train_files, trainer.CATALOG_SPLIT)
-    catalog_batches = ()
-    if catalog_files:
-        catalog_batches = training_data.make_dataset(
-            catalog_files, fn_args.data_accessor, tft_output, 8192, shuffle=False
-        ).as_numpy_iterator()
-    catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
 
     def evaluate(values: dict) -> float:
-        return fit_and_judge(
-            config["model_name"],
-            {**base, **values},
-            fit_part,
-            held,
-            catalog,
-            spec,
-            tft_output,
-            config,
-            log_dir=os.path.join(fn_args.working_dir or "/tmp", "tuner_logs"),
-        )
+        log_dir = os.path.join(fn_args.working_dir or "/tmp", "tuner_logs")
+        return fit_and_judge(config["model_name"], {**base, **values}, data, log_dir)
 
     algorithms = {
         "random": keras_tuner.oracles.RandomSearchOracle,

@@ -89,6 +89,25 @@ def validate(load_config, span: int | None = None) -> tuple[config_lib.PipelineC
     return config, rows
 
 
+def local_pipeline(config: config_lib.PipelineConfig, paths: LocalPaths, **options):
+    """The pipeline wired to the local paths (SQLite metadata, the config's Beam settings).
+
+    `options` go to `create_pipeline` (enable_cache, range_config, train_only).
+    """
+    from recsearch.pipeline.pipeline import create_pipeline
+
+    for directory in (paths.pipeline_root, paths.serving, paths.logs):
+        os.makedirs(directory, exist_ok=True)
+    return create_pipeline(
+        config,
+        pipeline_root=paths.pipeline_root,
+        serving_dir=paths.serving,
+        metadata_connection_config=connection_config(paths.metadata),
+        beam_pipeline_args=config.beam.pipeline_args(),
+        **options,
+    )
+
+
 def run(
     config: config_lib.PipelineConfig,
     output: str,
@@ -109,8 +128,6 @@ def run(
     """
     from tfx import v1 as tfx
 
-    from recsearch.pipeline.pipeline import create_pipeline
-
     paths = LocalPaths.under(output, config.name)
     rows = rows or check_data(config, span)
     range_config = None
@@ -118,17 +135,7 @@ def run(
         range_config = tfx.proto.RangeConfig(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
         )
-    for directory in (paths.pipeline_root, paths.serving, paths.logs):
-        os.makedirs(directory, exist_ok=True)
-    pipeline = create_pipeline(
-        config,
-        pipeline_root=paths.pipeline_root,
-        serving_dir=paths.serving,
-        metadata_connection_config=connection_config(paths.metadata),
-        beam_pipeline_args=config.beam.pipeline_args(),
-        enable_cache=enable_cache,
-        range_config=range_config,
-    )
+    pipeline = local_pipeline(config, paths, enable_cache=enable_cache, range_config=range_config)
     log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     stream = None if quiet else sys.stderr
     progress = ComponentProgress(total=len(pipeline.components), stream=stream)

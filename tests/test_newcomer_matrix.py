@@ -27,7 +27,6 @@ import tensorflow as tf
 
 from recsearch import local
 from recsearch.config import load_config
-from recsearch.results import connection_config
 from tests import newcomer_data
 from tests.newcomer_data import Log
 
@@ -80,19 +79,8 @@ def _partial_run(config, output: str) -> str:
     """Runs the data steps and the Trainer with LocalDagRunner; returns the exported bundle."""
     from tfx import v1 as tfx
 
-    from recsearch.pipeline.pipeline import create_pipeline
-
     paths = local.LocalPaths.under(output, config.name)
-    os.makedirs(paths.pipeline_root, exist_ok=True)
-    pipeline = create_pipeline(
-        config,
-        pipeline_root=paths.pipeline_root,
-        serving_dir=paths.serving,
-        metadata_connection_config=connection_config(paths.metadata),
-        beam_pipeline_args=config.beam.pipeline_args(),
-        train_only=True,
-    )
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    tfx.orchestration.LocalDagRunner().run(local.local_pipeline(config, paths, train_only=True))
     refit = glob.glob(os.path.join(paths.pipeline_root, "Trainer", "model", "*", "Format-Refit"))
     assert refit, "the Trainer exported no refit bundle"
     return refit[0]
