@@ -62,3 +62,24 @@ def test_serving_check_fails_on_a_broken_bundle(tmp_path):
     result = checks.serving_check(str(tmp_path), "u", "i", checks.GateConfig())
     assert not result.passed
     assert "failed in a fresh process" in result.detail
+
+
+def test_popularity_is_scored_by_hand_on_the_same_split():
+    # Popularity order a (5), b (3), c (3, after b by position), d (1).
+    item_ids = ["a", "b", "c", "d"]
+    counts = pd.Series([5.0, 3.0, 3.0, 1.0]).to_numpy()
+    train = pd.DataFrame({"user_id": ["u1"], "item_id": ["a"]})
+    held = pd.DataFrame({"user_id": ["u1", "u2", "u2"], "item_id": ["c", "d", "b"]})
+    ranks = checks.popularity_ranks(train, held, item_ids, counts)
+    # u1 has seen a, so c moves up to rank 1; u2 has seen nothing: d 3, b 1.
+    assert sorted(sorted(r.tolist()) for r in ranks) == [[1], [1, 3]]
+    view = checks.BundleView(pd.Series(item_ids).to_numpy(), counts, recommend=None)
+    result = checks.popularity_check(
+        train, held, view, {"recall@2": 0.5}, checks.GateConfig(top_k=2)
+    )
+    # recall@2: u1 1/1, u2 1/min(2, 2): mean 0.75; the candidate's 0.5 is 0.67x.
+    assert result.passed
+    assert result.figures["popularity"]["recall@2"] == pytest.approx(0.75)
+    assert "recall@2 0.7500 (candidate 0.5000, 0.67x)" in result.detail
+    ratings = checks.popularity_check(train, held, view, {"rmse": 0.9}, checks.GateConfig())
+    assert ratings.detail == "not comparable for this task"
