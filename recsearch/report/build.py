@@ -57,6 +57,16 @@ def _catalog(config: config_lib.PipelineConfig) -> tuple[dict[str, str], dict[st
     return titles, images
 
 
+def served_model_label(config: config_lib.PipelineConfig, chosen: dict | None) -> str:
+    """The model family that answers `recommend`: the configured one, or what auto chose."""
+    if not chosen:
+        return config.model_name
+    label = f"auto, which chose {chosen['winner_label']}"
+    if chosen.get("content_model"):
+        label += f" ({chosen['content_model']} answers search)"
+    return label
+
+
 def build(inputs: ReportInputs) -> Report:
     """Reads the artifacts and renders the report."""
     config = inputs.config
@@ -215,7 +225,7 @@ def build(inputs: ReportInputs) -> Report:
     html = render.page(
         f"recsearch run report: {config.name}",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')}; task {config.task}, "
-        f"model {config.model_name}.",
+        f"model {served_model_label(config, chosen)}.",
         [
             ("verdict", "Verdict", verdict_html),
             ("data", "Data", data_html),
