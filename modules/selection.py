@@ -70,6 +70,7 @@ class Selection:
       metric: The metric compared ("-rmse" for ratings).
       content_model: The model that answers search and cold items, when
         another one wins `recommend` (None: the winner does it all).
+      content_signatures: The signatures the content model answers.
     """
 
     winner: Candidate
@@ -78,6 +79,7 @@ class Selection:
     skipped: dict[str, str]
     metric: str
     content_model: str | None = None
+    content_signatures: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """What the terminal and the report say about the choice."""
@@ -89,8 +91,8 @@ class Selection:
         out += [f"{label}: skipped, {why}" for label, why in self.skipped.items()]
         if self.content_model:
             out.append(
-                f"{self.content_model} answers search_text, search_image, similar_items and "
-                "embed_items (items have text or images)"
+                f"{self.content_model} answers {', '.join(self.content_signatures)} "
+                "(items have text or images)"
             )
         return out
 
@@ -156,8 +158,13 @@ def select(
             "Trainer: model auto: %s %s %.4f", candidate.label, metric, scores[candidate.label]
         )
     winner = max(chosen, key=lambda c: scores[c.label])
-    content = CONTENT_MODEL if needs_content_model(spec, task, winner.name) else None
-    return Selection(winner, scores, seconds, skipped, metric, content)
+    if not needs_content_model(spec, task, winner.name):
+        return Selection(winner, scores, seconds, skipped, metric)
+    searches = (("search_text",) if spec.item_text else ()) + (
+        ("search_image",) if spec.item_image else ()
+    )
+    signatures = (*searches, "similar_items", "embed_items")
+    return Selection(winner, scores, seconds, skipped, metric, CONTENT_MODEL, signatures)
 
 
 def write(selection: Selection, model_run_dir: str) -> None:

@@ -38,12 +38,13 @@ def test_lines_name_the_winner_and_the_content_model():
         skipped={"mult_vae": "not fitting"},
         metric="recall@10",
         content_model="two_tower",
+        content_signatures=("search_text", "similar_items"),
     )
     lines = chosen.lines()
     assert lines[0] == "ease (recency_half_life 10): recall@10 0.3100 (1.0 s)  <- serves recommend"
     assert lines[1] == "two_tower: recall@10 0.2200 (9.0 s)"
     assert lines[2] == "mult_vae: skipped, not fitting"
-    assert "two_tower answers search_text" in lines[3]
+    assert lines[3] == "two_tower answers search_text, similar_items (items have text or images)"
 
 
 def test_content_model_only_when_items_have_content_and_another_model_wins():
