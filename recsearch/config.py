@@ -36,6 +36,9 @@ class Source:
       header: Whether csv/tsv files start with a header row.
       columns: Column names for files without a header row.
       encoding: Text encoding of csv/tsv/jsonl files.
+      na_values: Cells that mean "no value" besides an empty cell (compared
+        after trimming spaces): such a numeric cell is missing, such an id an
+        error. [] keeps only empty cells as missing.
     """
 
     path: str
@@ -44,6 +47,7 @@ class Source:
     header: bool = True
     columns: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    na_values: tuple[str, ...] = ("NA", "N/A", "null")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +58,11 @@ class InteractionsSource(Source):
       user: Column holding the user id.
       item: Column holding the item id.
       rating: Column holding an explicit rating (empty cells allowed).
-      timestamp: Column holding the event time (unix seconds or ISO 8601).
+      timestamp: Column holding the event time: unix seconds, unix
+        milliseconds (told apart by magnitude) or ISO 8601; anything else
+        needs `timestamp_format`.
+      timestamp_format: A strptime format for text times that are not ISO
+        8601, for example "%d/%m/%Y %H:%M" (day-first dates are never guessed).
       event: Column holding the event type (for example view, cart, purchase).
       session: Column holding a session id.
       span_window: With a `{SPAN}` path, how many spans up to the selected
@@ -65,6 +73,7 @@ class InteractionsSource(Source):
     item: str = "item_id"
     rating: str | None = None
     timestamp: str | None = None
+    timestamp_format: str | None = None
     event: str | None = None
     session: str | None = None
     span_window: int = 1

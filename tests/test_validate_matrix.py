@@ -101,4 +101,4 @@ def test_bad_values_in_two_columns_are_both_reported(tmp_path, capsys):
     assert cli.main(["validate", "--config", path]) == 2
     err = capsys.readouterr().err
     assert "column 'stars', row 3: expected a number, got 'five'" in err
-    assert "column 'ts', row 5: expected unix seconds or an ISO 8601 time" in err
+    assert "column 'ts', row 5: expected unix seconds, unix milliseconds or an ISO 8601" in err

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -95,6 +96,9 @@ def read_source(source: Source, pattern: str, columns: Iterable[str]) -> pd.Data
                 report(DataError(f"unknown column (columns in the file: {known})", path, column))
                 frame[column] = ""  # reported; the other columns are still checked
         frame = frame[columns].copy()
+        for column in columns:  # the configured "no value" tokens become empty cells
+            missing = frame[column].astype(str).str.strip().isin(source.na_values)
+            frame[column] = frame[column].where(~missing, "")
         frame["_file"] = path
         frame["_row"] = np.arange(1, len(frame) + 1)
         frames.append(frame)
@@ -229,20 +233,77 @@ def numeric_column(frame: pd.DataFrame, column: str, required: bool = False) -> 
     return values.astype("float64")  # bad cells (reported) are NaN
 
 
-def timestamp_column(frame: pd.DataFrame, column: str) -> pd.Series:
-    """A column of unix seconds or ISO 8601 times, as int64 unix seconds."""
+# YYYY-MM-DD, optionally with a time, fractional seconds and a zone: the only text read
+# without a `timestamp_format`, because it is the only form that cannot be misread.
+_ISO_8601 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+# Unix times from 1970 up to this many seconds (the year 2286) are seconds; from
+# 1e11 to 1e14 the same instants in milliseconds.
+_MAX_SECONDS = 1e10
+_MAX_MILLISECONDS = 1e13
+_TIMESTAMP_FIX = (
+    "use unix seconds, unix milliseconds or ISO 8601 (2023-11-24 or 2023-11-24T18:30:00Z), "
+    "or set interactions.timestamp_format to a strptime format such as '%d/%m/%Y %H:%M'"
+)
+
+
+def timestamp_column(frame: pd.DataFrame, column: str, fmt: str | None = None) -> pd.Series:
+    """A column of event times, as int64 unix seconds; nothing is guessed.
+
+    Numbers are unix seconds, or unix milliseconds when every value has the
+    magnitude of milliseconds (said in the log). Text is ISO 8601, or with
+    `fmt` a strptime format. A mix of seconds and milliseconds, a negative
+    time, text in another form (day-first and month-first dates are
+    ambiguous) or text that does not match `fmt` is an error naming the
+    column, the first bad row and the fix.
+    """
     raw = text_column(frame, column, required=True)
+    if fmt:
+        parsed = pd.to_datetime(raw, format=fmt, errors="coerce", utc=True)
+        bad = parsed.isna()
+        if bad.any():
+            _fail(
+                frame, bad, column, f"does not match timestamp_format {fmt!r}: {raw[bad].iloc[0]!r}"
+            )
+        return (parsed.astype("int64") // 1_000_000_000).where(~bad, 0).astype("int64")
     numeric = pd.to_numeric(raw, errors="coerce")
-    seconds = numeric.copy()
     textual = numeric.isna()
+    seconds = numeric.copy()
     if textual.any():
-        parsed = pd.to_datetime(raw[textual], errors="coerce", utc=True)
+        iso = raw[textual].str.match(_ISO_8601)
+        parsed = pd.to_datetime(raw[textual].where(iso), errors="coerce", utc=True)
         seconds[textual] = parsed.astype("int64") // 1_000_000_000
         seconds[textual & parsed.reindex(raw.index).isna()] = np.nan
-    bad = seconds.isna()
-    if bad.any():
-        value = raw[bad].iloc[0]
-        _fail(frame, bad, column, f"expected unix seconds or an ISO 8601 time, got {value!r}")
+        bad = seconds.isna()
+        if bad.any():
+            _fail(
+                frame,
+                bad,
+                column,
+                f"expected unix seconds, unix milliseconds or an ISO 8601 time, got "
+                f"{raw[bad].iloc[0]!r} (dates in other forms are never guessed: set "
+                "interactions.timestamp_format to a strptime format such as '%d/%m/%Y %H:%M')",
+            )
+            return seconds.fillna(0).astype("int64")
+    numbers = numeric[~textual]
+    if (numbers < 0).any():
+        _fail(frame, ~textual & (numeric < 0), column, "a time before 1970: " + _TIMESTAMP_FIX)
+    elif len(numbers) and (numbers >= _MAX_SECONDS).any():
+        in_seconds = ~textual & (numeric < _MAX_SECONDS)
+        too_large = ~textual & (numeric >= _MAX_MILLISECONDS)
+        if in_seconds.any():
+            _fail(frame, in_seconds, column, "mixes unix seconds with unix milliseconds")
+        elif too_large.any():
+            _fail(
+                frame,
+                too_large,
+                column,
+                f"{raw[too_large].iloc[0]!r} is out of range; " + _TIMESTAMP_FIX,
+            )
+        else:
+            logging.info("column '%s': read as unix milliseconds (by magnitude)", column)
+            seconds[~textual] = numbers // 1000
     return seconds.fillna(0).astype("int64")
 
 

@@ -94,3 +94,56 @@ def test_iso_timestamps_and_required_text(tmp_path):
 def test_interactions_source_defaults():
     source = InteractionsSource(path="x.csv")
     assert (source.user, source.item, source.rating) == ("user_id", "item_id", None)
+
+
+def _times(tmp_path, cells: list[str], fmt: str | None = None):
+    path = _csv(tmp_path, "t\n" + "\n".join(cells) + "\n")
+    frame = sources.read_source(Source(path=path), path, ["t"])
+    return list(sources.timestamp_column(frame, "t", fmt))
+
+
+def test_times_are_never_guessed(tmp_path):
+    # Seconds, and the same instants in milliseconds, told apart by magnitude.
+    assert _times(tmp_path, ["1700004762", "1700004800"]) == [1700004762, 1700004800]
+    assert _times(tmp_path, ["1700004762000", "1700004800999"]) == [1700004762, 1700004800]
+    # ISO 8601 with a zone, a space or a date alone.
+    assert _times(tmp_path, ["2023-11-24T18:30:00+01:00", "2023-11-24 17:30", "2023-11-24"]) == [
+        1700847000,
+        1700847000,
+        1700784000,
+    ]
+    # Day-first dates are read only with a format, and then all of them the same way.
+    assert _times(tmp_path, ["01/11/2023 00:00", "24/11/2023 00:00"], "%d/%m/%Y %H:%M") == [
+        1698796800,
+        1700784000,
+    ]
+
+
+@pytest.mark.parametrize(
+    "cells, fmt, message",
+    [
+        (["01/11/2023 00:00", "24/11/2023 00:00"], None, "row 1: expected unix seconds, unix mi"),
+        (["1700004762", "1700004800000"], None, "row 1: mixes unix seconds with unix milli"),
+        (["-5"], None, "row 1: a time before 1970"),
+        (["17000047620000000"], None, "row 1: '17000047620000000' is out of range"),
+        (["2023-11-24", "24/11/2023"], "%Y-%m-%d", "row 2: does not match timestamp_format"),
+    ],
+)
+def test_ambiguous_or_out_of_range_times_name_the_row_and_the_fix(tmp_path, cells, fmt, message):
+    with pytest.raises(DataError, match=message) as error:
+        _times(tmp_path, cells, fmt)
+    assert "column 't'" in str(error.value)
+    if fmt is None:
+        assert "timestamp_format" in str(error.value) or "mixes" in str(error.value)
+
+
+def test_missing_value_tokens_are_empty_cells(tmp_path):
+    path = _csv(tmp_path, "r,u\nN/A,a\n4, null \nNA,b\n")
+    frame = sources.read_source(Source(path=path), path, ["r", "u"])
+    ratings = sources.numeric_column(frame, "r")
+    assert ratings.isna().tolist() == [True, False, True]
+    assert list(sources.text_column(frame, "u", required=False)) == ["a", "", "b"]
+    custom = Source(path=path, na_values=())
+    frame = sources.read_source(custom, path, ["r", "u"])
+    with pytest.raises(DataError, match="expected a number, got 'N/A'"):
+        sources.numeric_column(frame, "r")

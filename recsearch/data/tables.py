@@ -59,7 +59,7 @@ def load_interactions(
     if src.rating:
         out[keys.RATING] = sources.numeric_column(raw, src.rating)
     if src.timestamp:
-        out[keys.TIMESTAMP] = sources.timestamp_column(raw, src.timestamp)
+        out[keys.TIMESTAMP] = sources.timestamp_column(raw, src.timestamp, src.timestamp_format)
     if src.event:
         out[keys.EVENT] = sources.text_column(raw, src.event, required=False)
     if src.session:
