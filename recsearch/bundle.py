@@ -76,3 +76,12 @@ def vocabulary(version_dir: str, name: str) -> list[str]:
     """A Transform vocabulary shipped in the bundle's assets (for example "user_id")."""
     with open(os.path.join(version_dir, "assets", name), encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f]
+
+
+def known_users(version_dir: str, users: list[str]) -> list[bool]:
+    """Whether each user is in the bundle's user vocabulary (others get a fallback)."""
+    vocabulary_path = os.path.join(version_dir, "assets", "user_id")
+    if not os.path.isfile(vocabulary_path):
+        return [True] * len(users)
+    known = set(vocabulary(version_dir, "user_id"))
+    return [user in known for user in users]

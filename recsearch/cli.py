@@ -110,16 +110,31 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     from recsearch import bundle
 
+    users = list(dict.fromkeys(args.user))  # in the order given, each once
+    if args.k is not None and args.k <= 0:
+        raise RecsearchError(f"--k must be a positive number of items, got {args.k}")
+    path = bundle.resolve(args.model_dir, args.version)
     model = bundle.load(args.model_dir, args.version)
-    out = model.signatures["recommend"](user_id=tf.constant([args.user]))
-    items = [v.decode() for v in out["item_ids"].numpy()[0]]
-    scores = out["scores"].numpy()[0]
-    if args.k is not None:
-        if args.k > len(items):
-            print(f"note: the bundle serves {len(items)} items per user", file=sys.stderr)
-        items, scores = items[: args.k], scores[: args.k]
-    for rank, (item, score) in enumerate(zip(items, scores), start=1):
-        print(f"{rank:>3}  {item:<20} {score:.4f}")
+    out = model.signatures["recommend"](user_id=tf.constant(users))
+    served = out["item_ids"].shape[1]
+    if args.k is not None and args.k > served:
+        raise RecsearchError(
+            f"--k {args.k} is more than the bundle serves per user ({served}; "
+            "serving.top_k sets it at training time)"
+        )
+    known = bundle.known_users(path, users)
+    for row, user in enumerate(users):
+        if len(users) > 1:
+            print(f"{user}:")
+        if not known[row]:
+            print(
+                f"note: user {user!r} is not in the model; these are the most popular items "
+                "(their scores are on another scale)",
+                file=sys.stderr,
+            )
+        items = [v.decode() for v in out["item_ids"].numpy()[row]][: args.k or served]
+        for rank, (item, score) in enumerate(zip(items, out["scores"].numpy()[row]), start=1):
+            print(f"{rank:>3}  {item:<20} {score:.4f}")
     return 0
 
 
@@ -357,9 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     recommend = commands.add_parser("recommend", help="top items for a user from a bundle")
     recommend.add_argument("--model-dir", required=True, help="pushed model base dir or version")
-    recommend.add_argument("--user", required=True)
-    recommend.add_argument("--k", type=int)
-    recommend.add_argument("--version", type=int)
+    recommend.add_argument(
+        "--user",
+        required=True,
+        action="append",
+        help="a user id (repeat --user for several users)",
+    )
+    recommend.add_argument(
+        "--k", type=int, help="items per user, at most the bundle's top K (default: all of them)"
+    )
+    recommend.add_argument("--version", type=int, help="a pushed version (default: the newest)")
     recommend.set_defaults(func=cmd_recommend)
 
     predict = commands.add_parser("predict", help="score one user-item pair")

@@ -41,3 +41,19 @@ def test_local_runner_is_the_run_command(tmp_path):
 def test_unknown_dataset(capsys):
     assert cli.main(["validate", "--dataset", "netflix"]) == 2
     assert "unknown --dataset 'netflix'" in capsys.readouterr().err
+
+
+def test_recommend_takes_many_users_and_says_which_are_unknown(trained_bundle, capsys):
+    base = trained_bundle.base_dir
+    argv = ["recommend", "--model-dir", base, "--user", "u00001", "--user", "nobody"]
+    assert cli.main([*argv, "--k", "3"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert lines[0] == "u00001:" and lines[4] == "nobody:"
+    assert [line.split()[0] for line in lines[1:4]] == ["1", "2", "3"]
+    assert "user 'nobody' is not in the model; these are the most popular items" in captured.err
+    assert "u00001" not in captured.err
+    assert cli.main([*argv, "--k", "0"]) == 2
+    assert "--k must be a positive number of items, got 0" in capsys.readouterr().err
+    assert cli.main([*argv, "--k", "999"]) == 2
+    assert "--k 999 is more than the bundle serves per user (10;" in capsys.readouterr().err
