@@ -9,8 +9,10 @@ client ids), and the host from --host or KF_PIPELINES_ENDPOINT.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -100,7 +102,26 @@ def arguments(
 def kfp_client(host: str | None, namespace: str):
     import kfp
 
-    return kfp.Client(host=host, namespace=namespace, existing_token=os.environ.get("KFP_TOKEN"))
+    with reaching(host):
+        return kfp.Client(
+            host=host, namespace=namespace, existing_token=os.environ.get("KFP_TOKEN")
+        )
+
+
+@contextlib.contextmanager
+def reaching(host: str | None):
+    """Turns a failure to reach the KFP API into one line that names the host."""
+    import urllib3
+
+    try:
+        yield
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        where = host or os.environ.get("KF_PIPELINES_ENDPOINT") or "the default KFP endpoint"
+        raise RecsearchError(
+            f"cannot reach the Kubeflow Pipelines API at {where}: {reason} "
+            "(check --host or KF_PIPELINES_ENDPOINT, and that the API is up)"
+        ) from None
 
 
 def submit(
@@ -114,7 +135,7 @@ def submit(
     """Creates one run; returns its id."""
     job = read_job(spec_path)
     client = kfp_client(host, namespace)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, reaching(host):
         run = client.create_run_from_pipeline_package(
             write_package(job, tmp),
             arguments=params,
@@ -126,6 +147,10 @@ def submit(
     return run.run_id
 
 
+# Digits, *, ranges, steps, lists, ? and names (JAN, MON): what cron fields hold.
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#-]+$")
+
+
 def kfp_cron(cron: str) -> str:
     """KFP wants six cron fields (seconds first); a five-field cron gets second 0.
 
@@ -133,11 +158,12 @@ def kfp_cron(cron: str) -> str:
       RecsearchError: Not five or six fields.
     """
     fields = cron.split()
-    if len(fields) == 5:
-        return " ".join(["0", *fields])
-    if len(fields) == 6:
-        return cron
-    raise RecsearchError(f"--cron must have 5 or 6 fields, got {cron!r}")
+    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+        raise RecsearchError(
+            f"--cron must be a cron expression of 5 or 6 fields, such as '0 2 * * *' "
+            f"(02:00 every day), got {cron!r}"
+        )
+    return " ".join(["0", *fields]) if len(fields) == 5 else cron
 
 
 def schedule(
@@ -149,15 +175,16 @@ def schedule(
     params: dict[str, Any],
     name: str | None = None,
 ) -> str:
-    """Creates a recurring run; returns its id."""
+    """Creates a recurring run; returns its id. The cron expression is checked first."""
+    cron_expression = kfp_cron(cron)
     job = read_job(spec_path)
     client = kfp_client(host, namespace)
-    found = client.create_experiment(name=experiment, namespace=namespace)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, reaching(host):
+        found = client.create_experiment(name=experiment, namespace=namespace)
         recurring = client.create_recurring_run(
             experiment_id=found.experiment_id,
             job_name=name or f"{job.get('displayName', 'recsearch')}-nightly",
-            cron_expression=kfp_cron(cron),
+            cron_expression=cron_expression,
             params=params,
             pipeline_package_path=write_package(job, tmp),
             pipeline_root=job.get("runtimeConfig", {}).get("gcsOutputDirectory"),

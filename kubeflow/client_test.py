@@ -138,3 +138,39 @@ def test_bad_arguments_are_clear(spec):
         client.arguments(job, model="gpt")
     with pytest.raises(RecsearchError, match="5 or 6 fields"):
         client.kfp_cron("daily")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_failures_are_one_line_without_a_traceback(spec, tmp_path, sample_dir, capsys):
+    host = f"http://127.0.0.1:{_closed_port()}"  # nothing listens there
+    cases = [
+        (
+            ["submit", "--spec", spec, "--host", host],
+            f"cannot reach the Kubeflow Pipelines API at {host}",
+        ),
+        (
+            ["schedule", "--spec", spec, "--host", host, "--cron", "every night"],
+            "--cron must be a cron expression of 5 or 6 fields",
+        ),
+        (
+            ["schedule", "--spec", spec, "--host", host, "--cron", "0 2 * * ?x!"],
+            "--cron must be a cron expression",
+        ),
+        (
+            ["schema", "--config", f"{sample_dir}/config.yaml", "--output", str(tmp_path / "none")],
+            "no run under",
+        ),
+    ]
+    for argv, message in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1, err

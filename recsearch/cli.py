@@ -201,7 +201,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     config = _load_config(args)
     paths = LocalPaths.under(args.output, config.name)
-    uri = latest_artifact_uri(paths.metadata, config.name, "Schema", producer="SchemaGen")
+    if not os.path.isfile(paths.metadata):
+        raise RecsearchError(
+            f"no run under {paths.output} yet (no {os.path.basename(paths.metadata)}): "
+            f"run `recsearch run` with this config first, or pass the --output of a run"
+        )
+    try:
+        uri = latest_artifact_uri(paths.metadata, config.name, "Schema", producer="SchemaGen")
+    except LookupError as error:
+        raise RecsearchError(f"{paths.metadata}: {error}; run the pipeline first") from None
     target = args.to or os.path.join("schemas", f"{config.name}.pbtxt")
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     shutil.copy(os.path.join(uri, "schema.pbtxt"), target)
