@@ -138,11 +138,28 @@ def read_images(raw: pd.DataFrame, column: str) -> np.ndarray:
             if os.path.isabs(value) or "://" in value
             else os.path.join(os.path.dirname(table), value)
         )
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme in ("http", "https", "ftp"):
+            report(
+                DataError(
+                    f"{value}: images are read from files (a path relative to the table, an "
+                    f"absolute path, gs:// or s3://), not downloaded over {scheme}; download "
+                    "them and name the files",
+                    table,
+                    column,
+                    int(row),
+                )
+            )
+            images.append(b"")
+            continue
         try:
             with sources.open_file(path) as f:
                 data = f.read()
         except (OSError, FileNotFoundError):
             report(DataError(f"image file not found: {value}", table, column, int(row)))
+            data = b""
+        except Exception as error:  # a TensorFlow filesystem's own error (tf.errors.OpError)
+            report(DataError(f"cannot read {value}: {error}", table, column, int(row)))
             data = b""
         if data and not data.startswith(_IMAGE_SIGNATURES):
             report(

@@ -52,3 +52,26 @@ def test_bad_rating_names_file_column_and_row(tmp_path):
     (tmp_path / "events.csv").write_text("uid,iid,stars,ts\nu1,i1,4,10\nu1,i2,lots,11\n")
     with pytest.raises(DataError, match="events.csv, column 'stars', row 2: expected a number"):
         tables.load_interactions(config)
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        ("https://cdn.example/i1.png", "https://cdn.example/i1.png: images are read from files"),
+        ("missing.png", "image file not found: missing.png"),
+        ("nosuchfs://x/i1.png", "cannot read nosuchfs://x/i1.png"),
+    ],
+)
+def test_image_urls_and_unreadable_files_are_named_not_tracebacks(tmp_path, cell, message):
+    (tmp_path / "events.csv").write_text("uid,iid\nu1,i1\nu1,i2\n")
+    (tmp_path / "items.csv").write_text(f"iid,pic\ni1,{cell}\n")
+    config = config_from_dict(
+        {
+            "name": "t",
+            "interactions": {"path": "events.csv", "user": "uid", "item": "iid"},
+            "items": {"path": "items.csv", "id": "iid", "image": "pic"},
+        },
+        base_dir=str(tmp_path),
+    )
+    with pytest.raises(DataError, match=f"column 'pic', row 1: {message}"):
+        tables.load_entities(config, "item")
