@@ -105,9 +105,34 @@ def _first_line(error: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Every error answer is JSON, as TF Serving's: unknown paths, methods, oversized bodies."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.content_type == "application/json" or error.status < 400:
+            raise
+        return _error(error.status, error.reason + (f": {error.text}" if error.text else ""))
+
+
+async def unsupported_method(request: web.Request) -> web.Response:
+    """:classify and :regress need classification or regression signatures, which bundles lack."""
+    try:
+        loaded = _registry(request).get(_version(request))
+    except ModelNotFound as e:
+        return _error(404, str(e))
+    method = request.path.rsplit(":", 1)[-1]
+    return _error(
+        400,
+        f"this model has no {method} signature; use :predict with one of "
+        f"{', '.join(sorted(loaded.signatures))}",
+    )
+
+
 def make_app(registry: ModelRegistry, max_batch: int = 1000, threads: int = 4) -> web.Application:
     """The aiohttp application serving one model."""
-    app = web.Application(client_max_size=16 * 2**20)
+    app = web.Application(client_max_size=16 * 2**20, middlewares=[json_errors])
     app[_REGISTRY] = registry
     app[_POOL] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict")
     app[_MAX_BATCH] = max_batch
@@ -121,6 +146,10 @@ def make_app(registry: ModelRegistry, max_batch: int = 1000, threads: int = 4) -
             web.get(f"/v1/models/{name}/versions/{version}/metadata", model_metadata),
             web.post(f"/v1/models/{name}:predict", predict),
             web.post(f"/v1/models/{name}/versions/{version}:predict", predict),
+            web.post(f"/v1/models/{name}:classify", unsupported_method),
+            web.post(f"/v1/models/{name}:regress", unsupported_method),
+            web.post(f"/v1/models/{name}/versions/{version}:classify", unsupported_method),
+            web.post(f"/v1/models/{name}/versions/{version}:regress", unsupported_method),
         ]
     )
 

@@ -176,3 +176,57 @@ def test_new_version_is_picked_up_without_restart(server):
         time.sleep(0.2)
     assert body["model_version_status"][0]["version"] == "2"
     assert _call(f"{url}/v1/models/shop/versions/1")[0] == 404
+
+
+def _strict(text: bytes):
+    """JSON as strict parsers read it: Infinity and NaN are refused."""
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _post(url, raw: bytes):
+    request = urllib.request.Request(url, data=raw, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, _strict(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, _strict(e.read())
+
+
+def test_tf_serving_contract_dtype_names_b64_shorthand_and_strict_json(server, trained_bundle):
+    from recsearch.testing import raw_example
+
+    url, _, _ = server
+    code, body = _call(f"{url}/v1/models/shop/metadata")
+    defs = body["metadata"]["signature_def"]["signature_def"]
+    assert defs["recommend"]["outputs"]["scores"]["dtype"] == "DT_FLOAT"  # TF's name, as types_pb2
+    # The single-input shorthand: the bare {"b64": ...} is the serving_default input.
+    example = raw_example(trained_bundle.transformed.config, "u00001", "i0001")
+    encoded = base64.b64encode(example).decode()
+    code, body = _call(f"{url}/v1/models/shop:predict", {"instances": [{"b64": encoded}]})
+    assert code == 200, body
+    assert set(body["predictions"][0]) >= {"rank", "score"}
+    # An unknown item: its scores are null, never -Infinity, so strict parsers read the answer.
+    payload = {"signature_name": "similar_items", "instances": [{"item_id": "no-such-item"}]}
+    code, body = _post(f"{url}/v1/models/shop:predict", json.dumps(payload).encode())
+    assert code == 200
+    assert body["predictions"][0]["scores"] == [None] * len(body["predictions"][0]["scores"])
+
+
+@pytest.mark.parametrize(
+    "path, raw, status, message",
+    [
+        ("shop:classify", b"{}", 400, "this model has no classify signature; use :predict"),
+        ("shop:regress", b"{}", 400, "this model has no regress signature"),
+        ("shop:explain", b"{}", 404, "Not Found"),
+        ("shop:predict", b" " * (17 * 2**20), 413, "Request Entity Too Large"),
+    ],
+)
+def test_every_error_is_json(server, path, raw, status, message):
+    url, _, _ = server
+    code, body = _post(f"{url}/v1/models/{path}", raw)
+    assert code == status
+    assert message in body["error"]

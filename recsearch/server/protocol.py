@@ -6,7 +6,9 @@ Columnar format: {"signature_name": s, "inputs": {"user_id": ["u1", ...]}}
                  -> {"outputs": {"item_ids": [[...]], "scores": [[...]]}}
 With a single input the instance (or the inputs value) may be the bare value;
 with a single output the prediction is the bare value. Binary strings travel
-as {"b64": "..."}. Errors are {"error": "..."}.
+as {"b64": "..."}, also as a bare single input ({"instances": [{"b64": ...}]}).
+Errors are {"error": "..."}. Every answer is strict JSON: a score that is not
+finite (an unknown item's) is null.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 
 from recsearch.server.models import Signature
 
@@ -83,7 +86,7 @@ def _rows_to_columns(instances: Any, spec: Mapping[str, tf.TensorSpec]) -> dict[
     names = list(spec)
     columns: dict[str, list] = {n: [] for n in names}
     for i, instance in enumerate(instances):
-        if len(names) == 1 and not isinstance(instance, dict):
+        if len(names) == 1 and (not isinstance(instance, dict) or _is_b64(instance)):
             instance = {names[0]: instance}
         if not isinstance(instance, dict):
             raise BadRequest(f"instances[{i}] must be an object with inputs {names}")
@@ -95,6 +98,10 @@ def _rows_to_columns(instances: Any, spec: Mapping[str, tf.TensorSpec]) -> dict[
                 raise BadRequest(f"instances[{i}] is missing input {name!r}")
             columns[name].append(instance[name])
     return columns
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"b64"}
 
 
 def _to_array(name: str, values: Any, spec: tf.TensorSpec) -> np.ndarray:
@@ -125,6 +132,9 @@ def _to_bytes(name: str, value: Any) -> bytes:
 def _jsonable(array: np.ndarray) -> Any:
     if array.dtype == object or array.dtype.kind == "S":
         return _decode(array.tolist())
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        # JSON has no Infinity or NaN: a score that is not finite is null.
+        return np.where(np.isfinite(array), array, None).tolist()
     return array.tolist()
 
 
@@ -163,7 +173,7 @@ def metadata(model_name: str, version: int, signatures: Mapping[str, Signature])
             dims = [{"size": str(-1 if d is None else d)} for d in spec.shape.as_list()]
             shape = {"dim": dims, "unknown_rank": False}
         return {
-            "dtype": "DT_" + spec.dtype.name.upper(),
+            "dtype": types_pb2.DataType.Name(spec.dtype.as_datatype_enum),
             "tensor_shape": shape,
             "name": spec.name or "",
         }
