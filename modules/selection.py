@@ -19,43 +19,19 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from recsearch.modules import tuning
+from recsearch.modules.candidates import Candidate, candidates_for
 from recsearch.modules.features import FeatureSpec
-from recsearch.modules.models.ease import MAX_ITEMS
 
 AUTO = "auto"
 SELECTION_FILE = "model_selection.json"
 CONTENT_MODEL = "two_tower"
 VALIDATION_FRACTION = 0.2
-
-
-@dataclasses.dataclass(frozen=True)
-class Candidate:
-    """A model family with the settings auto gives it (over the config's own)."""
-
-    name: str
-    settings: Mapping = dataclasses.field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        extra = ", ".join(f"{k} {v:g}" for k, v in self.settings.items())
-        return f"{self.name} ({extra})" if extra else self.name
-
-
-# The families each task compares. Recency-weighted EASE is the strongest
-# id-only model on the temporal protocols of docs/benchmarks.md.
-CANDIDATES = {
-    "retrieval": (Candidate("ease", {"recency_half_life": 10.0}), Candidate("two_tower")),
-    "ranking": (Candidate("deepfm"), Candidate("ease", {"recency_half_life": 10.0})),
-    "sequential": (Candidate("gru4rec"), Candidate("ease", {"recency_half_life": 5.0})),
-    "rating": (Candidate("mf"), Candidate("autorec"), Candidate("mf_autorec")),
-}
 
 
 @dataclasses.dataclass
@@ -108,20 +84,6 @@ class Selection:
             "content_model": self.content_model,
             "lines": self.lines(),
         }
-
-
-def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str, str]]:
-    """The candidates that fit the task and the catalog, and the skipped ones with why."""
-    chosen, skipped = [], {}
-    for candidate in CANDIDATES[task]:
-        if candidate.name == "ease" and num_items > MAX_ITEMS:
-            skipped[candidate.label] = (
-                f"its dense item x item matrix takes at most {MAX_ITEMS:,} items, "
-                f"this catalog has {num_items:,}"
-            )
-            continue
-        chosen.append(candidate)
-    return chosen, skipped
 
 
 def needs_content_model(spec: FeatureSpec, task: str, winner: str) -> bool:

@@ -102,6 +102,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config, rows = local.validate(lambda: _load_config(args))
     counts = f"{rows['train']} train, {rows['eval']} eval rows"
     print(f"{config.name}: config and data are valid ({counts})")
+    for line in rows["story"]:
+        print(f"  {line}")
     return 0
 
 

@@ -46,11 +46,11 @@ class LocalPaths:
         )
 
 
-def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> dict[str, int]:
+def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> dict:
     """Loads, joins and splits the data once, so bad input fails before TFX starts.
 
     Returns:
-      Row counts per split.
+      Row counts per split, and under "story" the lines `validate` prints.
 
     Raises:
       ConfigError, DataError: With the file, column and row at fault.
@@ -61,9 +61,53 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
         path = config.resolve(config.interactions.path)
         if spans.has_spans(path):
             _, pattern = spans.select(path, span, config.interactions.span_window)
-        frame = tables.load_joined(config, pattern)
+        frame, catalog = tables.load_all(config, pattern)
         parts = split_interactions(frame, config.split, config.task)
-    return {name: len(part) for name, part in parts.items()}
+    rows = {name: len(part) for name, part in parts.items()}
+    rows["story"] = data_story(config, frame, catalog, parts)
+    return rows
+
+
+def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list[str]:
+    """What `validate` tells about the data: sizes, time span, the split, what was dropped."""
+    from recsearch.data import splits
+    from recsearch.modules import features as keys
+    from recsearch.modules.candidates import candidates_for
+
+    users, items = frame[keys.USER_ID].nunique(), frame[keys.ITEM_ID].nunique()
+    lines = [f"{len(frame):,} interactions of {users:,} users with {items:,} items"]
+    if catalog is not None:
+        cold = len(set(catalog[keys.ITEM_ID]) - set(frame[keys.ITEM_ID]))
+        lines.append(f"items table: {len(catalog):,} items, {cold:,} of them never in the log")
+    if keys.TIMESTAMP in frame and len(frame):
+        first, last = (
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(t)))
+            for t in (frame[keys.TIMESTAMP].min(), frame[keys.TIMESTAMP].max())
+        )
+        lines.append(f"from {first} to {last} UTC")
+    train, evaluation, heldout = parts[splits.TRAIN], parts[splits.EVAL], parts[splits.HELDOUT]
+    lines.append(
+        f"split {config.split.method}: each user's "
+        f"{'latest' if config.split.method == 'temporal' else 'random'} "
+        f"{config.split.eval_fraction:.0%} held out: {len(train):,} train, "
+        f"{len(heldout):,} held out"
+    )
+    dropped = len(heldout) - len(evaluation)
+    if dropped:
+        unseen = int((~heldout[keys.ITEM_ID].isin(set(train[keys.ITEM_ID]))).sum())
+        lines.append(
+            f"{len(evaluation):,} held-out rows are scored; {dropped:,} are not "
+            f"({unseen:,} name items never in train, the rest repeat a pair already in train "
+            "or in the held-out rows); the refit still trains on all of them"
+        )
+    if config.model.name == "auto":
+        chosen, skipped = candidates_for(config.task, items)
+        tried = ", ".join(c.label for c in chosen)
+        lines.append(f"model auto will compare {tried}")
+        lines += [f"model auto skips {label}: {why}" for label, why in skipped.items()]
+    else:
+        lines.append(f"model {config.model.name}")
+    return lines
 
 
 def validate(load_config, span: int | None = None) -> tuple[config_lib.PipelineConfig, dict]:

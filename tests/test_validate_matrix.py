@@ -102,3 +102,16 @@ def test_bad_values_in_two_columns_are_both_reported(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "column 'stars', row 3: expected a number, got 'five'" in err
     assert "column 'ts', row 5: expected unix seconds, unix milliseconds or an ISO 8601" in err
+
+
+def test_validate_tells_the_story_of_the_data(tmp_path, capsys):
+    path = newcomer_data.write(str(tmp_path / "data"), Log())
+    assert cli.main(["validate", "--config", path]) == 0
+    out = capsys.readouterr().out
+    # The generator: 60 users, 36 logged items of 40 in the items table.
+    assert "interactions of 60 users with 36 items" in out
+    assert "items table: 40 items, 4 of them never in the log" in out
+    assert "from 2023-11-14" in out and "UTC" in out
+    assert "split temporal: each user's latest 20% held out" in out
+    assert "held-out rows are scored;" in out and "name items never in train" in out
+    assert "model auto will compare ease (recency_half_life 10), two_tower" in out

@@ -25,12 +25,13 @@ import tensorflow as tf
 from scipy import sparse
 
 from recsearch.modules import features as keys
+from recsearch.modules.candidates import EASE_MAX_ITEMS
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
 
 # B is a dense V x V matrix: past this many items use the two-tower model.
-MAX_ITEMS = 30_000
+MAX_ITEMS = EASE_MAX_ITEMS
 
 
 def solve(gram: np.ndarray, l2: float) -> np.ndarray:
