@@ -232,6 +232,7 @@ def cmd_manifests(args: argparse.Namespace) -> int:
         replicas=args.replicas,
         service_account=args.service_account,
     )
+    k8s.check_spec(spec)
     manifests = [k8s.kserve(spec)] if args.kserve else k8s.tf_serving(spec)
     for manifest in manifests:
         k8s.validate(manifest)

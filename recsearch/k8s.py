@@ -10,6 +10,7 @@ missing required field and drop any unknown one.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import yaml
@@ -42,6 +43,33 @@ class ServingSpec:
     cpu: str = "2"
     memory: str = "4Gi"
     service_account: str | None = None
+
+
+# What the API server accepts as an object name (RFC 1123 label: DNS-1035 for a Service).
+_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# Base paths TF Serving reads without a volume mounted into the pod.
+_REMOTE = ("gs://", "s3://", "hdfs://", "http://", "https://", "pvc://")
+
+
+def check_spec(spec: ServingSpec) -> None:
+    """Refuses what the API server or the pod would refuse, before any manifest is written.
+
+    Raises:
+      RecsearchError: A name Kubernetes rejects, or a local base path that no
+        volume brings into the pod.
+    """
+    if len(spec.name) > 63 or not _NAME.match(spec.name):
+        raise RecsearchError(
+            f"--name {spec.name!r} is not a valid Kubernetes object name: lowercase letters, "
+            "digits and '-', starting with a letter and ending with a letter or digit, at most "
+            f"63 characters (for example {re.sub(r'[^a-z0-9-]+', '-', spec.name.lower())!r})"
+        )
+    if not spec.model_base_path.startswith(_REMOTE):
+        raise RecsearchError(
+            f"--model-base-path {spec.model_base_path!r} is a local path, and no volume brings "
+            "it into the pod: push to gs:// or s3:// (kubeflow.serving_dir), or mount the "
+            "directory in the Deployment yourself and pass the path it has inside the pod"
+        )
 
 
 def _labels(spec: ServingSpec) -> dict[str, str]:
@@ -207,5 +235,12 @@ def _lost(original: Any, back: Any, path: str) -> list[str]:
     return []
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """YAML without anchors and aliases (&id001 / *id001): every value written out."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump(manifests: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(manifests, sort_keys=False)
+    return yaml.dump_all(manifests, Dumper=_PlainDumper, sort_keys=False)

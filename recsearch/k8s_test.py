@@ -65,3 +65,26 @@ def test_manifests_command_writes_valid_yaml(tmp_path, capsys):
     assert [d["kind"] for d in documents] == ["Deployment", "Service"]
     for document in documents:
         k8s.validate(document)
+
+
+@pytest.mark.parametrize(
+    "name, path, message",
+    [
+        ("Shop_Model", "gs://b/shop", "--name 'Shop_Model' is not a valid Kubernetes object name"),
+        ("shop.v2", "gs://b/shop", "not a valid Kubernetes object name"),
+        ("shop", "/srv/models/shop", "is a local path, and no volume brings it into the pod"),
+    ],
+)
+def test_manifests_refuses_what_kubernetes_would(name, path, message, tmp_path, capsys):
+    out = tmp_path / "serving.yaml"
+    argv = ["manifests", "--name", name, "--model-base-path", path, "--output", str(out)]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_manifests_are_plain_yaml_without_anchors():
+    text = k8s.dump(k8s.tf_serving(SPEC))
+    assert "&id" not in text and "*id" not in text
+    deployment, service = yaml.safe_load_all(text)
+    assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
