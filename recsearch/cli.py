@@ -141,6 +141,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
     import tensorflow as tf
 
     from recsearch import bundle
@@ -149,7 +150,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = model.signatures["predict"](
         user_id=tf.constant([args.user]), item_id=tf.constant([args.item])
     )
-    print(f"{out['scores'].numpy()[0]:.4f}")
+    score = float(out["scores"].numpy()[0])
+    if not np.isfinite(score):
+        raise RecsearchError(f"item {args.item!r} is not in the model's catalog")
+    path = bundle.resolve(args.model_dir, args.version)
+    if not bundle.known_users(path, [args.user])[0]:
+        print(
+            f"note: user {args.user!r} is not in the model; scored as an unknown user",
+            file=sys.stderr,
+        )
+    print(f"{score:.4f}")
     return 0
 
 

@@ -79,6 +79,12 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list
     if catalog is not None:
         cold = len(set(catalog[keys.ITEM_ID]) - set(frame[keys.ITEM_ID]))
         lines.append(f"items table: {len(catalog):,} items, {cold:,} of them never in the log")
+        absent = int((~frame[keys.ITEM_ID].isin(set(catalog[keys.ITEM_ID]))).sum())
+        if absent:
+            lines.append(
+                f"{absent:,} interactions name items missing from the items table "
+                "(they get empty item features)"
+            )
     if keys.TIMESTAMP in frame and len(frame):
         first, last = (
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(t)))

@@ -57,3 +57,14 @@ def test_recommend_takes_many_users_and_says_which_are_unknown(trained_bundle, c
     assert "--k must be a positive number of items, got 0" in capsys.readouterr().err
     assert cli.main([*argv, "--k", "999"]) == 2
     assert "--k 999 is more than the bundle serves per user (10;" in capsys.readouterr().err
+
+
+def test_predict_names_an_unknown_item_and_notes_an_unknown_user(trained_bundle, capsys):
+    base = trained_bundle.base_dir
+    argv = ["predict", "--model-dir", base]
+    assert cli.main([*argv, "--user", "u00001", "--item", "no-such-item"]) == 2
+    assert "item 'no-such-item' is not in the model's catalog" in capsys.readouterr().err
+    assert cli.main([*argv, "--user", "nobody", "--item", "i0001"]) == 0
+    captured = capsys.readouterr()
+    assert "user 'nobody' is not in the model" in captured.err
+    float(captured.out.strip())

@@ -187,8 +187,8 @@ def join_side_features(
     joined = interactions.join(side, on=id_column)
     unknown = ~interactions[id_column].isin(side.index)
     if unknown.any():
-        logging.warning(
-            "%d interactions name a %s missing from the %s table; they get empty side features",
+        logging.info(
+            "%d interactions name %ss missing from the %ss table; they get empty side features",
             int(unknown.sum()),
             entity,
             entity,
