@@ -107,36 +107,120 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_recommend(args: argparse.Namespace) -> int:
+def _ranked_query(args: argparse.Namespace, signature: str, name: str, keys: list) -> int:
+    """Calls a top-K signature for each key and prints the ranked items (or JSON).
+
+    Args:
+      args: The parsed flags (model_dir, version, k, json).
+      signature: recommend, similar_items, search_text or search_image.
+      name: The signature's input name.
+      keys: The inputs, one answer each; str, or bytes for images.
+    """
+    import json
+
+    import numpy as np
     import tensorflow as tf
 
     from recsearch import bundle
 
-    users = list(dict.fromkeys(args.user))  # in the order given, each once
     if args.k is not None and args.k <= 0:
         raise RecsearchError(f"--k must be a positive number of items, got {args.k}")
     path = bundle.resolve(args.model_dir, args.version)
     model = bundle.load(args.model_dir, args.version)
-    out = model.signatures["recommend"](user_id=tf.constant(users))
+    if signature not in model.signatures:
+        raise RecsearchError(
+            f"this bundle has no {signature} signature (it has: "
+            f"{', '.join(sorted(model.signatures))}); text and image search need items "
+            "with text or images and model.content_weight above 0"
+        )
+    out = model.signatures[signature](**{name: tf.constant(keys)})
     served = out["item_ids"].shape[1]
     if args.k is not None and args.k > served:
         raise RecsearchError(
-            f"--k {args.k} is more than the bundle serves per user ({served}; "
+            f"--k {args.k} is more than the bundle serves per answer ({served}; "
             "serving.top_k sets it at training time)"
         )
-    known = bundle.known_users(path, users)
-    for row, user in enumerate(users):
-        if len(users) > 1:
-            print(f"{user}:")
+    labels = [k if isinstance(k, str) else f"image {i + 1}" for i, k in enumerate(keys)]
+    known = bundle.known_users(path, keys) if signature == "recommend" else [True] * len(keys)
+    answers = []
+    for row, label in enumerate(labels):
+        items = [v.decode() for v in out["item_ids"].numpy()[row]][: args.k or served]
+        scores = out["scores"].numpy()[row][: len(items)]
+        finite = [float(v) if np.isfinite(v) else None for v in scores]
+        if signature == "similar_items" and all(v is None for v in finite):
+            raise RecsearchError(f"item {label!r} is not in the model's catalog")
+        answers.append({name: label, "items": items, "scores": finite, "known": known[row]})
         if not known[row]:
             print(
-                f"note: user {user!r} is not in the model; these are the most popular items "
+                f"note: user {label!r} is not in the model; these are the most popular items "
                 "(their scores are on another scale)",
                 file=sys.stderr,
             )
-        items = [v.decode() for v in out["item_ids"].numpy()[row]][: args.k or served]
-        for rank, (item, score) in enumerate(zip(items, out["scores"].numpy()[row]), start=1):
-            print(f"{rank:>3}  {item:<20} {score:.4f}")
+    if args.json:
+        print(json.dumps(answers if len(answers) > 1 else answers[0]))
+        return 0
+    for answer in answers:
+        if len(answers) > 1:
+            print(f"{answer[name]}:")
+        for rank, (item, score) in enumerate(zip(answer["items"], answer["scores"]), start=1):
+            print(f"{rank:>3}  {item:<20} {'-' if score is None else f'{score:.4f}'}")
+    return 0
+
+
+def _several(values: list[str] | None, path: str | None, flag: str) -> list[str]:
+    """Values of a repeated flag plus the lines of a file, in order, each once."""
+    found = list(values or [])
+    if path:
+        if not os.path.isfile(path):
+            raise RecsearchError(f"{path}: file not found ({flag}-file)")
+        with open(path, encoding="utf-8") as f:
+            found += [line.strip() for line in f if line.strip()]
+    if not found:
+        raise RecsearchError(f"give at least one {flag} (or {flag}s-file)")
+    return list(dict.fromkeys(found))
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    users = _several(args.user, args.users_file, "--user")
+    return _ranked_query(args, "recommend", "user_id", users)
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    return _ranked_query(args, "similar_items", "item_id", _several(args.item, None, "--item"))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if bool(args.text) == bool(args.image):
+        raise RecsearchError("give exactly one of --text or --image")
+    if args.text:
+        return _ranked_query(args, "search_text", "query", args.text)
+    images = []
+    for path in args.image:
+        if not os.path.isfile(path):
+            raise RecsearchError(f"{path}: image file not found")
+        with open(path, "rb") as f:
+            images.append(f.read())
+    return _ranked_query(args, "search_image", "image", images)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import json
+
+    import tensorflow as tf
+
+    from recsearch import bundle
+
+    items = _several(args.item, None, "--item")
+    model = bundle.load(args.model_dir, args.version)
+    vectors = model.signatures["embed_items"](item_id=tf.constant(items))["embeddings"].numpy()
+    unknown = [item for item, v in zip(items, vectors) if not v.any()]
+    for item in unknown:
+        print(f"note: item {item!r} is not in the model: its embedding is zeros", file=sys.stderr)
+    if args.json:
+        print(json.dumps({item: v.tolist() for item, v in zip(items, vectors)}))
+    else:
+        for item, vector in zip(items, vectors):
+            print(f"{item}\t" + " ".join(f"{x:.5f}" for x in vector))
     return 0
 
 
@@ -391,25 +475,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(validate)
     validate.set_defaults(func=cmd_validate)
 
-    recommend = commands.add_parser("recommend", help="top items for a user from a bundle")
-    recommend.add_argument("--model-dir", required=True, help="pushed model base dir or version")
+    def query_flags(parser: argparse.ArgumentParser, k: bool = True) -> None:
+        parser.add_argument(
+            "--model-dir", required=True, help="a pushed model base directory, or one version"
+        )
+        parser.add_argument("--version", type=int, help="a pushed version (default: the newest)")
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if k:
+            parser.add_argument(
+                "--k", type=int, help="items per answer, at most the bundle's top K (default: all)"
+            )
+
+    recommend = commands.add_parser("recommend", help="top items for users from a bundle")
+    query_flags(recommend)
     recommend.add_argument(
-        "--user",
-        required=True,
-        action="append",
-        help="a user id (repeat --user for several users)",
+        "--user", action="append", help="a user id (repeat --user for several users)"
     )
-    recommend.add_argument(
-        "--k", type=int, help="items per user, at most the bundle's top K (default: all of them)"
-    )
-    recommend.add_argument("--version", type=int, help="a pushed version (default: the newest)")
+    recommend.add_argument("--users-file", help="a file of user ids, one per line")
     recommend.set_defaults(func=cmd_recommend)
 
+    similar = commands.add_parser("similar", help="items most like an item (similar_items)")
+    query_flags(similar)
+    similar.add_argument("--item", action="append", help="an item id (repeat for several)")
+    similar.set_defaults(func=cmd_similar)
+
+    search = commands.add_parser("search", help="items for a text query or an image")
+    query_flags(search)
+    search.add_argument("--text", action="append", help="a text query (repeat for several)")
+    search.add_argument("--image", action="append", help="an image file (repeat for several)")
+    search.set_defaults(func=cmd_search)
+
+    embed = commands.add_parser("embed", help="the item vectors the bundle serves (embed_items)")
+    query_flags(embed, k=False)
+    embed.add_argument("--item", action="append", help="an item id (repeat for several)")
+    embed.set_defaults(func=cmd_embed)
+
     predict = commands.add_parser("predict", help="score one user-item pair")
-    predict.add_argument("--model-dir", required=True)
-    predict.add_argument("--user", required=True)
-    predict.add_argument("--item", required=True)
-    predict.add_argument("--version", type=int)
+    predict.add_argument(
+        "--model-dir", required=True, help="a pushed model base directory, or one version"
+    )
+    predict.add_argument("--user", required=True, help="the user id")
+    predict.add_argument("--item", required=True, help="the item id")
+    predict.add_argument("--version", type=int, help="a pushed version (default: the newest)")
     predict.set_defaults(func=cmd_predict)
     rollback = commands.add_parser("rollback", help="serve an older pushed version again")
     rollback.add_argument("--model-dir", required=True, help="model base directory")

@@ -56,7 +56,7 @@ def test_recommend_takes_many_users_and_says_which_are_unknown(trained_bundle, c
     assert cli.main([*argv, "--k", "0"]) == 2
     assert "--k must be a positive number of items, got 0" in capsys.readouterr().err
     assert cli.main([*argv, "--k", "999"]) == 2
-    assert "--k 999 is more than the bundle serves per user (10;" in capsys.readouterr().err
+    assert "--k 999 is more than the bundle serves per answer (10;" in capsys.readouterr().err
 
 
 def test_predict_names_an_unknown_item_and_notes_an_unknown_user(trained_bundle, capsys):
@@ -68,3 +68,32 @@ def test_predict_names_an_unknown_item_and_notes_an_unknown_user(trained_bundle,
     captured = capsys.readouterr()
     assert "user 'nobody' is not in the model" in captured.err
     float(captured.out.strip())
+
+
+def test_query_commands_match_the_bundle_signatures(trained_bundle, capsys, tmp_path):
+    import json
+
+    base = trained_bundle.base_dir
+    assert cli.main(["similar", "--model-dir", base, "--item", "i0001", "--k", "4", "--json"]) == 0
+    similar = json.loads(capsys.readouterr().out)
+    assert similar["item_id"] == "i0001" and len(similar["items"]) == 4
+    assert "i0001" not in similar["items"]
+    assert cli.main(["similar", "--model-dir", base, "--item", "nothing"]) == 2
+    assert "item 'nothing' is not in the model's catalog" in capsys.readouterr().err
+    assert cli.main(["search", "--model-dir", base, "--text", "wireless speaker", "--k", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    image = os.path.join(os.path.dirname(trained_bundle.transformed.config.resolve("x")), "images")
+    png = sorted(os.listdir(image))[0]
+    assert cli.main(["search", "--model-dir", base, "--image", os.path.join(image, png)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 10
+    users = tmp_path / "users.txt"
+    users.write_text("u00001\nu00002\n")
+    assert cli.main(["recommend", "--model-dir", base, "--users-file", str(users), "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert [a["user_id"] for a in answers] == ["u00001", "u00002"]
+    assert all(a["known"] and len(a["items"]) == 10 for a in answers)
+    assert cli.main(["embed", "--model-dir", base, "--item", "i0001", "--item", "nope"]) == 0
+    captured = capsys.readouterr()
+    rows = captured.out.strip().splitlines()
+    assert rows[0].startswith("i0001\t") and len(rows) == 2
+    assert "item 'nope' is not in the model: its embedding is zeros" in captured.err
