@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 from aiohttp import web
 
+from recsearch import bundle
 from recsearch.server import protocol
 from recsearch.server.models import ModelNotFound, ModelRegistry
 
@@ -97,6 +98,11 @@ async def predict(request: web.Request) -> web.Response:
         outputs = await asyncio.get_running_loop().run_in_executor(request.app[_POOL], call)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as e:
         return _error(400, _first_line(e))
+    if name == "recommend":
+        # Which users were unknown and got the popularity (or the model's) fallback.
+        users = [u.decode("utf-8", "replace") for u in arrays["user_id"]]
+        known = bundle.known_users(loaded.path, users)
+        outputs["fallback"] = np.array([not k for k in known])
     return web.json_response(protocol.format_outputs(outputs, rows))
 
 

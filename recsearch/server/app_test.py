@@ -89,6 +89,9 @@ def test_recommend_rows_and_columns_match_the_bundle(server, trained_bundle):
     assert code == 200
     assert columns["outputs"]["item_ids"] == [p["item_ids"] for p in rows["predictions"]]
     assert columns["outputs"]["scores"][0] == pytest.approx(rows["predictions"][0]["scores"])
+    # Unknown users are marked: their items are the fallback (popularity), not a personal list.
+    assert [p["fallback"] for p in rows["predictions"]] == [False, True]
+    assert columns["outputs"]["fallback"] == [False, True]
 
 
 def test_predict_and_serving_default_with_b64(server):

@@ -132,6 +132,8 @@ def _to_bytes(name: str, value: Any) -> bytes:
 def _jsonable(array: np.ndarray) -> Any:
     if array.dtype == object or array.dtype.kind == "S":
         return _decode(array.tolist())
+    if array.dtype == bool:
+        return array.tolist()
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         # JSON has no Infinity or NaN: a score that is not finite is null.
         return np.where(np.isfinite(array), array, None).tolist()
