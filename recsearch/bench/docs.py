@@ -105,3 +105,18 @@ def replace_block(path: str, name: str, text: str) -> None:
     content = pattern.sub(lambda m: m.group(1) + text + m.group(2), content)
     with open(path, "w", encoding="utf-8") as f:
         f.write(content)
+
+
+def record(result: dict, text: str, output: str, name: str, write_docs: str | None) -> dict:
+    """Prints a benchmark's table, saves `bench-<name>.json` under `output` and, with
+    `write_docs`, replaces the `<!-- bench:<name> -->` block of that file. Returns `result`."""
+    import json
+    import os
+
+    print(text)
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, f"bench-{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    if write_docs:
+        replace_block(write_docs, name, text)
+    return result

@@ -11,7 +11,6 @@ EASE trained on the same 80% in the same run.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -123,13 +122,7 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
             "EASE (l2=100)": baselines.evaluate_scores(data, later, baselines.ease_scores(data)),
         },
     }
-    text = table(result)
-    print(text)
-    with open(os.path.join(output, "bench-freshness.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    if write_docs:
-        docs.replace_block(write_docs, "freshness", text)
-    return result
+    return docs.record(result, table(result), output, "freshness", write_docs)
 
 
 def table(result: dict) -> str:

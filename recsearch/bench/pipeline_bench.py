@@ -9,7 +9,6 @@ eval examples, as a cross-check of the Evaluator's figures.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import platform
 import resource
@@ -80,9 +79,4 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
         },
         "blessed": summary.blessed,
     }
-    print(docs.pipeline_table(result))
-    with open(os.path.join(output, "bench-pipeline.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    if write_docs:
-        docs.replace_block(write_docs, "pipeline", docs.pipeline_table(result))
-    return result
+    return docs.record(result, docs.pipeline_table(result), output, "pipeline", write_docs)

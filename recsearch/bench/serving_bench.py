@@ -229,10 +229,4 @@ def run(movielens_dir: str | None, output: str, write_docs: str | None = None) -
             for name, (base, users_) in cases.items()
         },
     }
-    text = docs.serving_table(result)
-    print(text)
-    with open(os.path.join(output, "bench-serving.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-    if write_docs:
-        docs.replace_block(write_docs, "serving", text)
-    return result
+    return docs.record(result, docs.serving_table(result), output, "serving", write_docs)
