@@ -106,9 +106,20 @@ async def predict(request: web.Request) -> web.Response:
     return web.json_response(protocol.format_outputs(outputs, rows))
 
 
+_NOISE = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[")
+
+
 def _first_line(error: Exception) -> str:
+    """The op's own message of a model error ("Feature: event ... could not be found"), with
+    the op named, rather than TensorFlow's "Graph execution error:" header."""
     text = getattr(error, "message", None) or str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_NOISE)]
+    node = next((line for line in lines if line.startswith("Detected at node")), "")
+    op = node.removeprefix("Detected at node ").split(" defined at")[0]
+    if not useful:
+        return lines[0] if lines else type(error).__name__
+    return useful[0] + (f" (in {op})" if op else "")
 
 
 @web.middleware

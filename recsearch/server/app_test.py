@@ -106,7 +106,9 @@ def test_predict_and_serving_default_with_b64(server):
     encoded = base64.b64encode(example.SerializeToString()).decode()
     code, body = _call(f"{url}/v1/models/shop:predict", {"instances": [{"b64": encoded}]})
     assert code == 400  # the example lacks the features the Transform graph needs
-    assert "error" in body
+    # The op's own message, naming the missing feature, not "Graph execution error:".
+    assert "is required but could not be found" in body["error"]
+    assert "ParseExample" in body["error"]
 
 
 def test_empty_batch(server):
