@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 from collections.abc import Iterator
 
 
@@ -96,6 +97,7 @@ def collecting() -> Iterator[list[RecsearchError]]:
         if not found:
             raise
         # A later step tripped over a problem already reported: report those.
+        logging.debug("after %d reported problems", len(found), exc_info=True)
     finally:
         _COLLECTOR.reset(token)
     if len(found) == 1:
