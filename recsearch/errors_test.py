@@ -1,0 +1,34 @@
+"""Collecting every problem: one raised as itself, several together, a column once."""
+
+import pytest
+
+from recsearch.errors import ConfigError, DataError, Problems, collecting, report
+
+
+def test_report_raises_at_once_outside_collecting():
+    with pytest.raises(ConfigError, match="bad"):
+        report(ConfigError("bad"))
+
+
+def test_one_problem_is_raised_as_itself_and_several_together():
+    with pytest.raises(DataError, match="row 3"), collecting():
+        report(DataError("expected a number", "a.csv", "r", 3))
+    with pytest.raises(Problems) as error, collecting():
+        report(ConfigError("c.yaml: 'model.epochs' must be positive"))
+        report(DataError("expected a number", "a.csv", "r", 3))
+        report(DataError("expected a number", "a.csv", "r", 9))  # the same column: once
+        report(DataError("unknown column", "b.csv", "x"))
+        raise DataError("no file matches this path", "c.csv")  # stops the check, joins the rest
+    lines = str(error.value).splitlines()
+    assert lines[0] == "4 problems:"
+    assert [type(e) for e in error.value.errors] == [ConfigError, DataError, DataError, DataError]
+    assert "a.csv, column 'r', row 3" in lines[2] and "row 9" not in str(error.value)
+    assert lines[4] == "  - c.csv: no file matches this path"
+
+
+def test_a_crash_after_reported_problems_reports_them():
+    with pytest.raises(ConfigError, match="first"), collecting():
+        report(ConfigError("first"))
+        raise KeyError("follows from the first")
+    with pytest.raises(KeyError), collecting():
+        raise KeyError("nothing was reported: a real bug")
