@@ -101,10 +101,12 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list
     dropped = len(heldout) - len(evaluation)
     if dropped:
         unseen = int((~heldout[keys.ITEM_ID].isin(set(train[keys.ITEM_ID]))).sum())
+        reasons = [f"{unseen:,} name items never in train"] if unseen else []
+        if dropped > unseen:
+            reasons.append(f"{dropped - unseen:,} repeat a pair already in train or held out")
         lines.append(
             f"{len(evaluation):,} held-out rows are scored; {dropped:,} are not "
-            f"({unseen:,} name items never in train, the rest repeat a pair already in train "
-            "or in the held-out rows); the refit still trains on all of them"
+            f"({'; '.join(reasons)}); the refit still trains on all of them"
         )
     if config.model.name == "auto":
         chosen, skipped = candidates_for(config.task, items)
