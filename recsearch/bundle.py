@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from recsearch.errors import RecsearchError
@@ -80,8 +81,13 @@ def vocabulary(version_dir: str, name: str) -> list[str]:
 
 def known_users(version_dir: str, users: list[str]) -> list[bool]:
     """Whether each user is in the bundle's user vocabulary (others get a fallback)."""
-    vocabulary_path = os.path.join(version_dir, "assets", "user_id")
-    if not os.path.isfile(vocabulary_path):
-        return [True] * len(users)
-    known = set(vocabulary(version_dir, "user_id"))
-    return [user in known for user in users]
+    known = _user_vocabulary(version_dir)
+    return [known is None or user in known for user in users]
+
+
+@functools.lru_cache(maxsize=8)
+def _user_vocabulary(version_dir: str) -> frozenset[str] | None:
+    """The user vocabulary of a version, read once: pushed versions never change."""
+    if not os.path.isfile(os.path.join(version_dir, "assets", "user_id")):
+        return None
+    return frozenset(vocabulary(version_dir, "user_id"))
