@@ -1,19 +1,38 @@
-# The pipeline image for Kubeflow Pipelines: TFX 1.16 and recsearch installed as a package,
-# so every module path in the compiled spec (recsearch.modules.trainer.run_fn, the custom
-# executors) imports inside the container.
+# The pipeline image: one image for the Kubeflow / Vertex steps and the Dataflow workers.
 #
-#   docker build -t REGISTRY/recsearch:0.1.0 .
-#   docker push REGISTRY/recsearch:0.1.0
+# It is built on Apache Beam's SDK image of the locked Beam version: Beam's worker boot
+# (/opt/apache/beam, the entrypoint) comes from it, as Beam's custom-container guide does
+# it, onto a slim Python without compilers or other build tools. Dataflow can therefore run
+# it as its worker image (--sdk_container_image). The pipeline steps do not use the
+# entrypoint: the compiled spec gives each step TFX's container command
+# (kubeflow_v2_run_executor, ExampleGen's driver).
+#
+#   make image                      # CPU:  REGISTRY/recsearch:TAG
+#   make image VARIANT=gpu          # GPU:  REGISTRY/recsearch:TAG-gpu (TensorFlow's CUDA wheels)
+#
+# The GPU variant adds tensorflow[and-cuda] at the locked TensorFlow version; the Trainer
+# step uses it when kubeflow.trainer.accelerator asks for a GPU (see docs/kubeflow.md).
+ARG BEAM_VERSION=2.60.0
+FROM apache/beam_python3.10_sdk:${BEAM_VERSION} AS beam
+
 FROM python:3.10-slim-bookworm
+COPY --from=beam /opt/apache/beam /opt/apache/beam
+
+ARG VARIANT=cpu
+ARG TENSORFLOW_VERSION=2.16.2
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TF_USE_LEGACY_KERAS=1
+    TF_USE_LEGACY_KERAS=1 \
+    TF_CPP_MIN_LOG_LEVEL=1
 
 WORKDIR /pipeline
 COPY requirements/lock.txt requirements/lock.txt
-RUN pip install -r requirements/lock.txt
+RUN pip install -r requirements/lock.txt \
+    && if [ "$VARIANT" = "gpu" ]; then \
+         pip install "tensorflow[and-cuda]==${TENSORFLOW_VERSION}" -c requirements/lock.txt; \
+       fi
 
 COPY setup.py pyproject.toml README.md ./
 COPY recsearch recsearch
@@ -22,6 +41,18 @@ COPY components components
 COPY modules modules
 COPY kubeflow kubeflow
 COPY schemas schemas
-RUN pip install --no-deps . && python -c "import recsearch.modules.trainer, recsearch.components.recsys_example_gen.executor"
-# No ENTRYPOINT: the compiled spec gives each step TFX's container command
-# (tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor and the driver).
+# Installed, not run from the source tree: every class path in the compiled spec (the
+# executors, run_fn, the `system` artifact types) must import from site-packages.
+RUN pip install --no-deps . \
+    && rm -rf /pipeline/recsearch /pipeline/pipeline /pipeline/components /pipeline/modules \
+       /pipeline/kubeflow \
+    && python -c "import recsearch.modules.trainer, recsearch.components.recsys_example_gen.executor, system"
+
+# No root at run time.
+RUN groupadd --gid 1000 recsearch && useradd --uid 1000 --gid 1000 --create-home recsearch
+USER 1000:1000
+ENV HOME=/home/recsearch
+WORKDIR /home/recsearch
+
+# Beam's worker boot, for Dataflow; Kubeflow and Vertex steps give their own command.
+ENTRYPOINT ["/opt/apache/beam/boot"]

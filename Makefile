@@ -2,7 +2,13 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint format bench-setup bench clean
+# `make image`: the pipeline image (Dockerfile); VARIANT=gpu for the Trainer's CUDA variant.
+IMAGE ?= recsearch
+TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+VARIANT ?= cpu
+IMAGE_TAG := $(TAG)$(if $(filter gpu,$(VARIANT)),-gpu,)
+
+.PHONY: setup run test lint format bench-setup bench clean image
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -29,3 +35,7 @@ bench: bench-setup
 
 clean:
 	rm -rf out .pytest_cache
+
+image:
+	docker build --build-arg VARIANT=$(VARIANT) -t $(IMAGE):$(IMAGE_TAG) .
+	@echo "Built $(IMAGE):$(IMAGE_TAG); push it and set kubeflow.image (docs/kubeflow.md)"

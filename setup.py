@@ -10,15 +10,22 @@ installed package, whatever the working directory of the process that loads it.
 from setuptools import setup
 
 _SUBPACKAGE_DIRS = ("pipeline", "components", "modules", "kubeflow")
+# Top-level packages: `system` carries KFP's visualisation type names
+# (kubeflow/system/__init__.py says why).
+_TOP_LEVEL = {"system": "kubeflow/system"}
 
 
 def _packages():
     import os
 
-    packages = {"recsearch": "recsearch"}
+    packages = {"recsearch": "recsearch", **_TOP_LEVEL}
     for top in ("recsearch", *_SUBPACKAGE_DIRS):
         for root, dirs, files in os.walk(top):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            dirs[:] = [
+                d
+                for d in dirs
+                if d != "__pycache__" and os.path.join(root, d) not in _TOP_LEVEL.values()
+            ]
             if "__init__.py" not in files:
                 continue
             rel = root.replace(os.sep, ".")

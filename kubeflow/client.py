@@ -1,10 +1,17 @@
-"""Submitting and scheduling the compiled pipeline on Kubeflow Pipelines with `kfp.Client`.
+"""Submitting and scheduling the compiled pipeline: open-source KFP v2, or Vertex AI.
 
-TFX's KubeflowV2DagRunner writes a PipelineJob (the pipeline spec plus its
-runtime config); the KFP API takes the pipeline spec, so it is unpacked into a
-YAML package first. Authentication comes from the environment: KFP_TOKEN (a
-bearer token) or kfp's own variables (KF_PIPELINES_SA_TOKEN_PATH, the IAP
-client ids), and the host from --host or KF_PIPELINES_ENDPOINT.
+On open-source KFP (`kfp.Client`), every run and schedule first registers a
+pipeline version named and described by the git commit and the image it was
+compiled with; the run then points at that version. TFX's KubeflowV2DagRunner
+writes a PipelineJob (the pipeline spec plus its runtime config); the KFP API
+takes the pipeline spec, so it is unpacked into a YAML package first.
+Authentication comes from the environment: KFP_TOKEN (a bearer token) or
+kfp's own variables (KF_PIPELINES_SA_TOKEN_PATH, the IAP client ids), and the
+host from --host or KF_PIPELINES_ENDPOINT.
+
+On Vertex AI Pipelines, google-cloud-aiplatform's `PipelineJob` takes the
+compiled JSON as it is, with the same labels; credentials are Google's
+application default credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from typing import Any
 
 import yaml
@@ -22,6 +30,8 @@ from recsearch.errors import RecsearchError
 
 # Runtime parameters the compiled pipeline takes (see kubeflow/runner.py).
 DATA_ROOT = "data_root"
+SERVING_DIR = "serving_dir"
+STATE_DIR = "state_dir"
 RANGE_CONFIG = "range_config"
 TRAIN_ARGS = "train_args"
 TRAINER_CONFIG = "trainer_config"
@@ -124,6 +134,37 @@ def reaching(host: str | None):
         ) from None
 
 
+def version_name(job: dict) -> str:
+    """A pipeline version's name: the pipeline, the commit it was compiled from, the time."""
+    commit = job.get("labels", {}).get("recsearch-commit", "unknown")[:12]
+    return f"{job.get('displayName') or 'recsearch'}-{commit}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def version_description(job: dict) -> str:
+    labels = job.get("labels", {})
+    return (
+        f"recsearch commit {labels.get('recsearch-commit', 'unknown')}, "
+        f"image {labels.get('recsearch-image', 'unknown')}"
+    )
+
+
+def register_version(kfp, job: dict, package: str) -> tuple[str, str]:
+    """Uploads the package as a new version of its pipeline; returns (pipeline, version) ids."""
+    name = job.get("displayName") or "recsearch"
+    pipeline_id = kfp.get_pipeline_id(name)
+    if pipeline_id is None:
+        pipeline_id = kfp.upload_pipeline(
+            package, pipeline_name=name, description=f"recsearch pipeline {name}"
+        ).pipeline_id
+    version = kfp.upload_pipeline_version(
+        package,
+        pipeline_version_name=version_name(job),
+        pipeline_id=pipeline_id,
+        description=version_description(job),
+    )
+    return pipeline_id, version.pipeline_version_id
+
+
 def submit(
     spec_path: str,
     host: str | None,
@@ -132,16 +173,18 @@ def submit(
     params: dict[str, Any],
     run_name: str | None = None,
 ) -> str:
-    """Creates one run; returns its id."""
+    """Registers a pipeline version and creates one run of it; returns the run id."""
     job = read_job(spec_path)
-    client = kfp_client(host, namespace)
+    kfp = kfp_client(host, namespace)
     with tempfile.TemporaryDirectory() as tmp, reaching(host):
-        run = client.create_run_from_pipeline_package(
-            write_package(job, tmp),
-            arguments=params,
-            run_name=run_name or job.get("displayName") or "recsearch",
-            experiment_name=experiment,
-            namespace=namespace,
+        pipeline_id, version_id = register_version(kfp, job, write_package(job, tmp))
+        found = kfp.create_experiment(name=experiment, namespace=namespace)
+        run = kfp.run_pipeline(
+            experiment_id=found.experiment_id,
+            job_name=run_name or job.get("displayName") or "recsearch",
+            params=params,
+            pipeline_id=pipeline_id,
+            version_id=version_id,
             pipeline_root=job.get("runtimeConfig", {}).get("gcsOutputDirectory"),
         )
     return run.run_id
@@ -175,20 +218,99 @@ def schedule(
     params: dict[str, Any],
     name: str | None = None,
 ) -> str:
-    """Creates a recurring run; returns its id. The cron expression is checked first."""
+    """Registers a pipeline version and a recurring run of it; returns the recurring run's id.
+
+    The cron expression is checked before anything is sent.
+    """
     cron_expression = kfp_cron(cron)
     job = read_job(spec_path)
-    client = kfp_client(host, namespace)
+    kfp = kfp_client(host, namespace)
     with tempfile.TemporaryDirectory() as tmp, reaching(host):
-        found = client.create_experiment(name=experiment, namespace=namespace)
-        recurring = client.create_recurring_run(
+        pipeline_id, version_id = register_version(kfp, job, write_package(job, tmp))
+        found = kfp.create_experiment(name=experiment, namespace=namespace)
+        recurring = kfp.create_recurring_run(
             experiment_id=found.experiment_id,
             job_name=name or f"{job.get('displayName', 'recsearch')}-nightly",
             cron_expression=cron_expression,
             params=params,
-            pipeline_package_path=write_package(job, tmp),
+            pipeline_id=pipeline_id,
+            version_id=version_id,
             pipeline_root=job.get("runtimeConfig", {}).get("gcsOutputDirectory"),
             max_concurrency=1,
             no_catchup=True,
         )
     return recurring.recurring_run_id
+
+
+def vertex_job(
+    spec_path: str,
+    project: str | None,
+    region: str,
+    params: dict[str, Any],
+    run_name: str | None = None,
+    credentials=None,
+):
+    """The compiled spec as a google-cloud-aiplatform PipelineJob (not yet sent).
+
+    Raises:
+      RecsearchError: No project, or a pipeline root Vertex cannot write.
+    """
+    from google.cloud import aiplatform
+
+    job = read_job(spec_path)
+    if not project:
+        raise RecsearchError("--project is required for Vertex AI (or set kubeflow.project)")
+    root = job.get("runtimeConfig", {}).get("gcsOutputDirectory", "")
+    if not root.startswith("gs://"):
+        raise RecsearchError(
+            f"{spec_path}: Vertex AI needs a gs:// pipeline root, the spec has {root!r}; "
+            "compile with --pipeline-root gs://..."
+        )
+    return aiplatform.PipelineJob(
+        display_name=run_name or job.get("displayName") or "recsearch",
+        template_path=spec_path,
+        pipeline_root=root,
+        parameter_values=params,
+        labels=job.get("labels", {}),
+        project=project,
+        location=region,
+        credentials=credentials,
+    )
+
+
+def submit_vertex(
+    spec_path: str,
+    project: str | None,
+    region: str,
+    params: dict[str, Any],
+    service_account: str | None = None,
+    run_name: str | None = None,
+    credentials=None,
+) -> str:
+    """Creates a Vertex AI pipeline run; returns its resource name."""
+    pipeline = vertex_job(spec_path, project, region, params, run_name, credentials)
+    pipeline.submit(service_account=service_account)
+    return pipeline.resource_name
+
+
+def schedule_vertex(
+    spec_path: str,
+    project: str | None,
+    region: str,
+    cron: str,
+    params: dict[str, Any],
+    service_account: str | None = None,
+    name: str | None = None,
+    credentials=None,
+) -> str:
+    """Creates a Vertex AI pipeline schedule (five-field cron); returns its resource name."""
+    fields = kfp_cron(cron).split()[1:]  # checked as for KFP; Vertex takes five fields
+    pipeline = vertex_job(spec_path, project, region, params, None, credentials)
+    display_name = read_job(spec_path).get("displayName") or "recsearch"
+    created = pipeline.create_schedule(
+        cron=" ".join(fields),
+        display_name=name or f"{display_name}-nightly",
+        max_concurrent_run_count=1,
+        service_account=service_account,
+    )
+    return created.resource_name

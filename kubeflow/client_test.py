@@ -1,8 +1,10 @@
-"""`recsearch submit` and `schedule` against a LOCAL STAND-IN of the KFP API on loopback.
+"""`recsearch submit` and `schedule` against a LOCAL STAND-IN of the KFP API on loopback,
+and against google-cloud-aiplatform's own client up to the request it would send.
 
 The stand-in is not Kubeflow: it answers the few endpoints kfp.Client calls
-(healthz, experiments, runs, recurring runs) and records the requests, so the
-test checks what a real KFP API server would receive.
+(healthz, pipelines and their versions, experiments, runs, recurring runs) and
+records the requests, so the test checks what a real KFP API server would
+receive.
 """
 
 import asyncio
@@ -23,13 +25,35 @@ class StandInKfpApi:
     def __init__(self):
         self.requests: list[tuple[str, str, dict]] = []
         self.experiments: list[dict] = []
+        self.pipelines: list[dict] = []
+        self.versions: list[dict] = []
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else {}
-        self.requests.append((request.method, request.path, body))
         path = request.path
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            upload = form["uploadfile"]
+            body = {"query": dict(request.query), "package": upload.file.read().decode()}
+        else:
+            body = await request.json() if request.can_read_body else {}
+        self.requests.append((request.method, path, body))
         if path.endswith("/healthz"):
             return web.json_response({"multi_user": False})
+        if path.endswith("/pipelines/upload"):
+            pipeline = {"pipeline_id": f"p-{len(self.pipelines) + 1}", **request.query}
+            pipeline["display_name"] = request.query["name"]
+            self.pipelines.append(pipeline)
+            return web.json_response(pipeline)
+        if path.endswith("/pipelines/upload_version"):
+            version = {"pipeline_version_id": f"v-{len(self.versions) + 1}", **request.query}
+            self.versions.append(version)
+            return web.json_response(version)
+        if path.endswith("/pipelines") and request.method == "GET":
+            wanted = json.loads(request.query.get("filter", "{}"))
+            predicate = wanted.get("predicates", [{}])[0]
+            name = predicate.get("string_value", predicate.get("stringValue"))
+            found = [p for p in self.pipelines if p["display_name"] == name]
+            return web.json_response({"pipelines": found, "total_size": len(found)})
         if path.endswith("/experiments") and request.method == "GET":
             wanted = json.loads(request.query.get("filter", "{}"))
             predicate = wanted.get("predicates", [{}])[0]
@@ -67,7 +91,13 @@ def kfp_api():
 @pytest.fixture(scope="module")
 def spec(sample_config, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("kfp") / "shop.json")
-    return runner.compile_pipeline(sample_config, path, image="registry.local/recsearch:1")
+    return runner.compile_pipeline(
+        sample_config,
+        path,
+        image="registry.local/recsearch@sha256:" + "0f" * 32,
+        pipeline_root="gs://shop-bucket/pipelines",
+        data_root="gs://shop-bucket/data",
+    )
 
 
 def test_submit_sends_the_pipeline_and_runtime_arguments(kfp_api, spec, capsys, tmp_path):
@@ -92,18 +122,27 @@ def test_submit_sends_the_pipeline_and_runtime_arguments(kfp_api, spec, capsys, 
     )
     assert code == 0
     assert "Created run run-1 in experiment 'nightly'" in capsys.readouterr().out
+    # A pipeline version first, named and described by the commit and the image digest.
+    (upload,) = [b for _, p, b in api.requests if p.endswith("/pipelines/upload")]
+    assert upload["query"]["name"] == "shop"
+    (version,) = [b for _, p, b in api.requests if p.endswith("/upload_version")]
+    job = client.read_job(spec)
+    commit = job["labels"]["recsearch-commit"]
+    assert version["query"]["name"].startswith(f"shop-{commit[:12]}-")
+    assert "image sha256-0f0f" in version["query"]["description"]
+    assert "RecsysExampleGen" in version["package"]
     runs = [body for method, path, body in api.requests if path.endswith("/runs")]
     (run,) = runs
     assert run["experiment_id"] == "exp-1"
-    tasks = run["pipeline_spec"]["root"]["dag"]["tasks"]
-    assert {"RecsysExampleGen", "Trainer", "ReleaseGate", "Pusher"} <= set(tasks)
+    assert run["pipeline_version_reference"] == {"pipeline_id": "p-1", "pipeline_version_id": "v-1"}
+    assert "pipeline_spec" not in run
     arguments = run["runtime_config"]["parameters"]
     assert json.loads(arguments["range_config"]) == {
         "static_range": {"start_span_number": 3, "end_span_number": 3}
     }
     assert json.loads(arguments["train_args"])["num_steps"] == 500
     assert json.loads(arguments["trainer_config"])["model_name"] == "two_tower"
-    assert run["runtime_config"]["pipeline_root"] == "gs://YOUR_BUCKET/recsearch"
+    assert run["runtime_config"]["pipeline_root"] == "gs://shop-bucket/pipelines"
 
 
 def test_schedule_creates_a_recurring_run_with_a_six_field_cron(kfp_api, spec, capsys):
@@ -127,7 +166,10 @@ def test_schedule_creates_a_recurring_run_with_a_six_field_cron(kfp_api, spec, c
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
     assert body["max_concurrency"] == "1" or body["max_concurrency"] == 1
     assert body["no_catchup"] is True
-    assert "Trainer" in body["pipeline_spec"]["root"]["dag"]["tasks"]
+    # The pipeline uploaded by submit is found again; the schedule runs a new version of it.
+    assert not [p for m, p, _ in api.requests if p.endswith("/pipelines/upload")]
+    assert body["pipeline_version_reference"]["pipeline_id"] == "p-1"
+    assert body["pipeline_version_reference"]["pipeline_version_id"] == "v-2"
     # The experiment made by submit is found again, not created twice.
     assert not [p for m, p, _ in api.requests if m == "POST" and p.endswith("/experiments")]
 
@@ -174,3 +216,79 @@ def test_failures_are_one_line_without_a_traceback(spec, tmp_path, sample_dir, c
         assert message in err, err
         assert "Traceback" not in err
         assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.fixture()
+def vertex_requests(monkeypatch):
+    """google-cloud-aiplatform's own PipelineJob, stopped at the API call it would make."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
+    from google.cloud.aiplatform.utils import gcs_utils
+    from google.cloud.aiplatform_v1.services.schedule_service import ScheduleServiceClient
+
+    sent = []
+
+    def create_pipeline_job(self, *, parent, pipeline_job, pipeline_job_id=None, **_):
+        sent.append(("create_pipeline_job", parent, pipeline_job))
+        created = type(pipeline_job)(pipeline_job)
+        created.name = f"{parent}/pipelineJobs/{pipeline_job_id or 'run-1'}"
+        return created
+
+    def create_schedule(self, *, parent, schedule, **_):
+        sent.append(("create_schedule", parent, schedule))
+        created = type(schedule)(schedule)
+        created.name = f"{parent}/schedules/1"
+        return created
+
+    def bucket_check(output_artifacts_gcs_dir=None, **_):
+        sent.append(("bucket_check", output_artifacts_gcs_dir, None))
+
+    monkeypatch.setattr(PipelineServiceClient, "create_pipeline_job", create_pipeline_job)
+    monkeypatch.setattr(ScheduleServiceClient, "create_schedule", create_schedule)
+    # Before the run, aiplatform checks (and creates) the root's bucket: Cloud Storage.
+    monkeypatch.setattr(
+        gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", bucket_check
+    )
+    return sent, AnonymousCredentials()
+
+
+def test_vertex_submit_and_schedule_send_the_spec_with_labels(spec, vertex_requests):
+    sent, credentials = vertex_requests
+    job = client.read_job(spec)
+    params = client.arguments(job, span=4)
+    name = client.submit_vertex(
+        spec, "shop-project", "europe-west4", params, "runner@shop.iam", credentials=credentials
+    )
+    assert sent.pop(0)[:2] == ("bucket_check", "gs://shop-bucket/pipelines")
+    (call, parent, pipeline_job) = sent[0]
+    assert call == "create_pipeline_job"
+    assert parent == "projects/shop-project/locations/europe-west4"
+    assert name.startswith(parent + "/pipelineJobs/")
+    assert pipeline_job.service_account == "runner@shop.iam"
+    assert pipeline_job.runtime_config.gcs_output_directory == "gs://shop-bucket/pipelines"
+    values = dict(pipeline_job.runtime_config.parameter_values)
+    assert json.loads(values["range_config"])["static_range"]["start_span_number"] == 4
+    assert values["data_root"] == "gs://shop-bucket/data"
+    assert pipeline_job.labels["recsearch-image"].startswith("sha256-0f0f")
+    assert "Trainer" in pipeline_job.pipeline_spec["root"]["dag"]["tasks"]
+
+    schedule = client.schedule_vertex(
+        spec, "shop-project", "europe-west4", "0 3 * * *", params, credentials=credentials
+    )
+    sent[:] = [s for s in sent if s[0] != "bucket_check"]
+    (call, parent, body) = sent[1]
+    assert call == "create_schedule" and schedule == f"{parent}/schedules/1"
+    assert body.cron == "0 3 * * *"
+    assert body.max_concurrent_run_count == 1
+    assert body.create_pipeline_job_request.pipeline_job.labels["recsearch-commit"]
+
+
+def test_vertex_needs_a_project_and_a_gs_root(spec, tmp_path):
+    with pytest.raises(RecsearchError, match="--project is required"):
+        client.vertex_job(spec, None, "us-central1", {})
+    job = client.read_job(spec)
+    job["runtimeConfig"]["gcsOutputDirectory"] = "s3://minio/root"
+    other = tmp_path / "s3.json"
+    other.write_text(json.dumps(job))
+    with pytest.raises(RecsearchError, match="Vertex AI needs a gs:// pipeline root"):
+        client.vertex_job(str(other), "p", "us-central1", {})

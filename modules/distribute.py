@@ -45,6 +45,36 @@ def make_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
     return tf.distribute.experimental.ParameterServerStrategy(resolver)
 
 
+def check_devices(accelerator: str | None) -> list[str]:
+    """Logs the devices TensorFlow sees; fails when a requested GPU is not among them.
+
+    Args:
+      accelerator: What the step asked for (kubeflow.trainer.accelerator):
+        a GPU name (NVIDIA_..., nvidia.com/gpu), a TPU name, or None.
+
+    Returns:
+      The visible device names.
+
+    Raises:
+      RuntimeError: A GPU was requested and TensorFlow sees none (for example
+        the CPU image was used, or the node has no driver), rather than
+        training on the CPU without a word.
+    """
+    import logging
+
+    devices = [d.name for d in tf.config.list_physical_devices()]
+    logging.info("Trainer: devices visible to TensorFlow: %s", ", ".join(devices) or "none")
+    wants_gpu = bool(accelerator) and not accelerator.upper().startswith("TPU")
+    if wants_gpu and not tf.config.list_physical_devices("GPU"):
+        raise RuntimeError(
+            f"the Trainer asked for a GPU ({accelerator}) but TensorFlow sees none "
+            f"(visible: {', '.join(devices) or 'none'}); run the Trainer on the image's GPU "
+            "variant (kubeflow.gpu_image, `make image VARIANT=gpu`) on a node with a GPU and "
+            "its driver, or remove kubeflow.trainer.accelerator"
+        )
+    return devices
+
+
 def is_chief() -> bool:
     """Whether this process writes outputs (the chief, or worker 0 without a chief)."""
     config = json.loads(os.environ.get("TF_CONFIG", "{}"))

@@ -152,7 +152,8 @@ def run_fn(fn_args: FnArgs) -> None:
 
     `fn_args.custom_config` holds {"features": FeatureSpec JSON, "model": the
     model config, "model_name": a family or "auto", "serving": the serving
-    config, "refit": bool, "task", "eval_metric", "top_k", "split_method"};
+    config, "refit": bool, "task", "eval_metric", "top_k", "split_method",
+    and on Kubeflow "accelerator", the device the step asked for};
     the Tuner's best values, when there is a Tuner, override the model config.
 
     With "auto", the candidate families are compared on an inner split of the
@@ -167,6 +168,7 @@ def run_fn(fn_args: FnArgs) -> None:
     the bundle the Pusher publishes.
     """
     config = fn_args.custom_config
+    distribute.check_devices(config.get("accelerator"))
     spec = FeatureSpec.from_json(config["features"])
     hparams = {**config["model"], **tuned_values(fn_args.hyperparameters)}
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
@@ -346,7 +348,10 @@ def train_model(
         # One forward pass creates every variable, so a warm start can fill them.
         model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
         closed_form = getattr(model, "closed_form", False)
+        # On a first run the served-model artifact is empty: nothing to start from.
         base_model = fn_args.base_model
+        if base_model and not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
+            base_model = None
         if warm and base_model and hparams.get("warm_start", True) and not closed_form:
             report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
             warm_start.write_report(report, fn_args.model_run_dir)

@@ -12,6 +12,7 @@ from tfx import v1 as tfx
 from recsearch import config as config_lib
 from recsearch.components.atomic_pusher.component import AtomicPusher
 from recsearch.components.data_gate.component import DataGate
+from recsearch.components.evaluator.component import Evaluator
 from recsearch.components.recsys_example_gen.component import (
     RecsysExampleGen,
     analyzed_splits,
@@ -20,6 +21,7 @@ from recsearch.components.recsys_example_gen.component import (
 from recsearch.components.release_gate.checks import GateConfig
 from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.components.run_report.component import RunReport
+from recsearch.components.served_model.component import ServedModel
 from recsearch.data import splits
 from recsearch.modules.features import FeatureSpec
 from recsearch.pipeline.eval_config import create_eval_config
@@ -30,6 +32,15 @@ TUNER_FN = "recsearch.modules.tuning.tuner_fn"
 RELEASE_GATE = "ReleaseGate"
 SCHEMA_GEN = "SchemaGen"
 RUN_REPORT = "RunReport"
+SERVED_MODEL = "ServedModel"
+# Read afresh on every run whatever the cache says: what is served changes
+# between runs while the node's inputs (none) and parameters do not.
+NEVER_CACHED = (SERVED_MODEL,)
+
+
+def state_dir(pipeline_root: str, name: str) -> str:
+    """Where a pipeline keeps what the next run reads (the last run's schema)."""
+    return f"{pipeline_root.rstrip('/')}/state/{name}"
 
 
 def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
@@ -49,13 +60,17 @@ class RuntimeValues:
     """Values a runner may leave open until run time (TFX RuntimeParameters on Kubeflow).
 
     Attributes:
-      data_root: The interactions' base directory (ExampleGen input_base).
+      data_root: The directory every relative table path is read under.
+      serving_dir: The model base directory (what is served, where to push).
+      state_dir: Where a run leaves what the next one reads (its schema).
       range_config: The span to read (a RangeConfig, or its JSON).
       train_args: The Trainer's TrainArgs (num_steps 0: train by epochs).
       trainer_config: The Trainer's custom_config (model and hyperparameters).
     """
 
     data_root: Any = None
+    serving_dir: Any = None
+    state_dir: Any = None
     range_config: Any = None
     train_args: Any = None
     trainer_config: Any = None
@@ -108,7 +123,7 @@ def create_pipeline(
     ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) ->
     ExampleValidator -> DataGate -> Transform -> (Tuner, with `tuning.max_trials`) ->
     Trainer -> Evaluator (against
-    the latest blessed model) -> ReleaseGate (metrics, catalog, data and
+    the served model, see ServedModel) -> ReleaseGate (metrics, catalog, data and
     serving checks) -> Pusher (AtomicPusher: only when blessed, each version
     written atomically, the last `release.keep_versions` kept).
 
@@ -132,22 +147,19 @@ def create_pipeline(
     example_gen = RecsysExampleGen(
         config,
         range_config=runtime.range_config or range_config,
-        input_base=runtime.data_root,
+        data_root=runtime.data_root,
     )
     # The held-out rows are a superset of eval, kept only for the refit.
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"], exclude_splits=[splits.HELDOUT]
     )
-    # The schema of the previous run, for the report's "schema changes" section.
-    # It must resolve before this run writes its own schema.
-    previous_schema = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
-        schema=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.Schema,
-            producer_component_id=SCHEMA_GEN,
-            output_key="schema",
-        ),
-    ).with_id("previous_schema_resolver")
+    # The model users get now (the newest pushed version) is the baseline and
+    # the warm start, and the last completed run's schema is compared with
+    # this one: read from the serving and state directories, not resolved
+    # from ML Metadata, so one graph runs locally, on KFP and on Vertex.
+    serving_dir = runtime.serving_dir or serving_dir
+    state = runtime.state_dir or state_dir(pipeline_root, config.name)
+    served = ServedModel(serving_dir=serving_dir, state_dir=state).with_id(SERVED_MODEL)
     # The catalog split holds items with placeholder interaction fields; the
     # schema describes interactions, so the catalog is neither inferred from
     # nor validated against it (its rows were checked when read).
@@ -160,7 +172,6 @@ def create_pipeline(
             exclude_splits=[splits.CATALOG],
         )
     schema_gen = schema_gen.with_id(SCHEMA_GEN)
-    schema_gen.add_upstream_node(previous_schema)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
@@ -178,22 +189,6 @@ def create_pipeline(
         ),
         custom_config={"features": FeatureSpec.from_config(config).to_json()},
     )
-    # The baseline is the newest model the ReleaseGate blessed in this pipeline:
-    # channels are scoped to the pipeline's context, so pipelines sharing one
-    # metadata store never take each other's baseline.
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.Model,
-            producer_component_id="Trainer",
-            output_key="model",
-        ),
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing,
-            producer_component_id=RELEASE_GATE,
-            output_key="blessing",
-        ),
-    ).with_id("latest_blessed_model_resolver")
     tuner = None
     if config.tuning.max_trials:
         # Trials are judged on a split of the training data (modules/tuning.py);
@@ -213,12 +208,12 @@ def create_pipeline(
         train_args=runtime.train_args or tfx.proto.TrainArgs(splits=[splits.TRAIN]),
         eval_args=tfx.proto.EvalArgs(splits=[splits.EVAL]),
         custom_config=runtime.trainer_config or trainer_config(config),
-        base_model=baseline.outputs["model"] if config.model.warm_start else None,
+        base_model=served.outputs["model"] if config.model.warm_start else None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
     data_and_training = [
         example_gen,
-        previous_schema,
+        served,
         statistics_gen,
         schema_gen,
         example_validator,
@@ -226,7 +221,6 @@ def create_pipeline(
         transform,
         *([tuner] if tuner else []),
         trainer,
-        baseline,
     ]
     settings = dict(
         pipeline_name=config.name,
@@ -237,16 +231,16 @@ def create_pipeline(
     )
     if train_only:
         return tfx.dsl.Pipeline(components=data_and_training, **settings)
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
+        baseline_model=served.outputs["model"],
         eval_config=create_eval_config(config),
         example_splits=[splits.EVAL],
     )
     release_gate = ReleaseGate(
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
+        baseline_model=served.outputs["model"],
         examples=example_gen.outputs["examples"],
         evaluation=evaluator.outputs["evaluation"],
         config=gate_config(config),
@@ -259,10 +253,11 @@ def create_pipeline(
     ).with_id("Pusher")
     report = RunReport(
         config_lib.to_json(config),
+        state_dir=state,
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         anomalies=example_validator.outputs["anomalies"],
-        previous_schema=previous_schema.outputs["schema"],
+        previous_schema=served.outputs["previous_schema"],
         examples=example_gen.outputs["examples"],
         model_run=trainer.outputs["model_run"],
         model=trainer.outputs["model"],

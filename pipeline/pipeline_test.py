@@ -30,26 +30,29 @@ def test_components_and_wiring():
             "DataGate",
             "Transform",
             "Trainer",
-            "latest_blessed_model_resolver",
+            "ServedModel",
             "Evaluator",
             "ReleaseGate",
             "Pusher",
-            "previous_schema_resolver",
             "RunReport",
         ]
     )
     by_id = {c.id: c for c in p.components}
     assert by_id["Transform"].inputs["schema"].producer_component_id == "DataGate"
-    assert by_id["Evaluator"].inputs["baseline_model"].producer_component_id == (
-        "latest_blessed_model_resolver"
-    )
+    # No resolver: the baseline, the warm start and the previous schema are what is served.
+    for consumer, key in (("Evaluator", "baseline_model"), ("ReleaseGate", "baseline_model")):
+        assert by_id[consumer].inputs[key].producer_component_id == "ServedModel"
+    assert by_id["Trainer"].inputs["base_model"].producer_component_id == "ServedModel"
+    assert by_id["RunReport"].inputs["previous_schema"].producer_component_id == "ServedModel"
+    assert by_id["ServedModel"].exec_properties["serving_dir"] == "/serving"
+    assert by_id["ServedModel"].exec_properties["state_dir"] == "/root/state/t"
+    assert by_id["RunReport"].exec_properties["state_dir"] == "/root/state/t"
+    assert by_id["Pusher"].exec_properties["base_directory"] == "/serving"
     assert by_id["Pusher"].inputs["model_blessing"].producer_component_id == "ReleaseGate"
     assert by_id["ReleaseGate"].inputs["evaluation"].producer_component_id == "Evaluator"
     assert by_id["RunReport"].inputs["pushed_model"].producer_component_id == "Pusher"
-    # The previous schema resolves before this run's SchemaGen writes a new one.
-    upstream = {n.id for n in by_id["SchemaGen"].upstream_nodes}
-    assert "previous_schema_resolver" in upstream
     assert p.enable_cache
+    assert pipeline.NEVER_CACHED == ("ServedModel",)
 
 
 def test_curated_schema_uses_import_schema_gen():

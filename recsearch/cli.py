@@ -284,6 +284,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         args.spec or f"{config.name}-pipeline.json",
         image=args.image,
         pipeline_root=args.pipeline_root,
+        data_root=args.data_root,
     )
     print(f"Wrote the Kubeflow Pipelines v2 spec to {path}")
     return 0
@@ -354,10 +355,22 @@ def _kfp_target(args: argparse.Namespace):
     return job, params
 
 
+def _target(args: argparse.Namespace, job: dict) -> str:
+    from recsearch.kubeflow.runner import TARGET_LABEL
+
+    return args.target or job.get("labels", {}).get(TARGET_LABEL, "kfp")
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from recsearch.kubeflow import client
 
-    _, params = _kfp_target(args)
+    job, params = _kfp_target(args)
+    if _target(args, job) == "vertex":
+        name = client.submit_vertex(
+            args.spec, args.project, args.region, params, args.service_account
+        )
+        print(f"Created Vertex AI pipeline run {name}")
+        return 0
     run_id = client.submit(args.spec, args.host, args.namespace, args.experiment, params)
     print(f"Created run {run_id} in experiment {args.experiment!r}")
     return 0
@@ -366,7 +379,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from recsearch.kubeflow import client
 
-    _, params = _kfp_target(args)
+    client.kfp_cron(args.cron)  # checked before anything else
+    job, params = _kfp_target(args)
+    if _target(args, job) == "vertex":
+        name = client.schedule_vertex(
+            args.spec,
+            args.project,
+            args.region,
+            args.cron,
+            params,
+            args.service_account,
+            args.name,
+        )
+        print(f"Created Vertex AI pipeline schedule {name} ({args.cron})")
+        return 0
     job_id = client.schedule(
         args.spec, args.host, args.namespace, args.experiment, args.cron, params, args.name
     )
@@ -376,10 +402,20 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def _add_kfp_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", required=True, help="the JSON written by `recsearch compile`")
+    parser.add_argument(
+        "--target",
+        choices=["kfp", "vertex"],
+        help="open-source KFP or Vertex AI (default: the kubeflow.target it was compiled for)",
+    )
     parser.add_argument("--host", help="KFP API endpoint (default: KF_PIPELINES_ENDPOINT)")
-    parser.add_argument("--namespace", default="kubeflow")
-    parser.add_argument("--experiment", default="recsearch")
-    parser.add_argument("--data-root", help="runtime parameter: the interactions' base directory")
+    parser.add_argument("--namespace", default="kubeflow", help="KFP: Kubernetes namespace")
+    parser.add_argument("--experiment", default="recsearch", help="KFP: experiment of the run")
+    parser.add_argument("--project", help="Vertex: Google Cloud project")
+    parser.add_argument("--region", default="us-central1", help="Vertex: region")
+    parser.add_argument("--service-account", help="Vertex: service account the run uses")
+    parser.add_argument(
+        "--data-root", help="runtime parameter: where the tables are (gs:// or s3://)"
+    )
     parser.add_argument("--span", type=int, help="runtime parameter: the span to train on")
     parser.add_argument("--train-steps", type=int, help="runtime parameter: training steps")
     parser.add_argument("--model", help="runtime parameter: the model family")
@@ -540,6 +576,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--image", help="pipeline image (default: kubeflow.image)")
     compile_.add_argument("--pipeline-root", help="artifact root (default: kubeflow.pipeline_root)")
+    compile_.add_argument(
+        "--data-root",
+        help="where the tables are on the cluster, gs:// or s3:// (default: kubeflow.data_root); "
+        "relative table paths are read under it",
+    )
     compile_.set_defaults(func=cmd_compile)
 
     submit = commands.add_parser("submit", help="create a Kubeflow Pipelines run")

@@ -450,7 +450,9 @@ class Resources:
     Attributes:
       cpu: vCPUs (0: the cluster's default).
       memory_gb: Memory in GB (0: the cluster's default).
-      accelerator: Accelerator type, for example NVIDIA_TESLA_T4 (unset: none).
+      accelerator: Accelerator type by its Vertex name, for example
+        NVIDIA_TESLA_T4 or TPU_V3 (unset: none); on open-source KFP a GPU is
+        requested as the Kubernetes resource nvidia.com/gpu.
       accelerator_count: Accelerators per replica.
       replicas: Training replicas (workers); above 1 the strategy must be a
         multi-worker one.
@@ -465,28 +467,46 @@ class Resources:
     node_selector: tuple[str, ...] = ()
 
 
+KUBEFLOW_TARGETS = ("kfp", "vertex")
+
+
 @dataclasses.dataclass(frozen=True)
 class Kubeflow:
     """Compiling for and running on Kubeflow Pipelines v2.
 
     Attributes:
+      target: `kfp` (open-source Kubeflow Pipelines v2) or `vertex` (Vertex
+        AI Pipelines): how accelerators are named and where runs go.
       image: Container image with recsearch installed (see docs/kubeflow.md).
+      gpu_image: The image's GPU variant (TensorFlow's CUDA wheels), used by
+        the Trainer when it asks for a GPU (default: image with a -gpu tag).
       pipeline_root: Artifact root the cluster can write (gs://, s3://, ...).
+      data_root: Where the tables are on the cluster; the config's relative
+        table paths are read under it (a run may override it).
       serving_dir: Model base directory the Pusher writes to
         (default: <pipeline_root>/serving/<name>).
       host: KFP API endpoint (default: KF_PIPELINES_ENDPOINT).
       namespace: Kubernetes namespace of the runs.
       experiment: KFP experiment the runs are filed under.
+      project: Google Cloud project of Vertex runs.
+      region: Vertex region.
+      service_account: Service account Vertex runs as (unset: the default).
       trainer: Resources of the Trainer step.
       components: Resources of every other step.
     """
 
+    target: str = "kfp"
     image: str = "ghcr.io/example/recsearch:0.1.0"
+    gpu_image: str | None = None
     pipeline_root: str = "gs://YOUR_BUCKET/recsearch"
+    data_root: str | None = None
     serving_dir: str | None = None
     host: str | None = None
     namespace: str = "kubeflow"
     experiment: str = "recsearch"
+    project: str | None = None
+    region: str = "us-central1"
+    service_account: str | None = None
     trainer: Resources = dataclasses.field(
         default_factory=lambda: Resources(cpu=4.0, memory_gb=16.0)
     )
@@ -567,7 +587,17 @@ class PipelineConfig:
         """Resolves a source path against the config's directory."""
         if "://" in path or os.path.isabs(path):
             return path
-        return os.path.normpath(os.path.join(self.base_dir, path))
+        return join_path(self.base_dir, path)
+
+
+def join_path(base: str, path: str) -> str:
+    """`path` under `base`, on a local disk or an object store (gs://, s3://)."""
+    if "://" in path or os.path.isabs(path):
+        return path
+    if "://" in base:
+        # normpath would fold the scheme's "//".
+        return f"{base.rstrip('/')}/{path.removeprefix('./')}"
+    return os.path.normpath(os.path.join(base, path))
 
 
 def load_config(path: str) -> PipelineConfig:
@@ -851,6 +881,11 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
         path = getattr(config.model, key)
         if path and "://" not in path and not os.path.isfile(config.resolve(path)):
             fail(f"model.{key}", f"names a file that does not exist: {config.resolve(path)}")
+    if config.kubeflow.target not in KUBEFLOW_TARGETS:
+        fail(
+            "kubeflow.target",
+            f"must be one of {list(KUBEFLOW_TARGETS)}, got {config.kubeflow.target!r}",
+        )
     for pool in ("trainer", "components"):
         resources = getattr(config.kubeflow, pool)
         key = f"kubeflow.{pool}"

@@ -195,8 +195,22 @@ def run(
         print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
         print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
     with captured_logs(log_path, progress):
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        run_dag(pipeline)
     with captured_logs(log_path, ComponentProgress(0, stream=None)):
         summary = summarize(paths.metadata, config.name)
     summary.timings = dict(progress.timings)
     return summary
+
+
+def run_dag(pipeline) -> None:
+    """Runs a pipeline with LocalDagRunner, never caching the nodes that must run each time."""
+    from tfx import v1 as tfx
+    from tfx.dsl.compiler import compiler
+
+    from recsearch.pipeline.pipeline import NEVER_CACHED
+
+    ir = compiler.Compiler().compile(pipeline)
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in NEVER_CACHED:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
+    tfx.orchestration.LocalDagRunner().run_with_ir(ir)

@@ -4,14 +4,19 @@ A model base directory holds numbered versions (`<base>/<version>/saved_model.pb
 the layout TF Serving polls. A version is written under a hidden temporary name
 and renamed into place, so a server never sees a half-written version.
 Rolled-back versions are moved (not deleted) under `<base>/.rolled_back/`.
+Each version carries `recsearch_release.json` (`RELEASE_RECORD`): which
+judged model it was released from and that model's metrics, so the next run
+can measure its candidate against what is served (components/served_model).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 import uuid
+from typing import Any
 
 import tensorflow as tf
 
@@ -19,6 +24,7 @@ from recsearch import bundle
 from recsearch.errors import RecsearchError
 
 ROLLED_BACK = ".rolled_back"
+RELEASE_RECORD = "recsearch_release.json"
 
 
 def _is_local(path: str) -> bool:
@@ -38,12 +44,58 @@ def _remote_versions(base_dir: str) -> list[int]:
     return sorted(int(n) for n in names if n.isdigit())
 
 
-def publish(model_dir: str, base_dir: str, keep: int = 5) -> tuple[int, str]:
+def served_versions(base_dir: str) -> list[int]:
+    """Versions holding a SavedModel, ascending, on any filesystem TensorFlow reads."""
+    if _is_local(base_dir):
+        return bundle.versions(base_dir)
+    return [
+        v
+        for v in _remote_versions(base_dir)
+        if tf.io.gfile.exists(os.path.join(base_dir, str(v), bundle.SAVED_MODEL))
+    ]
+
+
+def read_release(version_dir: str) -> dict[str, Any]:
+    """The release record of a version ({} for a version pushed without one)."""
+    path = os.path.join(version_dir, RELEASE_RECORD)
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def copy_tree(source: str, target: str, skip_graph: bool = False) -> None:
+    """Copies a directory tree with TensorFlow's filesystems (local, gs://, s3://).
+
+    With `skip_graph`, the top-level saved_model.pb is left out (the caller
+    writes it last).
+    """
+    source = source.rstrip("/")
+    for directory, _, files in tf.io.gfile.walk(source):
+        relative = directory.rstrip("/")[len(source) :].lstrip("/")
+        out_dir = os.path.join(target, relative) if relative else target
+        tf.io.gfile.makedirs(out_dir)
+        for name in files:
+            if skip_graph and not relative and name == bundle.SAVED_MODEL:
+                continue
+            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(out_dir, name), True)
+
+
+def publish(
+    model_dir: str, base_dir: str, keep: int = 5, release: dict[str, Any] | None = None
+) -> tuple[int, str]:
     """Copies a SavedModel into `base_dir` as a new version, atomically; keeps the last `keep`.
 
     On a local filesystem the copy is written under a hidden name and renamed
     into place. On object stores (gs://, s3://), where rename is a copy,
     saved_model.pb is written last, which is what servers wait for.
+
+    Args:
+      model_dir: The SavedModel to publish.
+      base_dir: The model base directory.
+      keep: How many versions to keep.
+      release: Written as the version's `RELEASE_RECORD`, inside the same
+        atomic step.
 
     Returns:
       (version, version directory).
@@ -61,30 +113,32 @@ def publish(model_dir: str, base_dir: str, keep: int = 5) -> tuple[int, str]:
     if _is_local(base_dir):
         staging = os.path.join(base_dir, f".incoming-{version}-{uuid.uuid4().hex[:8]}")
         shutil.copytree(model_dir, staging)
+        _write_release(staging, release)
         os.rename(staging, target)
     else:
+        _write_release(target, release)
         _copy_tree_graph_last(model_dir, target)
     prune(base_dir, keep)
     return version, target
 
 
+def _write_release(version_dir: str, release: dict[str, Any] | None) -> None:
+    if release is None:
+        return
+    tf.io.gfile.makedirs(version_dir)
+    with tf.io.gfile.GFile(os.path.join(version_dir, RELEASE_RECORD), "w") as f:
+        json.dump(release, f, indent=2, sort_keys=True, default=float)
+
+
 def _copy_tree_graph_last(source: str, target: str) -> None:
-    graph = None
-    for directory, _, files in tf.io.gfile.walk(source):
-        relative = os.path.relpath(directory, source)
-        out_dir = os.path.normpath(os.path.join(target, relative))
-        tf.io.gfile.makedirs(out_dir)
-        for name in files:
-            if relative == "." and name == bundle.SAVED_MODEL:
-                graph = os.path.join(directory, name)
-                continue
-            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(out_dir, name), True)
+    copy_tree(source, target, skip_graph=True)
+    graph = os.path.join(source, bundle.SAVED_MODEL)
     tf.io.gfile.copy(graph, os.path.join(target, bundle.SAVED_MODEL), True)
 
 
 def prune(base_dir: str, keep: int) -> list[int]:
     """Deletes all but the newest `keep` versions; returns the deleted ones."""
-    existing = bundle.versions(base_dir) if _is_local(base_dir) else _remote_versions(base_dir)
+    existing = served_versions(base_dir)
     doomed = existing[:-keep] if len(existing) > keep else []
     for version in doomed:
         tf.io.gfile.rmtree(os.path.join(base_dir, str(version)))
@@ -93,6 +147,10 @@ def prune(base_dir: str, keep: int) -> list[int]:
 
 def rollback(base_dir: str, to: int | None = None) -> int:
     """Makes an older version the served (newest) one by moving newer versions aside.
+
+    On object stores, which have no rename, each newer version is copied
+    aside and then deleted; its graph goes first, so a server stops seeing
+    it before its files go.
 
     Args:
       base_dir: The model base directory.
@@ -104,7 +162,7 @@ def rollback(base_dir: str, to: int | None = None) -> int:
     Raises:
       RecsearchError: There is no older version, or `to` does not exist.
     """
-    existing = bundle.versions(base_dir)
+    existing = served_versions(base_dir)
     if to is None:
         if len(existing) < 2:
             raise RecsearchError(f"{base_dir}: no older version to roll back to ({existing})")
@@ -112,8 +170,15 @@ def rollback(base_dir: str, to: int | None = None) -> int:
     if to not in existing:
         raise RecsearchError(f"{base_dir}: no version {to} (available: {existing})")
     aside = os.path.join(base_dir, ROLLED_BACK)
-    os.makedirs(aside, exist_ok=True)
+    tf.io.gfile.makedirs(aside)
     for version in existing:
-        if version > to:
-            os.rename(os.path.join(base_dir, str(version)), os.path.join(aside, str(version)))
+        if version <= to:
+            continue
+        source = os.path.join(base_dir, str(version))
+        if _is_local(base_dir):
+            os.rename(source, os.path.join(aside, str(version)))
+        else:
+            copy_tree(source, os.path.join(aside, str(version)))
+            tf.io.gfile.remove(os.path.join(source, bundle.SAVED_MODEL))
+            tf.io.gfile.rmtree(source)
     return to

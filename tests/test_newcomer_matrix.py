@@ -77,10 +77,8 @@ def _check_bundle(bundle_dir: str, config, seen: dict[str, set[str]]) -> None:
 
 def _partial_run(config, output: str) -> str:
     """Runs the data steps and the Trainer with LocalDagRunner; returns the exported bundle."""
-    from tfx import v1 as tfx
-
     paths = local.LocalPaths.under(output, config.name)
-    tfx.orchestration.LocalDagRunner().run(local.local_pipeline(config, paths, train_only=True))
+    local.run_dag(local.local_pipeline(config, paths, train_only=True))
     refit = glob.glob(os.path.join(paths.pipeline_root, "Trainer", "model", "*", "Format-Refit"))
     assert refit, "the Trainer exported no refit bundle"
     return refit[0]

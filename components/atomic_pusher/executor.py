@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
+from tfx.utils import path_utils
 
 from recsearch import versions
+from recsearch.components.release_gate import executor as release_gate
 from recsearch.modules import trainer
 
 BLESSED = "blessed"
@@ -36,10 +39,20 @@ class Executor(base_executor.BaseExecutor):
             pushed.set_int_custom_property("pushed", 0)
             return
         model = artifact_utils.get_single_instance(input_dict["model"])
+        # The next run's ServedModel reads this record: it compares that run's
+        # candidate with the judged model behind this version.
+        release = {
+            "judged_model": path_utils.serving_model_path(model.uri),
+            "released_model": trainer.release_model_path(model.uri),
+            "blessing": blessing.uri,
+            "checks": release_gate.read_report(blessing.uri),
+            "pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         version, target = versions.publish(
             trainer.release_model_path(model.uri),
             exec_properties["base_directory"],
             keep=int(exec_properties["keep_versions"]),
+            release=release,
         )
         pushed.set_int_custom_property("pushed", 1)
         pushed.set_string_custom_property("pushed_destination", target)

@@ -7,6 +7,7 @@ path resolve as in any TFX pipeline, and it compiles for Kubeflow Pipelines v2
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 
@@ -22,8 +23,17 @@ from recsearch.data import splits
 INTERACTIONS_SPLIT = "interactions"
 
 
-def pack_config(config: config_lib.PipelineConfig) -> example_gen_pb2.CustomConfig:
-    """The pipeline config as ExampleGen's `custom_config` (JSON in a StringValue)."""
+def pack_config(
+    config: config_lib.PipelineConfig, under_input_base: bool = False
+) -> example_gen_pb2.CustomConfig:
+    """The pipeline config as ExampleGen's `custom_config` (JSON in a StringValue).
+
+    With `under_input_base`, the config's directory is left out: its relative
+    paths are read under the run's input base (the data root a Kubeflow run
+    is given), so the spec holds no path of the machine that compiled it.
+    """
+    if under_input_base:
+        config = dataclasses.replace(config, base_dir=executor.UNDER_INPUT_BASE)
     packed = any_pb2.Any()
     packed.Pack(wrappers_pb2.StringValue(value=config_lib.to_json(config)))
     return example_gen_pb2.CustomConfig(custom_config=packed)
@@ -67,18 +77,22 @@ class RecsysExampleGen(FileBasedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, config: config_lib.PipelineConfig, range_config=None, input_base=None):
+    def __init__(self, config: config_lib.PipelineConfig, range_config=None, data_root=None):
         """Creates the component.
 
         Args:
           config: The pipeline config; its interactions path may hold `{SPAN}`.
           range_config: Optional span range (defaults to the latest span); may
             be a RuntimeParameter.
-          input_base: Overrides the interactions' base directory; may be a
-            RuntimeParameter.
+          data_root: The directory every relative table path is read under
+            (interactions, items, users), in place of the config's own; may
+            be a RuntimeParameter. Without it, the interactions' directory on
+            this machine.
         """
-        base, pattern = split_input_path(config.resolve(config.interactions.path))
-        input_base = input_base or base
+        if data_root is None:
+            input_base, pattern = split_input_path(config.resolve(config.interactions.path))
+        else:
+            input_base, pattern = data_root, config.interactions.path
         # The split itself is per user (temporal or random) and happens in the
         # executor; the output config only names the splits.
         names = output_splits(config)
@@ -93,6 +107,6 @@ class RecsysExampleGen(FileBasedExampleGen):
                 splits=[example_gen_pb2.Input.Split(name=INTERACTIONS_SPLIT, pattern=pattern)]
             ),
             output_config=output,
-            custom_config=pack_config(config),
+            custom_config=pack_config(config, under_input_base=data_root is not None),
             range_config=range_config,
         )

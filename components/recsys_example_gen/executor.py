@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 from typing import Any
 
 import apache_beam as beam
@@ -21,6 +21,9 @@ from tfx_bsl.coders import example_coder
 from recsearch import config as config_lib
 from recsearch.data import spans, splits, tables
 from recsearch.modules.features import FeatureSpec
+
+# The packed config's base_dir when its tables are read under the run's input base.
+UNDER_INPUT_BASE = "<input_base>"
 
 _CHUNK_ROWS = 20_000
 
@@ -104,11 +107,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
         )
         config = unpack_config(exec_properties)
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        if config.base_dir == UNDER_INPUT_BASE:
+            # Packed for a data root (component.pack_config): every table is under it.
+            config = dataclasses.replace(config, base_dir=input_base)
         spec = FeatureSpec.from_config(config)
-        pattern = os.path.join(
-            exec_properties[standard_component_specs.INPUT_BASE_KEY],
-            input_config.splits[0].pattern,
-        )
+        pattern = config_lib.join_path(input_base, input_config.splits[0].pattern)
         span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
         template = config.resolve(config.interactions.path)
         if span is not None and spans.has_spans(template) and config.interactions.span_window > 1:

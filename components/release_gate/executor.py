@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from recsearch.components.release_gate import checks
+from recsearch.components.served_model.executor import is_present
 from recsearch.modules import features as keys
 from recsearch.modules import trainer
 
@@ -70,17 +71,23 @@ def write_blessing(
     with tf.io.gfile.GFile(os.path.join(blessing.uri, marker), "w") as f:
         f.write("")
     blessing.set_int_custom_property("blessed", int(blessed))
+    # URIs, not ML Metadata ids: on Kubeflow an executor sees ids hashed
+    # from the backend's artifact names, which mean nothing anywhere else.
     blessing.set_string_custom_property("current_model", model.uri)
-    blessing.set_int_custom_property("current_model_id", model.id)
     if baseline is not None:
         blessing.set_string_custom_property("baseline_model", baseline.uri)
-        blessing.set_int_custom_property("baseline_model_id", baseline.id)
+        served = baseline.get_int_custom_property("served_version")
+        if served:
+            blessing.set_int_custom_property("baseline_version", served)
     return blessed
 
 
 def read_report(blessing_uri: str) -> list[dict]:
-    """The checks a ReleaseGate blessing recorded."""
-    with tf.io.gfile.GFile(os.path.join(blessing_uri, REPORT_FILE)) as f:
+    """The checks a ReleaseGate blessing recorded ([] for a blessing without a report)."""
+    path = os.path.join(blessing_uri, REPORT_FILE)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
         return json.load(f)
 
 
@@ -95,7 +102,8 @@ class Executor(base_executor.BaseExecutor):
     ) -> None:
         config = checks.GateConfig.from_json(exec_properties["gate_config"])
         model = artifact_utils.get_single_instance(input_dict["model"])
-        baselines = input_dict.get("baseline_model") or []
+        # The served model; its artifact is empty when nothing is served yet.
+        baselines = [b for b in input_dict.get("baseline_model") or [] if is_present(b.uri)]
         baseline = baselines[0] if baselines else None
         results = run_checks(
             path_utils.serving_model_path(model.uri),

@@ -12,7 +12,10 @@ from recsearch.components.run_report.artifacts import HtmlReport, MarkdownSummar
 
 
 class RunReportSpec(ComponentSpec):
-    PARAMETERS = {"config": ExecutionParameter(type=str)}
+    PARAMETERS = {
+        "config": ExecutionParameter(type=str),
+        "state_dir": ExecutionParameter(type=str),
+    }
     INPUTS = {
         "statistics": ChannelParameter(type=std.ExampleStatistics),
         "schema": ChannelParameter(type=std.Schema),
@@ -38,10 +41,19 @@ class RunReport(base_component.BaseComponent):
     SPEC_CLASS = RunReportSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, config_json: str, **inputs: types.BaseChannel):
+    def __init__(self, config_json: str, state_dir: str, **inputs: types.BaseChannel):
+        """Creates the component.
+
+        Args:
+          config_json: The pipeline config.
+          state_dir: Where this run's schema is left for the next run's
+            "schema changes" (read back by ServedModel).
+          **inputs: The run's artifacts.
+        """
         super().__init__(
             spec=RunReportSpec(
                 config=config_json,
+                state_dir=state_dir,
                 report=types.Channel(type=HtmlReport),
                 summary=types.Channel(type=MarkdownSummary),
                 metrics=types.Channel(type=RunMetrics),

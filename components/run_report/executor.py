@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from recsearch import config as config_lib
+from recsearch.components.served_model.executor import schema_state_path
 from recsearch.report.build import ReportInputs, build
 
 REPORT_FILE = "report.html"
@@ -69,3 +70,13 @@ class Executor(base_executor.BaseExecutor):
         for name, value in report.metrics.items():
             metrics.set_float_custom_property(name, float(value))
         logging.info("RunReport: wrote %s", html.uri)
+        keep_schema(_uri(input_dict, "schema"), exec_properties.get("state_dir"))
+
+
+def keep_schema(schema_uri: str | None, state_dir: str | None) -> None:
+    """Leaves this run's schema where the next run's ServedModel reads it."""
+    files = tf.io.gfile.glob(os.path.join(schema_uri, "*.pbtxt")) if schema_uri else []
+    if not files or not state_dir:
+        return
+    tf.io.gfile.makedirs(state_dir)
+    tf.io.gfile.copy(files[0], schema_state_path(state_dir), True)

@@ -11,7 +11,6 @@ import tensorflow as tf
 from recsearch import config as config_lib
 from recsearch.components.data_gate.executor import read_anomalies
 from recsearch.components.data_gate.executor import report as anomaly_lines
-from recsearch.data import tables
 from recsearch.modules import features as keys
 from recsearch.modules import selection
 from recsearch.report import gather, plots, render
@@ -44,16 +43,21 @@ class Report:
     metrics: dict[str, float]
 
 
-def _catalog(config: config_lib.PipelineConfig) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Item titles and images from the items table (empty without one)."""
+def _catalog(
+    config: config_lib.PipelineConfig, examples_uri: str
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Item titles and images from ExampleGen's catalog split (empty without items).
+
+    Read from the run's own examples, not the tables again: on Kubeflow the
+    tables are wherever the run's data root said.
+    """
     if config.items is None:
         return {}, {}
-    items = tables.load_entities(config, "item")
-    titles = {}
-    if config.items.text:
-        column = keys.side_feature("item", config.items.text[0])
-        titles = dict(zip(items.index, items[column]))
-    images = dict(zip(items.index, items[keys.IMAGE])) if keys.IMAGE in items else {}
+    title = keys.side_feature("item", config.items.text[0]) if config.items.text else None
+    wanted = [name for name in (title, keys.IMAGE if config.items.image else None) if name]
+    found = gather.read_catalog(examples_uri, wanted)
+    titles = dict(zip(found[keys.ITEM_ID], found[title])) if title else {}
+    images = dict(zip(found[keys.ITEM_ID], found[keys.IMAGE])) if keys.IMAGE in found else {}
     return titles, images
 
 
@@ -187,7 +191,7 @@ def build(inputs: ReportInputs) -> Report:
                 plots.slice_bars(list(frame[column]), list(frame[f"recall@{k}"]), f"recall@{k}"),
                 f"recall@{k} by {column}",
             )
-        titles, images = _catalog(config)
+        titles, images = _catalog(config, inputs.examples)
         held = gather.group_items(evaluation)
         users = gather.sample_users(train, evaluation)
         recommended = gather.recommendations(model, users)

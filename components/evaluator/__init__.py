@@ -1,0 +1,1 @@
+"""TFX's Evaluator, told apart a served baseline from an empty one."""

@@ -1,0 +1,1 @@
+"""ServedModel: the model users get now, as the baseline of the next candidate."""
