@@ -43,7 +43,11 @@ COPY kubeflow kubeflow
 COPY schemas schemas
 # Installed, not run from the source tree: every class path in the compiled spec (the
 # executors, run_fn, the `system` artifact types) must import from site-packages.
+# recsearch_object_store.pth: with RECSEARCH_OBJECT_STORE=s3, every Python process (TFX's
+# own executors included) loads the s3:// filesystem (recsearch/storage.py says why).
 RUN pip install --no-deps . \
+    && cp kubeflow/recsearch_object_store.pth \
+       "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/" \
     && rm -rf /pipeline/recsearch /pipeline/pipeline /pipeline/components /pipeline/modules \
        /pipeline/kubeflow \
     && python -c "import recsearch.modules.trainer, recsearch.components.recsys_example_gen.executor, system"

@@ -222,8 +222,8 @@ def test_failures_are_one_line_without_a_traceback(spec, tmp_path, sample_dir, c
 def vertex_requests(monkeypatch):
     """google-cloud-aiplatform's own PipelineJob, stopped at the API call it would make."""
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
     from google.cloud.aiplatform.utils import gcs_utils
+    from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
     from google.cloud.aiplatform_v1.services.schedule_service import ScheduleServiceClient
 
     sent = []

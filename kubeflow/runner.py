@@ -24,6 +24,7 @@ import re
 import subprocess
 
 from recsearch import config as config_lib
+from recsearch import storage
 from recsearch.errors import ConfigError, collecting, report
 
 TRAINER = "Trainer"
@@ -163,7 +164,10 @@ def resource_spec(resources: config_lib.Resources, accelerator: str | None) -> d
     if resources.memory_gb:
         spec["memoryLimit"] = resources.memory_gb
     if accelerator:
-        spec["accelerator"] = {"type": accelerator, "count": str(max(1, resources.accelerator_count))}
+        spec["accelerator"] = {
+            "type": accelerator,
+            "count": str(max(1, resources.accelerator_count)),
+        }
     return spec
 
 
@@ -237,14 +241,19 @@ def finish_spec(
     defaults: dict[str, str],
     never_cached: tuple[str, ...],
     resources: dict[str, dict],
+    env: dict[str, str],
 ) -> None:
-    """What KubeflowV2DagRunner leaves out: root defaults, no cache for some steps, and
-    resources on every step (it drops them for ExampleGen)."""
+    """What KubeflowV2DagRunner leaves out: root defaults, no cache for some steps,
+    resources on every step (it drops them for ExampleGen), and the environment."""
     for name, executor in job["pipelineSpec"]["deploymentSpec"]["executors"].items():
+        if "container" not in executor:
+            continue
         step = name.removesuffix("_executor")
         spec = resources.get(step, resources["default"])
-        if spec and "container" in executor:
+        if spec:
             executor["container"]["resources"] = spec
+        if env:
+            executor["container"]["env"] = [{"name": k, "value": v} for k, v in env.items()]
     parameters = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
     for name, spec in parameters.items():
         if name in defaults:
@@ -338,7 +347,9 @@ def compile_pipeline(
     runner.run(pipeline, parameter_values=defaults, write_out=True)
     with open(output_file, encoding="utf-8") as f:
         job = json.load(f)
-    finish_spec(job, defaults, NEVER_CACHED, resources)
+    # Any root on s3:// needs tensorflow-io's filesystem in every step (recsearch/storage.py).
+    s3 = storage.needs_s3(pipeline_root, config.base_dir, serving_dir)
+    finish_spec(job, defaults, NEVER_CACHED, resources, {storage.ENV: "s3"} if s3 else {})
     job.setdefault("labels", {}).update(
         {**build_labels(image, source_commit()), TARGET_LABEL: settings.target}
     )

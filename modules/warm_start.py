@@ -1,4 +1,4 @@
-"""Warm-starting a model from the last blessed bundle, remapping embedding rows by vocabulary.
+"""Warm-starting a model from the served bundle, remapping embedding rows by vocabulary.
 
 Vocabularies change between data spans: ids appear, disappear and change
 position. A row of an id, category or token embedding is carried over when
@@ -141,7 +141,7 @@ def apply(model: tf.Module, old_bundle: str, new_vocabulary) -> dict:
 
     Args:
       model: The new model, with its variables created.
-      old_bundle: The last blessed model's serving directory.
+      old_bundle: The served model's directory (its judged twin).
       new_vocabulary: name -> list of tokens of this run's vocabularies.
 
     Returns:

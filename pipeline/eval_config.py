@@ -49,8 +49,8 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: ranking metrics per user for top-K tasks (and AUC and log loss for
     the ranking task), errors for ratings.
 
-    The blessing metric carries a change threshold against the last blessed
-    model (ignored on the first run, when there is none) and a value
+    The blessing metric carries a change threshold against the served model
+    (ignored on the first run, when nothing is served) and a value
     threshold (`evaluation.value_threshold`, or a bound any value passes).
     """
     if config.task == "rating":

@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         {},
     )
-    print(f"  {'metric':<20} {'candidate':>10} {'last blessed':>13} {'popularity':>11}")
+    print(f"  {'metric':<20} {'candidate':>10} {'served':>13} {'popularity':>11}")
     for name, value in sorted(summary.metrics.items()):
         base = summary.baseline_metrics.get(name)
         versus = f"{base:>13.4f}" if base is not None else f"{'first run':>13}"

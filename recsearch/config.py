@@ -188,7 +188,7 @@ class Model:
         losses of two_tower; above 0 (the default) the bundle gets
         search_text / search_image when items have text / images; 0 turns
         them off.
-      warm_start: Start from the last blessed model's weights, embedding rows
+      warm_start: Start from the served model's weights, embedding rows
         remapped to this run's vocabularies.
       loss: Ranking loss of two_tower (over in-batch negatives) and of the
         pair models (over sampled negatives): softmax or approx_ndcg
@@ -343,7 +343,7 @@ class Evaluation:
         (default ndcg); rmse or mae for ratings (default rmse).
       value_threshold: The candidate must reach at least this value (at most,
         for errors such as rmse) to be blessed. Unset: any value passes.
-      min_improvement: The candidate must beat the last blessed model by at
+      min_improvement: The candidate must beat the served model by at
         least this much (0: at least as good). A negative value tolerates a
         small regression.
     """
@@ -365,10 +365,10 @@ class Release:
       max_coverage_drop: Largest relative coverage loss against the last
         blessed model (0.5: at most half).
       max_popularity_bias_increase: Largest rise of the mean popularity
-        percentile of recommended items against the last blessed model.
+        percentile of recommended items against the served model.
       max_unknown_user_rate: Largest share of eval users unknown to the model.
       max_popularity_shift: Largest total-variation distance between the item
-        popularity of this and the last blessed model's training data.
+        popularity of this and the served model's training data.
       latency_budget_ms: Largest p99 latency of a one-user `recommend` call,
         measured in a fresh process.
       min_ann_recall: Least recall@K of the approximate index against exact

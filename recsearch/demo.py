@@ -3,7 +3,7 @@
 The sample shop's 60 days are cut into three spans of 20 days under
 `interactions/span-{SPAN}/events.csv`. Items released later appear only in
 later spans, so the vocabularies change. Each day's run reads its span, warm-
-starts from the last blessed model (embedding rows remapped), compares the
+starts from the served model (embedding rows remapped), compares the
 candidate with that model, and pushes only when the release gate blesses it.
 """
 
@@ -42,7 +42,7 @@ def write_spans(directory: str, spec: sample.SampleSpec | None = None) -> str:
 
 
 def warm_start_report(summary: RunSummary) -> dict:
-    """What the run's Trainer carried over from the last blessed model (empty on day 1)."""
+    """What the run's Trainer carried over from the served model (empty on day 1)."""
     if not summary.model_run:
         return {}
     path = os.path.join(summary.model_run, "warm_start.json")
@@ -67,7 +67,7 @@ def spans(
             continue
         name = f"recall@{config.evaluation.top_k}"
         base = summary.baseline_metrics.get(name)
-        against = f" (last blessed {base:.4f})" if base is not None else " (first model)"
+        against = f" (served {base:.4f})" if base is not None else " (first model)"
         print(f"  {name} {summary.metrics.get(name, float('nan')):.4f}{against}")
         print(
             "  "

@@ -15,7 +15,7 @@ class RunSummary:
 
     Attributes:
       metrics: Candidate metrics of the overall slice, by name.
-      baseline_metrics: The last blessed model's metrics, empty on a first run.
+      baseline_metrics: The served model's metrics on this run's eval split, empty on a first run.
       blessed: Whether the Evaluator blessed the candidate.
       reasons: Why not, one line per failed threshold.
       pushed_to: The version directory the Pusher wrote, or None.
@@ -101,7 +101,7 @@ def describe_failure(failure, metrics: dict[str, float], baseline: dict[str, flo
         threshold = failure.metric_threshold.change_threshold
         change = metrics.get(name, float("nan")) - baseline.get(name, float("nan"))
         return (
-            f"{name} {metrics.get(name, float('nan')):.4f} vs last blessed "
+            f"{name} {metrics.get(name, float('nan')):.4f} vs the served model's "
             f"{baseline.get(name, float('nan')):.4f}: change {change:+.4f} does not meet "
             f"the required {threshold.absolute.value:+.4f}"
         )

@@ -20,7 +20,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from recsearch import bundle
+from recsearch import bundle, storage
 from recsearch.errors import RecsearchError
 
 ROLLED_BACK = ".rolled_back"
@@ -46,6 +46,7 @@ def _remote_versions(base_dir: str) -> list[int]:
 
 def served_versions(base_dir: str) -> list[int]:
     """Versions holding a SavedModel, ascending, on any filesystem TensorFlow reads."""
+    storage.prepare(base_dir)
     if _is_local(base_dir):
         return bundle.versions(base_dir)
     return [
@@ -57,6 +58,7 @@ def served_versions(base_dir: str) -> list[int]:
 
 def read_release(version_dir: str) -> dict[str, Any]:
     """The release record of a version ({} for a version pushed without one)."""
+    storage.prepare(version_dir)
     path = os.path.join(version_dir, RELEASE_RECORD)
     if not tf.io.gfile.exists(path):
         return {}
@@ -70,6 +72,7 @@ def copy_tree(source: str, target: str, skip_graph: bool = False) -> None:
     With `skip_graph`, the top-level saved_model.pb is left out (the caller
     writes it last).
     """
+    storage.prepare(source, target)
     source = source.rstrip("/")
     for directory, _, files in tf.io.gfile.walk(source):
         relative = directory.rstrip("/")[len(source) :].lstrip("/")
@@ -103,6 +106,7 @@ def publish(
     Raises:
       RecsearchError: `model_dir` holds no SavedModel, or `keep` < 1.
     """
+    storage.prepare(model_dir, base_dir)
     if keep < 1:
         raise RecsearchError(f"keep must be at least 1, got {keep}")
     if not tf.io.gfile.exists(os.path.join(model_dir, bundle.SAVED_MODEL)):

@@ -8,7 +8,7 @@ venv=.venv
 stamp="$venv/.recsearch-installed"
 extra=()
 for req in "$@"; do extra+=(-r "$req"); done
-want=$(cat requirements/lock.txt setup.py "$@" | sha256sum | cut -d' ' -f1)
+want=$(cat requirements/lock.txt requirements/dev.txt setup.py "$@" | sha256sum | cut -d' ' -f1)
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/recsearch" ]]; then
   exit 0
@@ -59,7 +59,9 @@ fi
 
 echo "bootstrap: installing the locked dependencies into $venv (a few minutes the first time)" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pip<25"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+# The runtime lock (what the image installs) and the development tools (tests, lint).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r requirements/lock.txt -r requirements/dev.txt
 if (( ${#extra[@]} )); then
   # Extras (the benchmark peers) may build from source against the installed NumPy:
   # their build tools (pinned Cython) go in first, then the extras without build isolation.

@@ -223,8 +223,10 @@ class ConformanceRunner:
             words[0] = self.python
         return words
 
-    def _execute(self, name: str, words: list[str]) -> str:
-        env = {**os.environ, **self.env}
+    def _execute(self, name: str, words: list[str], container: dict) -> str:
+        # The image's environment, then the step's own (`container.env` in the spec).
+        step_env = {e["name"]: e["value"] for e in container.get("env", [])}
+        env = {**os.environ, **self.env, **step_env}
         done = subprocess.run(
             words, cwd=self.workdir, env=env, capture_output=True, text=True, check=False
         )
@@ -246,8 +248,10 @@ class ConformanceRunner:
         log = ""
         pre = container.get("lifecycle", {}).get("preCacheCheck")
         if pre:
-            log += self._execute(f"{name} (preCacheCheck)", self._command(pre, executor_input))
-        log += self._execute(name, self._command(container, executor_input))
+            log += self._execute(
+                f"{name} (preCacheCheck)", self._command(pre, executor_input), container
+            )
+        log += self._execute(name, self._command(container, executor_input), container)
         outputs = {
             key: value["artifacts"][0]
             for key, value in executor_input["outputs"]["artifacts"].items()

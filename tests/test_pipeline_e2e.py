@@ -67,6 +67,7 @@ def test_cli_recommend_prints_ranked_items(first_run, capsys):
 
 def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_run):
     config, output, first = first_run
+    versions = bundle.versions(first.serving_dir)
     summary = local.run(config, output, quiet=True)
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
 
@@ -82,17 +83,26 @@ def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_r
         "transform.component.Transform",
     ):
         assert [e.last_known_state for e in executions(component)] == [complete, cached]
-    # The first run's model is now the blessed baseline, so the Trainer has a
-    # new input (base_model, the warm start) and trains again from it.
+    # The first run's pushed model is now what is served, so the Trainer has a
+    # new input (base_model, the warm start, read by ServedModel) and trains again.
     first_trainer, second_trainer = executions("trainer.component.Trainer")
     assert second_trainer.last_known_state == complete
 
     def artifacts(execution, kind):
         events = store.get_events_by_execution_ids([execution.id])
-        return {e.artifact_id for e in events if e.type == kind}
+        ids = [e.artifact_id for e in events if e.type == kind]
+        return [a for a in store.get_artifacts_by_id(ids) if a.type_id == model_type]
 
-    produced = artifacts(first_trainer, mlmd.proto.Event.OUTPUT)
-    assert produced & artifacts(second_trainer, mlmd.proto.Event.INPUT)
+    def graph(model_uri):
+        with open(os.path.join(model_uri, "Format-Serving", "saved_model.pb"), "rb") as f:
+            return f.read()
+
+    model_type = store.get_artifact_type("Model").id
+    (first_model,) = artifacts(first_trainer, mlmd.proto.Event.OUTPUT)
+    (base_model,) = artifacts(second_trainer, mlmd.proto.Event.INPUT)
+    assert base_model.custom_properties["served_version"].int_value == versions[0]
+    # The judged twin of the served version: the first run's candidate, byte for byte.
+    assert graph(base_model.uri) == graph(first_model.uri)
     # The Evaluator compared the candidate with that baseline on the same data.
     assert summary.baseline_metrics == pytest.approx(first.metrics)
 

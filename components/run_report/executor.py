@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from recsearch import config as config_lib
+from recsearch import storage
 from recsearch.components.served_model.executor import schema_state_path
 from recsearch.report.build import ReportInputs, build
 
@@ -78,5 +79,6 @@ def keep_schema(schema_uri: str | None, state_dir: str | None) -> None:
     files = tf.io.gfile.glob(os.path.join(schema_uri, "*.pbtxt")) if schema_uri else []
     if not files or not state_dir:
         return
+    storage.prepare(state_dir)
     tf.io.gfile.makedirs(state_dir)
     tf.io.gfile.copy(files[0], schema_state_path(state_dir), True)

@@ -12,7 +12,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from recsearch import bundle, versions
+from recsearch import bundle, storage, versions
 
 SCHEMA_FILE = "schema.pbtxt"
 
@@ -53,6 +53,7 @@ class Executor(base_executor.BaseExecutor):
         del input_dict
         model = artifact_utils.get_single_instance(output_dict["model"])
         serving_dir = exec_properties["serving_dir"]
+        storage.prepare(serving_dir, exec_properties["state_dir"], model.uri)
         served = versions.served_versions(serving_dir)
         tf.io.gfile.makedirs(model.uri)
         if served:

@@ -152,7 +152,7 @@ def build(inputs: ReportInputs) -> Report:
         {
             "metric": n,
             "candidate": f"{v:.4f}",
-            "last blessed": f"{baseline[n]:.4f}" if n in baseline else "first run",
+            "served": f"{baseline[n]:.4f}" if n in baseline else "first run",
             "popularity": f"{popularity[n]:.4f}" if n in popularity else "-",
         }
         for n, v in sorted(metrics.items())
@@ -171,7 +171,7 @@ def build(inputs: ReportInputs) -> Report:
         render.table(pd.DataFrame(rows)) if rows else '<p class="muted">No evaluation.</p>'
     )
     evaluation_html += render.figure(
-        plots.metric_bars(metrics, baseline), "candidate against the last blessed model"
+        plots.metric_bars(metrics, baseline), "candidate against the served model"
     )
     evaluation_html += "<h3>Release checks</h3>" + (
         render.table(check_rows) if len(check_rows) else '<p class="muted">No checks.</p>'
@@ -244,11 +244,11 @@ def build(inputs: ReportInputs) -> Report:
         [
             f"# {config.name}: {verdict}",
             "",
-            "| metric | candidate | last blessed | popularity |",
+            "| metric | candidate | served | popularity |",
             "|---|---|---|---|",
         ]
         + [
-            f"| {r['metric']} | {r['candidate']} | {r['last blessed']} | {r['popularity']} |"
+            f"| {r['metric']} | {r['candidate']} | {r['served']} | {r['popularity']} |"
             for r in rows
         ]
         + [""]

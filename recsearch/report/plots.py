@@ -43,7 +43,7 @@ def metric_bars(candidate: dict[str, float], baseline: dict[str, float]) -> str 
             [p + 0.2 for p in positions],
             [baseline.get(n, 0.0) for n in names],
             0.4,
-            label="last blessed",
+            label="served",
         )
     axis.set_xticks(list(positions), names, rotation=20)
     axis.legend()
