@@ -20,8 +20,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Test files run in parallel, one file per worker at a time (its module fixtures shared).
+JOBS ?= auto
 test: lint
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .
