@@ -21,12 +21,15 @@ factorisation); they are never an error.
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from recsearch.modules import answers
 from recsearch.modules import features as keys
 from recsearch.modules.ann import IndexParams, build_index, companion_path
 from recsearch.modules.training_data import Catalog
@@ -391,6 +394,54 @@ def export(module: RecommenderModule, path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.signatures())
 
 
+# Every known user's `recommend` answer is written beside the graph at export, so
+# that the CLI answers without loading TensorFlow (modules/answers.py reads it).
+ANSWERS_MAX_USERS = 200_000
+# An id no vocabulary holds: its answer is the bundle's fallback for unknown users.
+UNKNOWN_USER = "\x00unknown user"
+
+
+def write_answers(module: RecommenderModule, users: list[str], path: str) -> bool:
+    """Writes `recommend`'s answer for every user, and for an unknown one, under `path`.
+
+    The answers are the signature's own outputs (items and scores as served);
+    above ANSWERS_MAX_USERS users nothing is written and callers use the model.
+
+    Returns:
+      Whether the answers were written.
+    """
+    if len(users) > ANSWERS_MAX_USERS:
+        return False
+    items, scores = [], []
+    for start in range(0, len(users), _EXPORT_BATCH):
+        out = module.recommend(tf.constant(users[start : start + _EXPORT_BATCH]))
+        items.append(out["item_ids"].numpy())
+        scores.append(out["scores"].numpy())
+    fallback = module.recommend(tf.constant([UNKNOWN_USER]))
+    width = fallback["item_ids"].shape[1]
+    answered = np.concatenate(items) if items else np.zeros((0, width), dtype=object)
+    catalog, index = np.unique(
+        np.concatenate([answered.ravel(), fallback["item_ids"].numpy().ravel()]),
+        return_inverse=True,
+    )
+    index = index.astype(np.int32)
+    buffer = io.BytesIO()  # zipfile seeks, which a GFile does not
+    np.savez_compressed(
+        buffer,
+        users=np.array(users, dtype=object).astype("U"),
+        items=np.array([v.decode() for v in catalog]).astype("U"),
+        answers=index[: answered.size].reshape(answered.shape),
+        scores=np.concatenate(scores) if scores else np.zeros((0, width), np.float32),
+        fallback=index[answered.size :],
+        fallback_scores=fallback["scores"].numpy()[0],
+    )
+    target = os.path.join(path, answers.ANSWERS)
+    tf.io.gfile.makedirs(os.path.dirname(target))
+    with tf.io.gfile.GFile(target, "wb") as f:
+        f.write(buffer.getvalue())
+    return True
+
+
 def export_bundle(
     model: tf.keras.Model,
     catalog: Catalog,
@@ -404,12 +455,16 @@ def export_bundle(
     """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it.
 
     `content`: a model that answers the content signatures (see RecommenderModule).
+    Every known user's `recommend` answer is written too (`write_answers`), from
+    the module `bundle.load` serves by default: the companion when there is one.
     """
-    export(
-        RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, content=content), path
-    )
+    exact = RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, content=content)
+    export(exact, path)
+    served = exact
     if index_params is not None:
-        companion = RecommenderModule(
+        served = RecommenderModule(
             model, catalog, tft_output, top_k, exclude_seen, index_params, content=content
         )
-        export(companion, companion_path(path))
+        export(served, companion_path(path))
+    users = [v.decode() for v in tft_output.vocabulary_by_name(keys.USER_ID)]
+    write_answers(served, users, path)

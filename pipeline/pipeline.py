@@ -23,6 +23,7 @@ from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.components.run_report.component import RunReport
 from recsearch.components.served_model.component import ServedModel
 from recsearch.data import splits
+from recsearch.modules import features as keys
 from recsearch.modules.features import FeatureSpec
 from recsearch.pipeline.eval_config import create_eval_config
 
@@ -250,6 +251,12 @@ def create_pipeline(
         model_blessing=release_gate.outputs["blessing"],
         base_directory=serving_dir,
         keep_versions=config.release.keep_versions,
+        examples=example_gen.outputs["examples"] if config.items and config.items.text else None,
+        title_feature=(
+            keys.side_feature("item", config.items.text[0])
+            if config.items and config.items.text
+            else None
+        ),
     ).with_id("Pusher")
     report = RunReport(
         config_lib.to_json(config),

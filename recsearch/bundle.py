@@ -8,6 +8,8 @@ import os
 from recsearch.errors import RecsearchError
 
 SAVED_MODEL = "saved_model.pb"
+# Beside a pushed version: item id -> title, from the items table's first text column.
+ITEM_TITLES = "item_titles.json"
 
 
 def versions(base_dir: str) -> list[int]:
@@ -77,6 +79,17 @@ def vocabulary(version_dir: str, name: str) -> list[str]:
     """A Transform vocabulary shipped in the bundle's assets (for example "user_id")."""
     with open(os.path.join(version_dir, "assets", name), encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f]
+
+
+def item_titles(version_dir: str) -> dict[str, str]:
+    """A pushed version's item titles ({} when the items have no text or it was not pushed)."""
+    import json
+
+    path = os.path.join(version_dir, ITEM_TITLES)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def known_users(version_dir: str, users: list[str]) -> list[bool]:

@@ -107,8 +107,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _k_fits(k: int | None, served: int) -> None:
+    if k is not None and k > served:
+        raise RecsearchError(
+            f"--k {k} is more than the bundle serves per answer ({served}; "
+            "serving.top_k sets it at training time)"
+        )
+
+
+def _precomputed(args: argparse.Namespace, path: str, users: list[str]) -> list[dict] | None:
+    """The bundle's precomputed `recommend` answers (modules/answers.py), without TensorFlow."""
+    from recsearch.modules import answers
+
+    found = answers.load(path)
+    if found is None:
+        return None
+    _k_fits(args.k, found.k)
+    result = []
+    for user in users:
+        answer = found.answer(user, args.k)
+        result.append(
+            {"user_id": user, "items": answer.items, "scores": answer.scores, "known": answer.known}
+        )
+    return result
+
+
 def _ranked_query(args: argparse.Namespace, signature: str, name: str, keys: list) -> int:
     """Calls a top-K signature for each key and prints the ranked items (or JSON).
+
+    `recommend` is answered from the bundle's precomputed answers when it has
+    them (the same items and scores, without loading TensorFlow).
 
     Args:
       args: The parsed flags (model_dir, version, k, json).
@@ -116,16 +144,26 @@ def _ranked_query(args: argparse.Namespace, signature: str, name: str, keys: lis
       name: The signature's input name.
       keys: The inputs, one answer each; str, or bytes for images.
     """
-    import json
-
-    import numpy as np
-    import tensorflow as tf
-
     from recsearch import bundle
 
     if args.k is not None and args.k <= 0:
         raise RecsearchError(f"--k must be a positive number of items, got {args.k}")
     path = bundle.resolve(args.model_dir, args.version)
+    answers = _precomputed(args, path, keys) if signature == "recommend" else None
+    if answers is None:
+        answers = _model_answers(args, path, signature, name, keys)
+    _print_answers(args, path, name, answers)
+    return 0
+
+
+def _model_answers(
+    args: argparse.Namespace, path: str, signature: str, name: str, keys: list
+) -> list[dict]:
+    import numpy as np
+    import tensorflow as tf
+
+    from recsearch import bundle
+
     model = bundle.load(args.model_dir, args.version)
     if signature not in model.signatures:
         raise RecsearchError(
@@ -135,11 +173,7 @@ def _ranked_query(args: argparse.Namespace, signature: str, name: str, keys: lis
         )
     out = model.signatures[signature](**{name: tf.constant(keys)})
     served = out["item_ids"].shape[1]
-    if args.k is not None and args.k > served:
-        raise RecsearchError(
-            f"--k {args.k} is more than the bundle serves per answer ({served}; "
-            "serving.top_k sets it at training time)"
-        )
+    _k_fits(args.k, served)
     labels = [k if isinstance(k, str) else f"image {i + 1}" for i, k in enumerate(keys)]
     known = bundle.known_users(path, keys) if signature == "recommend" else [True] * len(keys)
     answers = []
@@ -150,21 +184,35 @@ def _ranked_query(args: argparse.Namespace, signature: str, name: str, keys: lis
         if signature == "similar_items" and all(v is None for v in finite):
             raise RecsearchError(f"item {label!r} is not in the model's catalog")
         answers.append({name: label, "items": items, "scores": finite, "known": known[row]})
-        if not known[row]:
+    return answers
+
+
+def _print_answers(args: argparse.Namespace, path: str, name: str, answers: list[dict]) -> None:
+    """Prints answers as ranked lines (with titles when the bundle has them) or as JSON."""
+    import json
+
+    from recsearch import bundle
+
+    titles = bundle.item_titles(path)
+    for answer in answers:
+        if not answer["known"]:
             print(
-                f"note: user {label!r} is not in the model; these are the most popular items "
-                "(their scores are on another scale)",
+                f"note: user {answer[name]!r} is not in the model; these are the most popular "
+                "items (their scores are on another scale)",
                 file=sys.stderr,
             )
+        if titles:
+            answer["titles"] = [titles.get(item) for item in answer["items"]]
     if args.json:
         print(json.dumps(answers if len(answers) > 1 else answers[0]))
-        return 0
+        return
     for answer in answers:
         if len(answers) > 1:
             print(f"{answer[name]}:")
         for rank, (item, score) in enumerate(zip(answer["items"], answer["scores"]), start=1):
-            print(f"{rank:>3}  {item:<20} {'-' if score is None else f'{score:.4f}'}")
-    return 0
+            line = f"{rank:>3}  {item:<20} {'-' if score is None else f'{score:.4f}'}"
+            title = titles.get(item) if titles else None
+            print(f"{line}  {title}" if title else line)
 
 
 def _several(values: list[str] | None, path: str | None, flag: str) -> list[str]:

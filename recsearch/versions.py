@@ -85,7 +85,11 @@ def copy_tree(source: str, target: str, skip_graph: bool = False) -> None:
 
 
 def publish(
-    model_dir: str, base_dir: str, keep: int = 5, release: dict[str, Any] | None = None
+    model_dir: str,
+    base_dir: str,
+    keep: int = 5,
+    release: dict[str, Any] | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> tuple[int, str]:
     """Copies a SavedModel into `base_dir` as a new version, atomically; keeps the last `keep`.
 
@@ -99,6 +103,7 @@ def publish(
       keep: How many versions to keep.
       release: Written as the version's `RELEASE_RECORD`, inside the same
         atomic step.
+      files: More files written into the version in that step, by name.
 
     Returns:
       (version, version directory).
@@ -117,21 +122,25 @@ def publish(
     if _is_local(base_dir):
         staging = os.path.join(base_dir, f".incoming-{version}-{uuid.uuid4().hex[:8]}")
         shutil.copytree(model_dir, staging)
-        _write_release(staging, release)
+        _write_release(staging, release, files)
         os.rename(staging, target)
     else:
-        _write_release(target, release)
+        _write_release(target, release, files)
         _copy_tree_graph_last(model_dir, target)
     prune(base_dir, keep)
     return version, target
 
 
-def _write_release(version_dir: str, release: dict[str, Any] | None) -> None:
-    if release is None:
-        return
+def _write_release(
+    version_dir: str, release: dict[str, Any] | None, files: dict[str, bytes] | None
+) -> None:
     tf.io.gfile.makedirs(version_dir)
-    with tf.io.gfile.GFile(os.path.join(version_dir, RELEASE_RECORD), "w") as f:
-        json.dump(release, f, indent=2, sort_keys=True, default=float)
+    if release is not None:
+        with tf.io.gfile.GFile(os.path.join(version_dir, RELEASE_RECORD), "w") as f:
+            json.dump(release, f, indent=2, sort_keys=True, default=float)
+    for name, content in (files or {}).items():
+        with tf.io.gfile.GFile(os.path.join(version_dir, name), "wb") as f:
+            f.write(content)
 
 
 def _copy_tree_graph_last(source: str, target: str) -> None:

@@ -97,3 +97,61 @@ def test_query_commands_match_the_bundle_signatures(trained_bundle, capsys, tmp_
     rows = captured.out.strip().splitlines()
     assert rows[0].startswith("i0001\t") and len(rows) == 2
     assert "item 'nope' is not in the model: its embedding is zeros" in captured.err
+
+
+def test_precomputed_answers_are_the_signatures_own_and_titles_are_shown(
+    trained_bundle, capsys, tmp_path
+):
+    """`recommend` reads the answers written at export: the same items and scores."""
+    import json
+    import shutil
+
+    import numpy as np
+    import tensorflow as tf
+
+    from recsearch import bundle
+    from recsearch.modules import answers
+
+    precomputed = answers.load(trained_bundle.version_dir)
+    assert precomputed is not None and precomputed.k == 10
+    model = bundle.load(trained_bundle.base_dir)
+    users = ["u00001", "u00007", "nobody"]
+    out = model.signatures["recommend"](user_id=tf.constant(users))
+    for row, user in enumerate(users):
+        answer = precomputed.answer(user)
+        assert answer.items == [v.decode() for v in out["item_ids"].numpy()[row]]
+        np.testing.assert_allclose(answer.scores, out["scores"].numpy()[row], rtol=1e-5)
+        assert answer.known == (user != "nobody")
+    # Titles beside a pushed version show on every line, and in the JSON.
+    copy = tmp_path / "serving"
+    shutil.copytree(trained_bundle.base_dir, copy)
+    (copy / "1" / bundle.ITEM_TITLES).write_text(
+        json.dumps({precomputed.answer("u00001").items[0]: "Blue kettle"})
+    )
+    assert cli.main(["recommend", "--model-dir", str(copy), "--user", "u00001", "--k", "2"]) == 0
+    first, second = capsys.readouterr().out.strip().splitlines()
+    assert first.endswith("  Blue kettle") and "kettle" not in second
+    argv = ["recommend", "--model-dir", str(copy), "--user", "u00001", "--k", "2", "--json"]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["titles"] == ["Blue kettle", None]
+    # Without the answers file, the model answers the same.
+    os.remove(copy / "1" / answers.ANSWERS)
+    assert cli.main(argv) == 0
+    from_model = json.loads(capsys.readouterr().out)
+    assert from_model["items"] == precomputed.answer("u00001", 2).items
+
+
+def test_recommend_from_a_cold_start_does_not_load_tensorflow(trained_bundle):
+    """The precomputed path imports no TensorFlow (what made a call take seconds)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from recsearch import cli; "
+        f"code = cli.main(['recommend', '--model-dir', {trained_bundle.base_dir!r}, "
+        "'--user', 'u00001']); "
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout.strip().splitlines()) == 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -11,8 +12,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from recsearch import versions
+from recsearch import bundle, versions
 from recsearch.components.release_gate import executor as release_gate
+from recsearch.data import examples
 from recsearch.modules import trainer
 
 BLESSED = "blessed"
@@ -48,11 +50,18 @@ class Executor(base_executor.BaseExecutor):
             "checks": release_gate.read_report(blessing.uri),
             "pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        files = {}
+        title_feature = exec_properties.get("title_feature")
+        if title_feature and input_dict.get("examples"):
+            uri = artifact_utils.get_single_uri(input_dict["examples"])
+            titles = examples.item_titles(uri, title_feature)
+            files[bundle.ITEM_TITLES] = json.dumps(titles, ensure_ascii=False).encode("utf-8")
         version, target = versions.publish(
             trainer.release_model_path(model.uri),
             exec_properties["base_directory"],
             keep=int(exec_properties["keep_versions"]),
             release=release,
+            files=files,
         )
         pushed.set_int_custom_property("pushed", 1)
         pushed.set_string_custom_property("pushed_destination", target)

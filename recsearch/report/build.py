@@ -11,6 +11,7 @@ import tensorflow as tf
 from recsearch import config as config_lib
 from recsearch.components.data_gate.executor import read_anomalies
 from recsearch.components.data_gate.executor import report as anomaly_lines
+from recsearch.data import examples
 from recsearch.modules import features as keys
 from recsearch.modules import selection
 from recsearch.report import gather, plots, render
@@ -55,7 +56,7 @@ def _catalog(
         return {}, {}
     title = keys.side_feature("item", config.items.text[0]) if config.items.text else None
     wanted = [name for name in (title, keys.IMAGE if config.items.image else None) if name]
-    found = gather.read_catalog(examples_uri, wanted)
+    found = examples.read_catalog(examples_uri, wanted)
     titles = dict(zip(found[keys.ITEM_ID], found[title])) if title else {}
     images = dict(zip(found[keys.ITEM_ID], found[keys.IMAGE])) if keys.IMAGE in found else {}
     return titles, images

@@ -11,7 +11,6 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from recsearch.data import splits
 from recsearch.modules import features as keys
 from recsearch.modules import ranking_metrics
 
@@ -107,27 +106,6 @@ def read_examples(examples_uri: str, split: str) -> pd.DataFrame:
         rows["item_id"] += [v.decode() for v in parsed[keys.ITEM_ID].numpy()]
         rows["serialized"] += list(batch.numpy())
     return pd.DataFrame(rows)
-
-
-def read_catalog(examples_uri: str, features: list[str]) -> dict[str, list]:
-    """item_id and the named bytes features of the catalog split, as Python lists.
-
-    Text is decoded; other bytes (images) are kept as bytes.
-    """
-    files = tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{splits.CATALOG}", "*"))
-    spec = {
-        name: tf.io.FixedLenFeature([], tf.string, default_value=b"")
-        for name in [keys.ITEM_ID, *features]
-    }
-    columns: dict[str, list] = {name: [] for name in spec}
-    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096):
-        parsed = tf.io.parse_example(batch, spec)
-        for name in spec:
-            columns[name] += list(parsed[name].numpy())
-    for name in columns:
-        if name != keys.IMAGE:
-            columns[name] = [v.decode("utf-8", "replace") for v in columns[name]]
-    return columns
 
 
 def activity_bucket(count: int) -> str:
