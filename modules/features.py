@@ -17,6 +17,7 @@ ITEM_ID = "item_id"
 RATING = "rating"
 TIMESTAMP = "timestamp"
 EVENT = "event"
+WEIGHT = "weight"
 SESSION = "session_id"
 TEXT_VOCAB = "text_tokens"
 IMAGE = "item__image"
@@ -47,6 +48,7 @@ class FeatureSpec:
     has_timestamp: bool = False
     has_event: bool = False
     has_session: bool = False
+    has_weight: bool = False
     user_categorical: tuple[str, ...] = ()
     user_hashed: tuple[str, ...] = ()
     user_numeric: tuple[str, ...] = ()
@@ -87,6 +89,7 @@ class FeatureSpec:
             has_timestamp=bool(interactions.timestamp),
             has_event=bool(interactions.event),
             has_session=bool(interactions.session),
+            has_weight=bool(interactions.weight),
             user_categorical=names(users, "user", "categorical"),
             user_hashed=names(users, "user", "hashed"),
             user_numeric=names(users, "user", "numeric"),
@@ -137,6 +140,8 @@ class FeatureSpec:
             types[EVENT] = "bytes"
         if self.has_session:
             types[SESSION] = "bytes"
+        if self.has_weight:
+            types[WEIGHT] = "float"
         for name in self.string_features() + self.item_text:
             types[name] = "bytes"
         for name in self.user_numeric + self.item_numeric:

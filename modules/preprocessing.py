@@ -139,6 +139,9 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     outputs[keys.ITEM_KEY] = strings[keys.ITEM_ID]
     if spec.has_rating and keys.RATING in inputs:
         outputs[keys.RATING] = tf.cast(to_dense(inputs[keys.RATING], default=0.0), tf.float32)
+    if spec.has_weight and keys.WEIGHT in inputs:
+        # An interaction without a weight (and a catalog row) counts 1.
+        outputs[keys.WEIGHT] = tf.cast(to_dense(inputs[keys.WEIGHT], default=1.0), tf.float32)
     if spec.has_timestamp and keys.TIMESTAMP in inputs:
         outputs[keys.TIMESTAMP] = to_dense(inputs[keys.TIMESTAMP], default=0)
     return outputs

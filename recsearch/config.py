@@ -65,6 +65,9 @@ class InteractionsSource(Source):
         8601, for example "%d/%m/%Y %H:%M" (day-first dates are never guessed).
       event: Column holding the event type (for example view, cart, purchase).
       session: Column holding a session id.
+      weight: Column holding how much an interaction counts (a quantity, a
+        dwell time): a number of at least 0, empty cells count 1. It weights
+        the training loss of the models that take sample weights.
       span_window: With a `{SPAN}` path, how many spans up to the selected
         one are read (1: only that span).
     """
@@ -76,6 +79,7 @@ class InteractionsSource(Source):
     timestamp_format: str | None = None
     event: str | None = None
     session: str | None = None
+    weight: str | None = None
     span_window: int = 1
 
 

@@ -30,6 +30,7 @@ class Log:
       duplicates: Whether some events are repeated verbatim.
       task: The pipeline task.
       content: Whether items carry text and an image.
+      weight: Whether rows carry a quantity (`interactions.weight`), some empty.
     """
 
     rating: str = "all"
@@ -41,12 +42,14 @@ class Log:
     duplicates: bool = False
     task: str = "retrieval"
     content: bool = False
+    weight: bool = False
 
     @property
     def name(self) -> str:
         parts = [self.task, f"rating-{self.rating}", self.ids]
         parts += [flag for flag in ("timestamp", "items", "users") if getattr(self, flag)]
-        parts += [flag for flag in ("empty_cells", "duplicates", "content") if getattr(self, flag)]
+        flags = ("empty_cells", "duplicates", "content", "weight")
+        parts += [flag for flag in flags if getattr(self, flag)]
         return "-".join(parts).replace("_", "")
 
 
@@ -84,6 +87,8 @@ def write(directory: str, log: Log, users: int = 60, items: int = 40, seed: int 
         header.append("stars")
     if log.timestamp:
         header.append("ts")
+    if log.weight:
+        header.append("qty")
     lines = [",".join(header)]
     for n, (u, i, t) in enumerate(rows):
         cells = [_id(log.ids, "u", u), _id(log.ids, "i", i)]
@@ -92,6 +97,8 @@ def write(directory: str, log: Log, users: int = 60, items: int = 40, seed: int 
             cells.append(str(1 + (u + i) % 5) if rated else "")
         if log.timestamp:
             cells.append(str(t))
+        if log.weight:
+            cells.append("" if n % 5 == 0 else str(1 + (u * i) % 3))
         lines.append(",".join(_quote(c) for c in cells))
     _write(directory, "log.csv", lines)
 
@@ -100,6 +107,8 @@ def write(directory: str, log: Log, users: int = 60, items: int = 40, seed: int 
         interactions["rating"] = "stars"
     if log.timestamp:
         interactions["timestamp"] = "ts"
+    if log.weight:
+        interactions["weight"] = "qty"
     config = {
         "name": "newcomer",
         "task": log.task,

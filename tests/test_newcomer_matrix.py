@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 WHOLE_PIPELINE = Log(rating="all", timestamp=True, items=True, users=True, ids="str")
 DATA_AND_TRAINER = [
-    Log(task="rating", rating="some", ids="padded", empty_cells=True),
+    Log(task="rating", rating="some", ids="padded", empty_cells=True, weight=True),
     Log(
         task="ranking",
         rating="none",
@@ -43,6 +43,7 @@ DATA_AND_TRAINER = [
         duplicates=True,
         empty_cells=True,
         content=True,
+        weight=True,
     ),
     Log(task="sequential", rating="some", ids="unicode", items=False, users=False, duplicates=True),
 ]

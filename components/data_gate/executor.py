@@ -44,7 +44,7 @@ def report(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
 
 
 # Interaction fields that the item catalog's rows leave empty.
-CATALOG_EMPTY_FIELDS = (keys.RATING,)
+CATALOG_EMPTY_FIELDS = (keys.RATING, keys.WEIGHT)
 
 
 def relax_for_catalog(schema: schema_pb2.Schema) -> schema_pb2.Schema:

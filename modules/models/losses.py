@@ -13,6 +13,10 @@ diagonal).
   bpr          pairwise: -log sigmoid(s_pos - s_neg), over every negative
   triplet      pairwise: max(0, margin - s_pos + s_neg), over every negative
   bce          pointwise: the positive labelled 1, every negative 0
+
+Every loss is a mean over the batch's positives; with `weights` (one per
+positive: the interaction's weight, `interactions.weight`) a weighted mean,
+so weights that are all 1 give the plain mean.
 """
 
 from __future__ import annotations
@@ -103,52 +107,79 @@ def _positives(logits: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
     return tf.gather(logits, labels, batch_dims=1)
 
 
-def _mean_over_negatives(values: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
-    weights = tf.cast(negatives, values.dtype)
-    per_query = tf.reduce_sum(values * weights, axis=1) / tf.maximum(
-        tf.reduce_sum(weights, axis=1), 1.0
-    )
-    return tf.reduce_mean(per_query)
+def weighted_mean(values: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """The mean of per-positive `values`, weighted by `weights` when given."""
+    if weights is None:
+        return tf.reduce_mean(values)
+    weights = tf.reshape(tf.cast(weights, values.dtype), [-1])
+    return tf.math.divide_no_nan(tf.reduce_sum(values * weights), tf.reduce_sum(weights))
+
+
+def _per_query_over_negatives(values: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
+    mask = tf.cast(negatives, values.dtype)
+    return tf.reduce_sum(values * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
 
 
 def softmax_loss(
-    logits: tf.Tensor, negatives: tf.Tensor, labels: tf.Tensor | None = None
+    logits: tf.Tensor,
+    negatives: tf.Tensor,
+    labels: tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
-    return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=_labels(logits, labels), logits=logits
-        )
+    per_query = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=_labels(logits, labels), logits=logits
     )
+    return weighted_mean(per_query, weights)
 
 
-def bpr_loss(logits: tf.Tensor, negatives: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+def bpr_loss(
+    logits: tf.Tensor,
+    negatives: tf.Tensor,
+    labels: tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
+) -> tf.Tensor:
     margin = _positives(logits, labels)[:, None] - logits
-    return _mean_over_negatives(-tf.math.log_sigmoid(margin), negatives)
+    per_query = _per_query_over_negatives(-tf.math.log_sigmoid(margin), negatives)
+    return weighted_mean(per_query, weights)
 
 
 def triplet_loss(
-    logits: tf.Tensor, negatives: tf.Tensor, margin: float = 1.0, labels: tf.Tensor | None = None
+    logits: tf.Tensor,
+    negatives: tf.Tensor,
+    margin: float = 1.0,
+    labels: tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
     hinge = tf.nn.relu(margin - _positives(logits, labels)[:, None] + logits)
-    return _mean_over_negatives(hinge, negatives)
+    return weighted_mean(_per_query_over_negatives(hinge, negatives), weights)
 
 
-def bce_loss(logits: tf.Tensor, negatives: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+def bce_loss(
+    logits: tf.Tensor,
+    negatives: tf.Tensor,
+    labels: tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
+) -> tf.Tensor:
     positive = -tf.math.log_sigmoid(_positives(logits, labels))
     negative = tf.reduce_sum(
         -tf.math.log_sigmoid(-logits) * tf.cast(negatives, logits.dtype), axis=1
     )
     count = 1.0 + tf.reduce_sum(tf.cast(negatives, logits.dtype), axis=1)
-    return tf.reduce_mean((positive + negative) / count)
+    return weighted_mean((positive + negative) / count, weights)
 
 
 def approx_ndcg_loss(
-    logits: tf.Tensor, negatives: tf.Tensor, alpha: float = 1.0, labels: tf.Tensor | None = None
+    logits: tf.Tensor,
+    negatives: tf.Tensor,
+    alpha: float = 1.0,
+    labels: tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """1 - 1/log2(1 + rank) of the positive, rank smoothed with sigmoids (Qin et al. 2010)."""
     ahead = tf.sigmoid(alpha * (logits - _positives(logits, labels)[:, None]))
     rank = 1.0 + tf.reduce_sum(ahead * tf.cast(negatives, logits.dtype), axis=1)
-    return tf.reduce_mean(1.0 - 1.0 / (tf.math.log(1.0 + rank) / tf.math.log(2.0)))
+    per_query = 1.0 - 1.0 / (tf.math.log(1.0 + rank) / tf.math.log(2.0))
+    return weighted_mean(per_query, weights)
 
 
 def ranking_loss(
@@ -157,25 +188,30 @@ def ranking_loss(
     negatives: tf.Tensor,
     margin: float = 1.0,
     labels: tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
-    """The named ranking loss; `labels` is the positive's column (default: the diagonal).
+    """The named ranking loss; `labels` is the positive's column (default: the diagonal),
+    `weights` each positive's weight (default: 1).
 
     Raises:
       ValueError: On an unknown name.
     """
     if name == "softmax":
-        return softmax_loss(logits, negatives, labels)
+        return softmax_loss(logits, negatives, labels, weights)
     if name == "bpr":
-        return bpr_loss(logits, negatives, labels)
+        return bpr_loss(logits, negatives, labels, weights)
     if name == "triplet":
-        return triplet_loss(logits, negatives, margin, labels)
+        return triplet_loss(logits, negatives, margin, labels, weights)
     if name == "bce":
-        return bce_loss(logits, negatives, labels)
+        return bce_loss(logits, negatives, labels, weights)
     if name == "approx_ndcg":
-        return approx_ndcg_loss(logits, negatives, labels=labels)
+        return approx_ndcg_loss(logits, negatives, labels=labels, weights=weights)
     raise ValueError(f"loss must be one of {RANKING_LOSSES}, got {name!r}")
 
 
-def squared_error(labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
-    """Mean squared error."""
-    return tf.reduce_mean(tf.square(tf.cast(labels, tf.float32) - predictions))
+def squared_error(
+    labels: tf.Tensor, predictions: tf.Tensor, weights: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Mean squared error (weighted by `weights` when given)."""
+    errors = tf.square(tf.reshape(tf.cast(labels, tf.float32) - predictions, [-1]))
+    return weighted_mean(errors, weights)

@@ -146,3 +146,29 @@ def test_mixed_negatives_are_appended_columns_with_their_own_correction():
     row0 = -2.0 + np.log(np.exp([2.0, 0.0, 2.0, 2.0]).sum())
     row1 = -3.0 + np.log(np.exp([0.0, 3.0, 2.0]).sum() + np.exp(losses.MASKED_LOGIT))
     assert loss == pytest.approx((row0 + row1) / 2, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", losses.RANKING_LOSSES)
+def test_weights_make_a_weighted_mean_over_the_positives(name):
+    logits = tf.constant([[2.0, 0.5, -1.0], [0.3, 1.0, 0.2], [1.5, -0.5, 0.1]])
+    negatives = ~tf.eye(3, dtype=tf.bool)
+    plain = float(losses.ranking_loss(name, logits, negatives))
+    ones = float(losses.ranking_loss(name, logits, negatives, weights=tf.ones([3])))
+    assert ones == pytest.approx(plain, rel=1e-6)
+    # Weight 0 drops a positive; weights 3 and 1 count the first three times.
+    per_row = [
+        float(losses.ranking_loss(name, logits, negatives, weights=tf.one_hot(i, 3)))
+        for i in range(3)
+    ]
+    weighted = float(
+        losses.ranking_loss(name, logits, negatives, weights=tf.constant([3.0, 0.0, 1.0]))
+    )
+    assert weighted == pytest.approx((3 * per_row[0] + per_row[2]) / 4, rel=1e-5)
+    assert plain == pytest.approx(sum(per_row) / 3, rel=1e-5)
+
+
+def test_weighted_squared_error():
+    labels, predictions = tf.constant([4.0, 2.0]), tf.constant([3.0, 2.5])
+    assert float(losses.squared_error(labels, predictions)) == pytest.approx((1 + 0.25) / 2)
+    weighted = losses.squared_error(labels, predictions, tf.constant([1.0, 3.0]))
+    assert float(weighted) == pytest.approx((1 + 3 * 0.25) / 4)

@@ -72,4 +72,6 @@ class BiasedMF(RecommenderModel):
         return tf.concat([tf.zeros([dim + 1]), tf.ones([1])], axis=0)
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        return losses.squared_error(features[keys.RATING], self(features))
+        return losses.squared_error(
+            features[keys.RATING], self(features), features.get(keys.WEIGHT)
+        )

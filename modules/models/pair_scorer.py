@@ -172,4 +172,6 @@ class PairScorer(RecommenderModel):
         logits, negatives, labels = losses.sampled_logits(
             scores[:, 0], scores[:, 1:], items, negative_ids, log_q=log_q
         )
-        return losses.ranking_loss(self.loss_name, logits, negatives, self.margin, labels)
+        return losses.ranking_loss(
+            self.loss_name, logits, negatives, self.margin, labels, features.get(keys.WEIGHT)
+        )

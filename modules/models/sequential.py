@@ -98,4 +98,6 @@ class SequenceModel(RecommenderModel):
             log_q=log_q,
             temperature=self.temperature,
         )
-        return losses.ranking_loss(self.loss_name, logits, negatives, self.margin)
+        return losses.ranking_loss(
+            self.loss_name, logits, negatives, self.margin, weights=features.get(keys.WEIGHT)
+        )

@@ -166,6 +166,7 @@ class TwoTowerModel(RecommenderModel):
         tower_input = self._hide_ids(features) if training and self.id_dropout else features
         candidates = self.candidate_vectors(tower_input)
         extra = self._mixed_negatives() if training and self.mixed_negatives else None
+        weights = features.get(keys.WEIGHT)  # interactions.weight, when configured
 
         def rank(queries: tf.Tensor) -> tf.Tensor:
             logits, negatives = losses.in_batch_logits(
@@ -176,7 +177,9 @@ class TwoTowerModel(RecommenderModel):
                 temperature=self.temperature,
                 extra=extra,
             )
-            return losses.ranking_loss(self.loss_name, logits, negatives, self.margin)
+            return losses.ranking_loss(
+                self.loss_name, logits, negatives, self.margin, weights=weights
+            )
 
         loss = rank(self.query_vectors(features))
         if self.text_head is not None:

@@ -233,6 +233,16 @@ def numeric_column(frame: pd.DataFrame, column: str, required: bool = False) -> 
     return values.astype("float64")  # bad cells (reported) are NaN
 
 
+def weight_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Interaction weights: numbers of at least 0 (finite); empty cells count 1."""
+    values = numeric_column(frame, column)
+    bad = values.notna() & ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        value = values[bad].iloc[0]
+        _fail(frame, bad, column, f"a weight must be a finite number of at least 0, got {value}")
+    return values.fillna(1.0).where(~bad, 1.0)
+
+
 # YYYY-MM-DD, optionally with a time, fractional seconds and a zone: the only text read
 # without a `timestamp_format`, because it is the only form that cannot be misread.
 _ISO_8601 = re.compile(

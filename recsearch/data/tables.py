@@ -47,6 +47,7 @@ def load_interactions(
         keys.TIMESTAMP: src.timestamp,
         keys.EVENT: src.event,
         keys.SESSION: src.session,
+        keys.WEIGHT: src.weight,
     }
     wanted.update({k: v for k, v in optional.items() if v})
     raw = sources.read_source(src, pattern, wanted.values())
@@ -64,6 +65,8 @@ def load_interactions(
         out[keys.EVENT] = sources.text_column(raw, src.event, required=False)
     if src.session:
         out[keys.SESSION] = sources.text_column(raw, src.session, required=False)
+    if src.weight:
+        out[keys.WEIGHT] = sources.weight_column(raw, src.weight)
     if config.task == "rating":
         unrated = out[keys.RATING].isna()
         if unrated.all():

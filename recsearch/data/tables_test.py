@@ -75,3 +75,19 @@ def test_image_urls_and_unreadable_files_are_named_not_tracebacks(tmp_path, cell
     )
     with pytest.raises(DataError, match=f"column 'pic', row 1: {message}"):
         tables.load_entities(config, "item")
+
+
+def test_weight_column_counts_empty_cells_as_one_and_names_a_negative_weight(tmp_path):
+    (tmp_path / "events.csv").write_text("uid,iid,qty\nu1,i1,2\nu1,i2,\nu2,i1,0.5\n")
+    raw = {"name": "t", "interactions": {"path": "events.csv", "user": "uid", "item": "iid"}}
+    config = config_from_dict(
+        {**raw, "interactions": {**raw["interactions"], "weight": "qty"}}, base_dir=str(tmp_path)
+    )
+    assert list(tables.load_interactions(config)["weight"]) == [2.0, 1.0, 0.5]
+    (tmp_path / "events.csv").write_text("uid,iid,qty\nu1,i1,2\nu1,i2,-1\nu2,i1,inf\n")
+    with pytest.raises(
+        DataError,
+        match=r"events.csv, column 'qty', row 2: a weight must be a finite number of at least 0, "
+        r"got -1.0 \(1 more rows like it\)",
+    ):
+        tables.load_interactions(config)
