@@ -594,6 +594,22 @@ class PipelineConfig:
         return join_path(self.base_dir, path)
 
 
+# What the data steps (RecsysExampleGen) read of a config.
+DATA_SECTIONS = ("name", "task", "interactions", "items", "users", "split", "features", "base_dir")
+
+
+def data_settings(config: PipelineConfig) -> PipelineConfig:
+    """The config as the data steps read it: every other section at its default.
+
+    ExampleGen's parameters hold this, not the whole config, so that changing
+    a model, release or Kubeflow setting leaves them (and TFX's cache of
+    ExampleGen, StatisticsGen, SchemaGen and Transform) as they were. Of
+    `release`, only `refit` shapes the data (the held-out split).
+    """
+    kept = {name: getattr(config, name) for name in DATA_SECTIONS}
+    return PipelineConfig(**kept, release=Release(refit=config.release.refit))
+
+
 def join_path(base: str, path: str) -> str:
     """`path` under `base`, on a local disk or an object store (gs://, s3://)."""
     if "://" in path or os.path.isabs(path):

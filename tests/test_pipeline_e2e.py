@@ -6,6 +6,7 @@ the Trainer from the first run's blessed model. Bad data and a
 schema anomaly stop the run before training and push nothing.
 """
 
+import dataclasses
 import os
 import shutil
 
@@ -66,17 +67,21 @@ def test_cli_recommend_prints_ranked_items(first_run, capsys):
 
 
 def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_run):
+    """A model setting changed: the data steps stay cached, the Trainer trains again."""
     config, output, first = first_run
     versions = bundle.versions(first.serving_dir)
-    summary = local.run(config, output, quiet=True)
+    retuned = dataclasses.replace(config, model=dataclasses.replace(config.model, epochs=2))
+    summary = local.run(retuned, output, quiet=True)
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
 
     def executions(component):
-        execution_type = store.get_execution_type(f"tfx.components.{component}")
+        name = component if component.startswith("recsearch.") else f"tfx.components.{component}"
+        execution_type = store.get_execution_type(name)
         return sorted(store.get_executions_by_type(execution_type.name), key=lambda e: e.id)
 
     complete, cached = mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED
     for component in (
+        "recsearch.components.recsys_example_gen.component.RecsysExampleGen",
         "statistics_gen.component.StatisticsGen",
         "schema_gen.component.SchemaGen",
         "example_validator.component.ExampleValidator",

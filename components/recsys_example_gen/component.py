@@ -26,12 +26,16 @@ INTERACTIONS_SPLIT = "interactions"
 def pack_config(
     config: config_lib.PipelineConfig, under_input_base: bool = False
 ) -> example_gen_pb2.CustomConfig:
-    """The pipeline config as ExampleGen's `custom_config` (JSON in a StringValue).
+    """The config's data settings as ExampleGen's `custom_config` (JSON in a StringValue).
+
+    Only what shapes the data (`config.data_settings`), so that a model or
+    release change leaves the data steps cached.
 
     With `under_input_base`, the config's directory is left out: its relative
     paths are read under the run's input base (the data root a Kubeflow run
     is given), so the spec holds no path of the machine that compiled it.
     """
+    config = config_lib.data_settings(config)
     if under_input_base:
         config = dataclasses.replace(config, base_dir=executor.UNDER_INPUT_BASE)
     packed = any_pb2.Any()

@@ -58,10 +58,28 @@ def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
     assert 0 in ratings and 1 in ratings
 
 
-def test_config_travels_in_custom_config(sample_config):
+def test_data_settings_travel_in_custom_config(sample_config):
+    """Only what shapes the data: a model change leaves ExampleGen's parameters alone."""
+    import dataclasses
+
+    from recsearch.config import data_settings
+
     props = _exec_properties(sample_config)
-    assert executor.unpack_config(props) == sample_config
+    unpacked = executor.unpack_config(props)
+    assert unpacked == data_settings(sample_config)
+    assert unpacked.interactions == sample_config.interactions
+    assert unpacked.items == sample_config.items and unpacked.split == sample_config.split
     assert json.loads(props["input_config"])["splits"][0]["pattern"] == "interactions.csv"
+    retuned = dataclasses.replace(
+        sample_config,
+        model=dataclasses.replace(sample_config.model, epochs=99),
+        release=dataclasses.replace(sample_config.release, keep_versions=2),
+    )
+    assert _exec_properties(retuned)["custom_config"] == props["custom_config"]
+    no_refit = dataclasses.replace(
+        sample_config, release=dataclasses.replace(sample_config.release, refit=False)
+    )
+    assert _exec_properties(no_refit)["custom_config"] != props["custom_config"]
 
 
 @pytest.mark.parametrize(
