@@ -89,7 +89,7 @@ class FeatureSpec:
             has_timestamp=bool(interactions.timestamp),
             has_event=bool(interactions.event),
             has_session=bool(interactions.session),
-            has_weight=bool(interactions.weight),
+            has_weight=bool(interactions.weight or interactions.event_weights),
             user_categorical=names(users, "user", "categorical"),
             user_hashed=names(users, "user", "hashed"),
             user_numeric=names(users, "user", "numeric"),

@@ -61,7 +61,7 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         ]
         for metric_config in metrics:
             if metric_config.class_name == _RATING_CLASSES[config.eval_metric]:
-                metric_config.threshold.CopyFrom(_threshold(config, False))
+                _bless_on_overall(metric_config, _threshold(config, False))
         spec = tfma.MetricsSpec(metrics=metrics)
         model_spec = tfma.ModelSpec(
             signature_name="serving_default", label_key=keys.RATING, prediction_key="score"
@@ -80,15 +80,22 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                 config=json.dumps({"metric": metric, "top_k": config.evaluation.top_k}),
             )
             if metric == config.eval_metric:
-                metric_config.threshold.CopyFrom(_threshold(config, metric != "log_loss"))
+                _bless_on_overall(metric_config, _threshold(config, metric != "log_loss"))
             metrics.append(metric_config)
         spec = tfma.MetricsSpec(metrics=metrics, query_key=keys.USER_ID)
         model_spec = tfma.ModelSpec(
             signature_name="serving_default",
             prediction_key="" if config.task == "ranking" else evaluation.RANK_KEY,
         )
-    return tfma.EvalConfig(
-        model_specs=[model_spec],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[spec],
+    slices = [tfma.SlicingSpec()]
+    if config.interactions.event:
+        # Every metric per event type too: purchase recall beside any-event recall.
+        slices.append(tfma.SlicingSpec(feature_keys=[keys.EVENT]))
+    return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slices, metrics_specs=[spec])
+
+
+def _bless_on_overall(metric_config: tfma.MetricConfig, threshold: tfma.MetricThreshold) -> None:
+    """The blessing threshold, on the overall slice only (not on each event type's)."""
+    metric_config.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()]).threshold.CopyFrom(
+        threshold
     )

@@ -81,10 +81,27 @@ def test_trainer_config_is_recorded():
 
 
 def _thresholds(config):
+    """The blessing thresholds by metric; each on the overall slice only."""
     spec = eval_config.create_eval_config(config).metrics_specs[0]
-    return {
-        m.class_name + m.config: m.threshold for m in spec.metrics if m.HasField("threshold")
-    }, spec
+    found = {}
+    for m in spec.metrics:
+        assert not m.HasField("threshold"), "a plain threshold would apply to every slice"
+        for per_slice in m.per_slice_thresholds:
+            assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
+            found[m.class_name + m.config] = per_slice.threshold
+    return found, spec
+
+
+def test_metrics_per_event_type_without_blessing_on_them():
+    config = _config()
+    assert list(eval_config.create_eval_config(config).slicing_specs) == [tfma.SlicingSpec()]
+    with_events = config_from_dict(
+        {"name": "t", "interactions": {"path": "/data/i.csv", "event": "ev"}}, base_dir="/data"
+    )
+    slices = list(eval_config.create_eval_config(with_events).slicing_specs)
+    assert slices == [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["event"])]
+    thresholds, _ = _thresholds(with_events)
+    assert len(thresholds) == 1
 
 
 def test_retrieval_threshold_sits_on_the_blessing_metric_only():

@@ -55,6 +55,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         versus = f"{base:>13.4f}" if base is not None else f"{'first run':>13}"
         pop = f"{popularity[name]:>11.4f}" if name in popularity else f"{'-':>11}"
         print(f"  {name:<20} {value:>10.4f} {versus} {pop}")
+    if summary.event_metrics:
+        print("  by event type (the candidate's):")
+        for event, values in sorted(summary.event_metrics.items()):
+            shown = "  ".join(f"{n} {v:.4f}" for n, v in sorted(values.items()) if "@" in n)
+            print(f"    {event:<12} {shown}")
     for check in summary.checks:
         mark = "ok  " if check["passed"] else "FAIL"
         print(f"  [{mark}] {check['name']}: {check['detail']}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -68,6 +69,10 @@ class InteractionsSource(Source):
       weight: Column holding how much an interaction counts (a quantity, a
         dwell time): a number of at least 0, empty cells count 1. It weights
         the training loss of the models that take sample weights.
+      event_weights: Event type -> how much it counts, for example
+        {purchase: 1.0, cart: 0.3, view: 0.05}: the objective follows the
+        outcome the shop wants. Multiplies `weight`; needs `event`, and every
+        event type in the log must be listed.
       span_window: With a `{SPAN}` path, how many spans up to the selected
         one are read (1: only that span).
     """
@@ -80,6 +85,7 @@ class InteractionsSource(Source):
     event: str | None = None
     session: str | None = None
     weight: str | None = None
+    event_weights: dict[str, float] = dataclasses.field(default_factory=dict)
     span_window: int = 1
 
 
@@ -813,6 +819,12 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
     def fail(key: str, message: str) -> None:
         report(ConfigError(f"{origin}: '{key}' {message}"))
 
+    weights = config.interactions.event_weights
+    if weights and not config.interactions.event:
+        fail("interactions.event_weights", "needs interactions.event, the event type column")
+    for event, weight in weights.items():
+        if not math.isfinite(weight) or weight < 0:
+            fail(f"interactions.event_weights.{event}", f"must be a number >= 0, got {weight!r}")
     if not config.name.replace("-", "").replace("_", "").isalnum():
         fail("name", f"must use letters, digits, '-' and '_' only, got {config.name!r}")
     if not 0.0 < config.split.eval_fraction < 1.0:

@@ -26,6 +26,7 @@ class RunSummary:
       timings: Seconds per component, when the run was watched.
       served_data: Which interactions the judged and the served model saw.
       selection: With `model: auto`, one line per candidate and why the winner won.
+      event_metrics: The candidate's metrics per event type (with an event column).
     """
 
     metrics: dict[str, float]
@@ -40,6 +41,7 @@ class RunSummary:
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     served_data: str = ""
     selection: list[str] = dataclasses.field(default_factory=list)
+    event_metrics: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
 
 def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
@@ -117,6 +119,27 @@ def describe_failure(failure, metrics: dict[str, float], baseline: dict[str, flo
     )
 
 
+def read_event_metrics(evaluation_uri: str, feature: str = "event") -> dict[str, dict[str, float]]:
+    """The candidate's metrics on each slice of `feature` (event type -> name -> value).
+
+    Empty when the evaluation was not sliced by it (no event column).
+    """
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    found: dict[str, dict[str, float]] = {}
+    for slice_key, by_output in result.slicing_metrics:
+        if len(slice_key) != 1 or slice_key[0][0] != feature:
+            continue
+        value = slice_key[0][1]
+        label = value.decode() if isinstance(value, bytes) else str(value)
+        for name, metric in by_output.get("", {}).get("", {}).items():
+            number = metric.get("doubleValue")
+            if number is not None and not name.endswith(_DIFF_SUFFIX):
+                found.setdefault(label, {})[name] = number
+    return found
+
+
 def read_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, float]]:
     """Overall-slice metrics of the candidate and, when evaluated against one, the baseline."""
     import tensorflow_model_analysis as tfma
@@ -174,6 +197,7 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
     if evaluation is None:
         raise LookupError(f"pipeline {pipeline_name!r} has no evaluation yet")
     metrics, baseline = read_metrics(evaluation.uri)
+    by_event = read_event_metrics(evaluation.uri)
     validation = tfma.load_validation_result(evaluation.uri)
     reasons = [
         describe_failure(f, metrics, baseline)
@@ -219,4 +243,5 @@ def summarize(sqlite_path: str, pipeline_name: str) -> RunSummary:
         model_run=model_run.uri if model_run is not None else None,
         served_data=served_data,
         selection=selection,
+        event_metrics=by_event,
     )

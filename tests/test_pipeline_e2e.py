@@ -37,6 +37,9 @@ def test_run_blesses_and_pushes_in_tf_serving_layout(first_run):
     assert summary.blessed, summary.reasons
     assert set(summary.metrics) >= {"recall@10", "ndcg@10", "mrr@10", "hit_rate@10"}
     assert 0.0 < summary.metrics["recall@10"] <= 1.0
+    # The sample shop logs event types: every metric per type too, blessing on the overall.
+    assert set(summary.event_metrics) == {"view", "cart", "purchase"}
+    assert all(0.0 <= m["recall@10"] <= 1.0 for m in summary.event_metrics.values())
     serving = os.path.join(output, "serving", config.name)
     assert summary.serving_dir == serving
     versions = bundle.versions(serving)

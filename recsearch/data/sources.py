@@ -243,6 +243,25 @@ def weight_column(frame: pd.DataFrame, column: str) -> pd.Series:
     return values.fillna(1.0).where(~bad, 1.0)
 
 
+def mapped_column(
+    frame: pd.DataFrame, column: str, mapping: dict[str, float], what: str
+) -> pd.Series:
+    """A text column mapped to numbers; a value the mapping lacks is an error naming it."""
+    raw = text_column(frame, column, required=True)
+    values = raw.map(mapping)
+    unknown = values.isna()
+    if unknown.any():
+        value = raw[unknown].iloc[0]
+        known = ", ".join(sorted(mapping))
+        _fail(
+            frame,
+            unknown,
+            column,
+            f"{what} {value!r} has no weight (weights are given for: {known})",
+        )
+    return values.fillna(0.0).astype("float64")
+
+
 # YYYY-MM-DD, optionally with a time, fractional seconds and a zone: the only text read
 # without a `timestamp_format`, because it is the only form that cannot be misread.
 _ISO_8601 = re.compile(

@@ -65,8 +65,11 @@ def load_interactions(
         out[keys.EVENT] = sources.text_column(raw, src.event, required=False)
     if src.session:
         out[keys.SESSION] = sources.text_column(raw, src.session, required=False)
-    if src.weight:
-        out[keys.WEIGHT] = sources.weight_column(raw, src.weight)
+    if src.weight or src.event_weights:
+        weight = sources.weight_column(raw, src.weight) if src.weight else 1.0
+        if src.event_weights and src.event:
+            weight = weight * sources.mapped_column(raw, src.event, src.event_weights, "event type")
+        out[keys.WEIGHT] = pd.Series(weight, index=out.index, dtype="float64")
     if config.task == "rating":
         unrated = out[keys.RATING].isna()
         if unrated.all():

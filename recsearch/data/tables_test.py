@@ -91,3 +91,35 @@ def test_weight_column_counts_empty_cells_as_one_and_names_a_negative_weight(tmp
         r"got -1.0 \(1 more rows like it\)",
     ):
         tables.load_interactions(config)
+
+
+def test_event_weights_multiply_the_weight_and_an_unlisted_event_is_named(tmp_path):
+    from recsearch.errors import Problems
+
+    (tmp_path / "events.csv").write_text(
+        "uid,iid,ev,qty\nu1,i1,view,\nu1,i2,purchase,2\nu2,i1,cart,1\n"
+    )
+    interactions = {"path": "events.csv", "user": "uid", "item": "iid", "event": "ev"}
+    weights = {"purchase": 1.0, "cart": 0.3, "view": 0.05}
+    config = config_from_dict(
+        {"name": "t", "interactions": {**interactions, "weight": "qty", "event_weights": weights}},
+        base_dir=str(tmp_path),
+    )
+    assert list(tables.load_interactions(config)["weight"]) == pytest.approx([0.05, 2.0, 0.3])
+    (tmp_path / "events.csv").write_text("uid,iid,ev,qty\nu1,i1,view,\nu1,i2,refund,1\n")
+    with pytest.raises(
+        DataError,
+        match=r"events.csv, column 'ev', row 2: event type 'refund' has no weight "
+        r"\(weights are given for: cart, purchase, view\)",
+    ):
+        tables.load_interactions(config)
+    with pytest.raises(Problems) as caught:
+        config_from_dict(
+            {
+                "name": "t",
+                "interactions": {"path": "e.csv", "event_weights": {"purchase": -1.0}},
+            }
+        )
+    text = str(caught.value)
+    assert "'interactions.event_weights' needs interactions.event" in text
+    assert "'interactions.event_weights.purchase' must be a number >= 0, got -1.0" in text

@@ -15,7 +15,7 @@ from recsearch.data import examples
 from recsearch.modules import features as keys
 from recsearch.modules import selection
 from recsearch.report import gather, plots, render
-from recsearch.results import read_metrics, served_data_sentence
+from recsearch.results import read_event_metrics, read_metrics, served_data_sentence
 
 SECTIONS = ("verdict", "data", "training", "evaluation", "slices", "samples", "index")
 
@@ -171,6 +171,13 @@ def build(inputs: ReportInputs) -> Report:
     evaluation_html = (
         render.table(pd.DataFrame(rows)) if rows else '<p class="muted">No evaluation.</p>'
     )
+    by_event = read_event_metrics(inputs.evaluation) if inputs.evaluation else {}
+    if by_event:
+        event_rows = [
+            {"event type": event, **{n: f"{v:.4f}" for n, v in sorted(values.items())}}
+            for event, values in sorted(by_event.items())
+        ]
+        evaluation_html += "<h3>By event type</h3>" + render.table(pd.DataFrame(event_rows))
     evaluation_html += render.figure(
         plots.metric_bars(metrics, baseline), "candidate against the served model"
     )
@@ -252,10 +259,19 @@ def build(inputs: ReportInputs) -> Report:
             f"| {r['metric']} | {r['candidate']} | {r['served']} | {r['popularity']} |"
             for r in rows
         ]
+        + [
+            f"| {n} ({event}) | {v:.4f} | | |"
+            for event, values in sorted(by_event.items())
+            for n, v in sorted(values.items())
+            if "@" in n
+        ]
         + [""]
         + [f"- {'ok' if c['passed'] else 'FAILED'} {c['name']}: {c['detail']}" for c in checks]
     )
-    return Report(html=html, markdown=markdown, metrics=metrics)
+    per_event = {
+        f"{n} ({event})": v for event, values in by_event.items() for n, v in values.items()
+    }
+    return Report(html=html, markdown=markdown, metrics={**metrics, **per_event})
 
 
 def _artifact(uri: str):
