@@ -481,6 +481,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not args.data_dir:
             raise RecsearchError("bench pipeline needs --data-dir (the MovieLens 100K files)")
         pipeline_bench.run(args.data_dir, args.output, write_docs=args.write_docs)
+    elif args.which == "objective":
+        from recsearch.bench import objective_bench
+
+        objective_bench.run(args.output, write_docs=args.write_docs)
     elif args.which == "freshness":
         from recsearch.bench import freshness_bench
 
@@ -664,9 +668,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
-        choices=["pipeline", "freshness", "serving", "content", "ann", "quality"],
+        choices=["pipeline", "freshness", "objective", "serving", "content", "ann", "quality"],
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
+        "objective: the sample shop trained toward purchases and toward any event; "
         "serving: recommend latency and load; "
         "content: text and image search, cold start; ann: ScaNN against brute force; "
         "quality: the model zoo against Surprise, implicit and EASE on shared splits",
