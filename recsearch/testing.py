@@ -48,10 +48,13 @@ def write_config(directory: str, overrides: dict) -> str:
     return path
 
 
-def raw_schema(spec: FeatureSpec, sparse: tuple[str, ...] = ("rating",)) -> schema_pb2.Schema:
-    """The schema SchemaGen infers for these examples: one value per feature.
+def raw_schema(
+    spec: FeatureSpec, sparse: tuple[str, ...] = ("rating", "weight")
+) -> schema_pb2.Schema:
+    """The schema the DataGate hands Transform for these examples: one value per feature.
 
-    Features in `sparse` may be missing (as views without a rating are) and
+    Features in `sparse` may be missing (as views without a rating are, and
+    catalog rows without a rating or a weight) and
     get no fixed shape.
     """
     schema = schema_pb2.Schema()
