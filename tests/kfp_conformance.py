@@ -178,7 +178,7 @@ class ConformanceRunner:
             done[name] = self._run_task(run_id, name, tasks[name], root, done)
         return done
 
-    def _artifact(self, name: str, type_: dict, uri: str) -> dict:
+    def _artifact(self, type_: dict, uri: str) -> dict:
         return {"name": str(next(self._ids)), "type": type_, "uri": uri, "metadata": {}}
 
     def _executor_input(
@@ -200,7 +200,7 @@ class ConformanceRunner:
             artifacts[key] = {"artifacts": [upstream]}
         task_dir = os.path.join(self.pipeline_root, run_id, name)
         outputs = {
-            key: {"artifacts": [self._artifact(key, out["artifactType"], f"{task_dir}/{key}")]}
+            key: {"artifacts": [self._artifact(out["artifactType"], f"{task_dir}/{key}")]}
             for key, out in component.get("outputDefinitions", {}).get("artifacts", {}).items()
         }
         return {
