@@ -26,6 +26,7 @@ from tfx_bsl.public import tfxio
 from recsearch import config as config_lib
 from recsearch.components.recsys_example_gen import executor
 from recsearch.data import splits
+from recsearch.data.examples import read_split
 from recsearch.modules import preprocessing
 from recsearch.modules.features import FeatureSpec
 from recsearch.pipeline.pipeline import trainer_config
@@ -69,17 +70,23 @@ def raw_schema(
 
 
 def write_raw_examples(config: config_lib.PipelineConfig, out_dir: str) -> dict[str, int]:
-    """Writes the config's data as ExampleGen would: `Split-<name>/data.tfrecord.gz`."""
-    spec = FeatureSpec.from_config(config)
-    parts = executor.build_splits(config, config.resolve(config.interactions.path))
-    for name, part in parts.items():
-        directory = os.path.join(out_dir, f"Split-{name}")
-        os.makedirs(directory, exist_ok=True)
-        options = tf.io.TFRecordOptions(compression_type="GZIP")
-        with tf.io.TFRecordWriter(os.path.join(directory, "data.tfrecord.gz"), options) as w:
-            for record in executor.encode(part, spec):
-                w.write(record)
-    return {name: len(part) for name, part in parts.items()}
+    """Writes the config's data with RecsysExampleGen's executor: `Split-<name>/...gz`.
+
+    Returns:
+      The number of examples of each split.
+    """
+    from tfx.types import standard_component_specs
+
+    from recsearch.components.recsys_example_gen import component
+
+    examples = standard_artifacts.Examples()
+    examples.uri = out_dir
+    executor.Executor().Do(
+        {},
+        {standard_component_specs.EXAMPLES_KEY: [examples]},
+        component.executor_properties(config),
+    )
+    return {name: len(read_split(out_dir, name)) for name in component.output_splits(config)}
 
 
 def transform_sample(config: config_lib.PipelineConfig, root: str) -> tuple[str, str, str]:

@@ -114,3 +114,15 @@ class RecsysExampleGen(FileBasedExampleGen):
             custom_config=pack_config(config, under_input_base=data_root is not None),
             range_config=range_config,
         )
+
+
+def executor_properties(config: config_lib.PipelineConfig) -> dict:
+    """The execution properties the executor receives for `config`, as TFX passes them."""
+    from tfx.utils import proto_utils
+
+    props = dict(RecsysExampleGen(config).exec_properties)
+    for key in ("input_config", "output_config", "custom_config", "range_config"):
+        value = props.get(key)
+        if value is not None and not isinstance(value, str):
+            props[key] = proto_utils.proto_to_json(value)
+    return props

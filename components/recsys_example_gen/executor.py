@@ -1,31 +1,31 @@
-"""Executor of RecsysExampleGen: load and check the tables, join, split, encode."""
+"""Executor of RecsysExampleGen: the Beam data path (beam_data) and its problems."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
+import json
+import os
 from typing import Any
 
 import apache_beam as beam
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+import tensorflow as tf
 from google.protobuf import wrappers_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
-from tfx_bsl.coders import example_coder
 
 from recsearch import config as config_lib
-from recsearch.data import spans, splits, tables
-from recsearch.modules.features import FeatureSpec
+from recsearch.components.recsys_example_gen import beam_data
+from recsearch.data import sources, spans
+from recsearch.errors import DataError, Problems
 
 # The packed config's base_dir when its tables are read under the run's input base.
 UNDER_INPUT_BASE = "<input_base>"
 
-_CHUNK_ROWS = 20_000
+# Where the problems found by the workers are gathered, inside the output artifact.
+PROBLEMS_FILE = "data_problems.json"
 
 
 def unpack_config(exec_properties: dict[str, Any]) -> config_lib.PipelineConfig:
@@ -37,60 +37,39 @@ def unpack_config(exec_properties: dict[str, Any]) -> config_lib.PipelineConfig:
     return config_lib.from_json(value.value)
 
 
-def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBatch:
-    """Columns of the feature spec as a RecordBatch of one-value lists.
+def interaction_files(config: config_lib.PipelineConfig, pattern: str | list[str]) -> list[str]:
+    """The log's files (a pattern, or the patterns of a span window), each at least once.
 
-    Empty numeric cells (NaN, such as a view without a rating) become null
-    lists, which encode as features without a value, as TFX's CsvExampleGen
-    writes empty cells.
+    Raises:
+      DataError: A pattern matches no file.
     """
-    arrays = []
-    names = list(spec.raw_types())
-    for name, kind in spec.raw_types().items():
-        column = frame[name]
-        if kind == "bytes":
-            values = [v if isinstance(v, bytes) else str(v).encode() for v in column]
-            missing = np.zeros(len(values), dtype=bool)
-            typed = pa.array(values, type=pa.binary())
-        else:
-            dtype = np.float32 if kind == "float" else np.int64
-            numbers = column.to_numpy(dtype=np.float64)
-            missing = np.isnan(numbers)
-            typed = pa.array(numbers[~missing].astype(dtype))
-        offsets = np.concatenate([[0], np.cumsum(~missing)]).astype(np.int32)
-        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), typed, mask=pa.array(missing)))
-    return pa.RecordBatch.from_arrays(arrays, names)
-
-
-def encode(frame: pd.DataFrame, spec: FeatureSpec) -> list[bytes]:
-    """Serialized tf.Examples of the rows of `frame`."""
-    return example_coder.RecordBatchToExamples(frame_to_record_batch(frame, spec))
-
-
-def build_splits(config: config_lib.PipelineConfig, pattern: str) -> dict[str, pd.DataFrame]:
-    """Loads, joins and splits the data named by the config; adds the item catalog."""
-    frame, catalog = tables.load_all(config, pattern)
-    parts = splits.split_interactions(frame, config.split, config.task)
-    if catalog is not None:
-        parts[splits.CATALOG] = catalog
-    for name, part in parts.items():
-        if name == splits.CATALOG:
-            logging.info("RecsysExampleGen: catalog has %d items", len(part))
-            continue
-        logging.info(
-            "RecsysExampleGen: split %s has %d rows, %d users, %d items",
-            name,
-            len(part),
-            part["user_id"].nunique(),
-            part["item_id"].nunique(),
-        )
-    if parts[splits.EVAL].empty:
-        raise ValueError(f"{pattern}: the eval split is empty; add data or raise eval_fraction")
-    return parts
+    files: list[str] = []
+    for one in [pattern] if isinstance(pattern, str) else pattern:
+        found = sources.list_files(one)
+        if not found:
+            raise DataError("no file matches this path", one)
+        files += [f for f in found if f not in files]
+    return files
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Reads interactions (and side tables), joins, splits per user, writes tf.Examples."""
+    """Reads interactions (and side tables), joins, splits per user, writes tf.Examples.
+
+    The whole data path is Beam (`beam_data.ReadSplits`). Problems found by
+    any worker are written beside the splits and raised together after the
+    pipeline, as one `Problems` error naming every file, column and row.
+    """
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        outputs = output_dict[standard_component_specs.EXAMPLES_KEY]
+        examples = artifact_utils.get_single_instance(outputs)
+        self._problems_path = os.path.join(examples.uri, PROBLEMS_FILE)
+        super().Do(input_dict, output_dict, exec_properties)
+        if not tf.io.gfile.exists(self._problems_path):
+            return
+        with tf.io.gfile.GFile(self._problems_path) as f:
+            found = beam_data.problems_from_records(tuple(r) for r in json.load(f))
+        raise found[0] if len(found) == 1 else Problems(found)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         raise NotImplementedError("RecsysExampleGen overrides GenerateExamplesByBeam")
@@ -111,21 +90,25 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if config.base_dir == UNDER_INPUT_BASE:
             # Packed for a data root (component.pack_config): every table is under it.
             config = dataclasses.replace(config, base_dir=input_base)
-        spec = FeatureSpec.from_config(config)
-        pattern = config_lib.join_path(input_base, input_config.splits[0].pattern)
+        pattern: str | list[str] = config_lib.join_path(input_base, input_config.splits[0].pattern)
         span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
         template = config.resolve(config.interactions.path)
         if span is not None and spans.has_spans(template) and config.interactions.span_window > 1:
             # The driver resolved one span; a window adds the ones before it.
             _, pattern = spans.select(template, int(span), config.interactions.span_window)
-        parts = build_splits(config, pattern)
-        result = {}
-        for name in example_gen_utils.generate_output_split_names(input_config, output_config):
-            part = parts[name]
-            chunks = [part.iloc[i : i + _CHUNK_ROWS] for i in range(0, len(part), _CHUNK_ROWS)]
-            result[name] = (
-                pipeline
-                | f"Chunks[{name}]" >> beam.Create(chunks, reshuffle=False)
-                | f"Encode[{name}]" >> beam.FlatMap(encode, spec=spec)
-            )
-        return result
+        parts = pipeline | "ReadSplits" >> beam_data.ReadSplits(
+            config, interaction_files(config, pattern)
+        )
+        _ = (
+            parts[beam_data.PROBLEMS]
+            | "GatherProblems" >> beam.combiners.ToList()
+            | "WriteProblems" >> beam.Map(_write_problems, path=self._problems_path)
+        )
+        names = example_gen_utils.generate_output_split_names(input_config, output_config)
+        return {name: parts[name] for name in names}
+
+
+def _write_problems(records: list[tuple], path: str) -> None:
+    if records:
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump([list(r) for r in records], f)

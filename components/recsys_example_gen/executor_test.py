@@ -1,5 +1,6 @@
 """RecsysExampleGen's executor, run with Executor().Do on the tiny shop."""
 
+import dataclasses
 import json
 import os
 
@@ -8,19 +9,11 @@ import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
 from recsearch.components.recsys_example_gen import component, executor
-from recsearch.data import tables
+from recsearch.data import splits, tables
 
 
 def _exec_properties(config):
-    gen = component.RecsysExampleGen(config)
-    props = dict(gen.exec_properties)
-    for key in ("input_config", "output_config", "custom_config", "range_config"):
-        value = props.get(key)
-        if value is not None and not isinstance(value, str):
-            from tfx.utils import proto_utils
-
-            props[key] = proto_utils.proto_to_json(value)
-    return props
+    return component.executor_properties(config)
 
 
 def _read(uri, split):
@@ -30,14 +23,13 @@ def _read(uri, split):
 
 
 def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path)
-    executor.Executor().Do(
-        {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, _exec_properties(sample_config)
-    )
+    examples = _run(sample_config, tmp_path)
     names = ["train", "eval", "heldout", "catalog"]
     assert artifact_utils.decode_split_names(examples.split_names) == names
-    expected = executor.build_splits(sample_config, sample_config.resolve("interactions.csv"))
+    # The in-memory reference: the whole log in one frame, split by `split_interactions`.
+    frame, catalog = tables.load_all(sample_config)
+    expected = splits.split_interactions(frame, sample_config.split, sample_config.task)
+    expected["catalog"] = catalog
     train, held = _read(examples.uri, "train"), _read(examples.uri, "eval")
     assert len(train) == len(expected["train"]) and len(held) == len(expected["eval"])
     # For the refit: train and every held-out row, unfiltered, are the whole log.
@@ -49,6 +41,11 @@ def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
     item_ids = [e.features.feature["item_id"].bytes_list.value[0].decode() for e in catalog]
     assert len(item_ids) == len(set(item_ids)) == len(expected["catalog"])
     assert {"new-001", "new-002"} <= set(item_ids)
+    # The same rows as the reference, split for split.
+    for name, written in (("train", train), ("eval", held), ("heldout", heldout)):
+        assert sorted(map(_key, written)) == sorted(
+            zip(expected[name]["user_id"], expected[name]["item_id"], expected[name]["timestamp"])
+        ), name
     features = train[0].features.feature
     assert {"user_id", "item_id", "user__age", "item__category", "item__title"} <= set(features)
     users = {e.features.feature["user_id"].bytes_list.value[0] for e in train}
@@ -56,6 +53,82 @@ def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
     # Views have no rating: the feature is present without a value, as CsvExampleGen writes it.
     ratings = [len(e.features.feature["rating"].float_list.value) for e in train]
     assert 0 in ratings and 1 in ratings
+
+
+def _key(example):
+    feature = example.features.feature
+    return (
+        feature["user_id"].bytes_list.value[0].decode(),
+        feature["item_id"].bytes_list.value[0].decode(),
+        feature["timestamp"].int64_list.value[0],
+    )
+
+
+def _run(config, uri):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(uri)
+    executor.Executor().Do(
+        {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, _exec_properties(config)
+    )
+    return examples
+
+
+def test_random_split_matches_the_reference_per_user(sample_config, tmp_path):
+    """Without timestamps the split is random per user, the same rule in Beam and in memory."""
+    config = dataclasses.replace(
+        sample_config,
+        interactions=dataclasses.replace(sample_config.interactions, timestamp=None),
+        split=dataclasses.replace(sample_config.split, method="random", seed=3),
+    )
+    examples = _run(config, tmp_path)
+    frame, _ = tables.load_all(config)
+    expected = splits.split_interactions(frame, config.split, config.task)
+    for name in ("train", "eval", "heldout"):
+        written = _read(examples.uri, name)
+        pairs = sorted(
+            (
+                f.features.feature["user_id"].bytes_list.value[0].decode(),
+                f.features.feature["item_id"].bytes_list.value[0].decode(),
+            )
+            for f in written
+        )
+        assert pairs == sorted(zip(expected[name]["user_id"], expected[name]["item_id"])), name
+
+
+def test_bad_rows_in_several_files_and_chunks_fail_together(sample_config, tmp_path, monkeypatch):
+    """Workers report problems; the step fails once with each file and column, and nothing more."""
+    from recsearch.data import sources
+    from recsearch.errors import Problems
+
+    monkeypatch.setattr(sources, "CHUNK_ROWS", 50)  # many chunks per file
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with open(sample_config.resolve("interactions.csv")) as f:
+        lines = f.read().splitlines()
+    header, rows = lines[0], lines[1:]
+    columns = header.split(",")
+    rating = columns.index("rating")
+
+    def spoil(row, column, value):
+        cells = row.split(",")
+        cells[column] = value
+        return ",".join(cells)
+
+    part_a = [spoil(r, rating, "five") if i in (10, 120) else r for i, r in enumerate(rows[:300])]
+    part_b = [spoil(r, 0, "") if i == 7 else r for i, r in enumerate(rows[300:])]
+    (logs / "a.csv").write_text("\n".join([header, *part_a]) + "\n")
+    (logs / "b.csv").write_text("\n".join([header, *part_b]) + "\n")
+    config = dataclasses.replace(
+        sample_config,
+        interactions=dataclasses.replace(sample_config.interactions, path=str(logs / "*.csv")),
+    )
+    with pytest.raises(Problems) as raised:
+        _run(config, tmp_path / "out")
+    found = [str(e) for e in raised.value.errors]
+    assert len(found) == 2, found
+    assert "a.csv, column 'rating', row 11: expected a number, got 'five'" in found[0]
+    assert "1 more rows like it" in found[0]
+    assert "b.csv, column 'user_id', row 8: missing value" in found[1]
 
 
 def test_data_settings_travel_in_custom_config(sample_config):

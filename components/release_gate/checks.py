@@ -67,25 +67,6 @@ class Check:
     figures: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def read_split(examples_uri: str, split: str) -> pd.DataFrame:
-    """user_id, item_id (and timestamp when present) of one raw split."""
-    files = tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
-    spec = {
-        keys.USER_ID: tf.io.FixedLenFeature([], tf.string),
-        keys.ITEM_ID: tf.io.FixedLenFeature([], tf.string),
-        keys.TIMESTAMP: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-    }
-    columns: dict[str, list] = {k: [] for k in spec}
-    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192):
-        parsed = tf.io.parse_example(batch, spec)
-        for name in spec:
-            columns[name].append(parsed[name].numpy())
-    frame = pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in columns.items()})
-    for name in (keys.USER_ID, keys.ITEM_ID):
-        frame[name] = frame[name].map(lambda b: b.decode())
-    return frame
-
-
 @dataclasses.dataclass
 class BundleView:
     """What the gate reads from a serving bundle."""

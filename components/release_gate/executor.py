@@ -16,6 +16,7 @@ from tfx.utils import path_utils
 
 from recsearch.components.release_gate import checks
 from recsearch.components.served_model.executor import is_present
+from recsearch.data import examples
 from recsearch.modules import features as keys
 from recsearch.modules import trainer
 
@@ -38,8 +39,8 @@ def run_checks(
     candidate itself).
     """
     release_dir = release_dir or candidate_dir
-    train = checks.read_split(examples_uri, "train")
-    evaluation = checks.read_split(examples_uri, "eval")
+    train = examples.read_split(examples_uri, "train")
+    evaluation = examples.read_split(examples_uri, "eval")
     candidate = checks.BundleView.load(candidate_dir)
     baseline = checks.BundleView.load(baseline_dir) if baseline_dir else None
     users = sorted(set(evaluation[keys.USER_ID]))

@@ -1,13 +1,46 @@
-"""Reading ExampleGen's raw examples back: the item catalog split."""
+"""Reading ExampleGen's raw examples back: a split as a frame, the item catalog."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from recsearch.data import splits
 from recsearch.modules import features as keys
+
+
+def split_files(examples_uri: str, split: str) -> list[str]:
+    return tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
+
+
+def read_split(examples_uri: str, split: str, serialized: bool = False) -> pd.DataFrame:
+    """user_id, item_id and timestamp (-1 without one) of one raw split, in file order.
+
+    With `serialized`, also each row's serialized tf.Example.
+    """
+    spec = {
+        keys.USER_ID: tf.io.FixedLenFeature([], tf.string),
+        keys.ITEM_ID: tf.io.FixedLenFeature([], tf.string),
+        keys.TIMESTAMP: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    }
+    columns: dict[str, list] = {k: [] for k in spec}
+    records = []
+    dataset = tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP")
+    for batch in dataset.batch(8192):
+        parsed = tf.io.parse_example(batch, spec)
+        for name in spec:
+            columns[name].append(parsed[name].numpy())
+        if serialized:
+            records += list(batch.numpy())
+    frame = pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in columns.items()})
+    for name in (keys.USER_ID, keys.ITEM_ID):
+        frame[name] = frame[name].map(lambda b: b.decode())
+    if serialized:
+        frame["serialized"] = records
+    return frame
 
 
 def read_catalog(examples_uri: str, features: list[str]) -> dict[str, list]:
@@ -15,7 +48,7 @@ def read_catalog(examples_uri: str, features: list[str]) -> dict[str, list]:
 
     Text is decoded; other bytes (images) are kept as bytes.
     """
-    files = tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{splits.CATALOG}", "*"))
+    files = split_files(examples_uri, splits.CATALOG)
     spec = {
         name: tf.io.FixedLenFeature([], tf.string, default_value=b"")
         for name in [keys.ITEM_ID, *features]

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,9 @@ def file_format(source: Source, path: str) -> str:
     return _EXTENSIONS[ext]
 
 
+CHUNK_ROWS = 100_000
+
+
 def read_source(source: Source, pattern: str, columns: Iterable[str]) -> pd.DataFrame:
     """Reads every file of a source into one frame of strings.
 
@@ -83,52 +86,125 @@ def read_source(source: Source, pattern: str, columns: Iterable[str]) -> pd.Data
     Raises:
       DataError: No file matches, a file cannot be parsed, or a column is missing.
     """
-    columns = list(dict.fromkeys(columns))
     paths = list_files(pattern)
     if not paths:
         raise DataError("no file matches this path", pattern)
-    frames = []
-    for path in paths:
-        frame = _read_file(source, path)
-        known = ", ".join(map(str, frame.columns))
-        for column in columns:
-            if column not in frame.columns:
-                report(DataError(f"unknown column (columns in the file: {known})", path, column))
-                frame[column] = ""  # reported; the other columns are still checked
-        frame = frame[columns].copy()
-        for column in columns:  # the configured "no value" tokens become empty cells
-            missing = frame[column].astype(str).str.strip().isin(source.na_values)
-            frame[column] = frame[column].where(~missing, "")
-        frame["_file"] = path
-        frame["_row"] = np.arange(1, len(frame) + 1)
-        frames.append(frame)
-    result = pd.concat(frames, ignore_index=True)
+    frames = [chunk for path in paths for chunk in read_chunks(source, path, columns)]
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if result.empty:
         raise DataError("the source has no data rows", pattern)
     return result
 
 
-def _read_file(source: Source, path: str) -> pd.DataFrame:
+def read_chunks(
+    source: Source, path: str, columns: Iterable[str], chunk_rows: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """Streams one file as frames of strings of about `chunk_rows` rows.
+
+    Each frame has exactly `columns` (missing cells are ""; the configured
+    "no value" tokens become empty cells) plus `_file` and `_row` (1-based,
+    header not counted). The file is never held whole in memory (except a
+    csv/tsv with a separator of several characters).
+
+    Raises:
+      DataError: The file cannot be parsed (naming the row where it can), or
+        a column is missing (reported; inside `collecting()` the other
+        columns are still read, the missing one as empty cells).
+    """
+    columns = list(dict.fromkeys(columns))
+    chunk_rows = chunk_rows or CHUNK_ROWS
     fmt = file_format(source, path)
+    first_row = 1
     try:
         if fmt in ("csv", "tsv"):
-            frame = _read_delimited(source, path, fmt)
+            chunks = _delimited_chunks(source, path, fmt, columns, chunk_rows)
         elif fmt == "parquet":
-            frame = _read_parquet(path)
+            chunks = _parquet_chunks(path, columns, chunk_rows)
         else:
-            frame = _read_jsonl(source, path)
+            chunks = _jsonl_chunks(source, path, chunk_rows)
+        names = [str(c) for c in next(chunks)]  # each reader yields the file's columns first
+        known = ", ".join(names)
+        for column in columns:
+            if column not in names:
+                report(DataError(f"unknown column (columns in the file: {known})", path, column))
+        for frame in chunks:
+            frame.columns = [str(c) for c in frame.columns]
+            for column in columns:
+                if column not in frame.columns:
+                    frame[column] = ""  # reported; the other columns are still checked
+            frame = frame[columns].copy()
+            for column in columns:  # the configured "no value" tokens become empty cells
+                missing = frame[column].astype(str).str.strip().isin(source.na_values)
+                frame[column] = frame[column].where(~missing, "")
+            frame["_file"] = path
+            frame["_row"] = np.arange(first_row, first_row + len(frame))
+            first_row += len(frame)
+            yield frame
     except DataError:
         raise
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"cannot read the file as {fmt}: {e}", path) from e
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
+
+
+def _delimited_chunks(
+    source: Source, path: str, fmt: str, columns: list[str], chunk_rows: int
+) -> Iterator:
+    """csv/tsv through pyarrow's streaming reader, every cell as text.
+
+    Like the other readers: yields the file's column names, then the frames.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    sep = source.sep or ("\t" if fmt == "tsv" else ",")
+    if not source.header and not source.columns:
+        raise DataError("'header: false' needs 'columns' to name the columns", path)
+    if len(sep) != 1:  # pyarrow reads one-character separators only
+        frame = _read_delimited(source, path, fmt)
+        yield list(frame.columns)
+        for start in range(0, len(frame), chunk_rows):
+            yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+        return
+    with open_file(path) as f:
+        names = list(source.columns) if source.columns else None
+        if names is None:
+            line = f.readline()
+            line = line.decode(source.encoding) if isinstance(line, bytes) else line
+            names = next(csv.reader([line], delimiter=sep), [])
+            f.seek(0)
+        yield names
+        present = [c for c in columns if c in names]
+        try:
+            reader = pcsv.open_csv(
+                f,
+                read_options=pcsv.ReadOptions(
+                    column_names=names,
+                    skip_rows=1 if source.header else 0,
+                    block_size=max(1 << 20, chunk_rows * 64),
+                    encoding=source.encoding,
+                ),
+                parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+                convert_options=pcsv.ConvertOptions(
+                    include_columns=present,
+                    column_types={c: pa.string() for c in present},
+                    null_values=[],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                yield batch.to_pandas()
+        except pa.ArrowInvalid as e:
+            # pyarrow does not say which row; find it (only on this error path).
+            with open_file(path) as again:
+                data = again.read()
+            text = data.decode(source.encoding) if isinstance(data, bytes) else data
+            _check_field_counts(text, sep, source.header, len(source.columns) or None, path)
+            raise DataError(f"malformed file: {e}", path) from e
 
 
 def _read_delimited(source: Source, path: str, fmt: str) -> pd.DataFrame:
     sep = source.sep or ("\t" if fmt == "tsv" else ",")
-    if not source.header and not source.columns:
-        raise DataError("'header: false' needs 'columns' to name the columns", path)
     names = list(source.columns) if source.columns else None
     with open_file(path) as f:
         data = f.read()
@@ -144,7 +220,7 @@ def _read_delimited(source: Source, path: str, fmt: str) -> pd.DataFrame:
             keep_default_na=False,
             na_filter=False,
             skip_blank_lines=True,
-            engine="c" if len(sep) == 1 else "python",
+            engine="python",
         )
     except pd.errors.ParserError as e:
         raise DataError(f"malformed row: {e}", path) from e
@@ -173,12 +249,17 @@ def _check_field_counts(text: str, sep: str, header: bool, expected: int | None,
             )
 
 
-def _read_parquet(path: str) -> pd.DataFrame:
+def _parquet_chunks(path: str, columns: list[str], chunk_rows: int) -> Iterator:
     import pyarrow.parquet as pq
 
     with open_file(path) as f:
-        frame = pq.read_table(f).to_pandas()
-    return frame.apply(_column_to_text)
+        parquet = pq.ParquetFile(f)
+        yield parquet.schema_arrow.names
+        present = [c for c in parquet.schema_arrow.names if c in columns]
+        if not present:
+            return
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=present):
+            yield batch.to_pandas().apply(_column_to_text)
 
 
 def _column_to_text(column: pd.Series) -> pd.Series:
@@ -194,7 +275,15 @@ def _column_to_text(column: pd.Series) -> pd.Series:
     return column.map(text)
 
 
-def _read_jsonl(source: Source, path: str) -> pd.DataFrame:
+def _jsonl_chunks(source: Source, path: str, chunk_rows: int) -> Iterator:
+    frames = _jsonl_frames(source, path, chunk_rows)
+    first = next(frames, pd.DataFrame())
+    yield list(first.columns)  # the keys of the first chunk's records
+    yield first
+    yield from frames
+
+
+def _jsonl_frames(source: Source, path: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     records = []
     with open_file(path) as f:
         for i, line in enumerate(f, start=1):
@@ -208,8 +297,11 @@ def _read_jsonl(source: Source, path: str) -> pd.DataFrame:
             if not isinstance(record, dict):
                 raise DataError(f"expected a JSON object, got {text[:60]!r}", path, row=i)
             records.append(record)
-    frame = pd.DataFrame.from_records(records)
-    return frame.apply(_column_to_text)
+            if len(records) == chunk_rows:
+                yield pd.DataFrame.from_records(records).apply(_column_to_text)
+                records = []
+    if records:
+        yield pd.DataFrame.from_records(records).apply(_column_to_text)
 
 
 def text_column(frame: pd.DataFrame, column: str, required: bool) -> pd.Series:
@@ -277,7 +369,9 @@ _TIMESTAMP_FIX = (
 )
 
 
-def timestamp_column(frame: pd.DataFrame, column: str, fmt: str | None = None) -> pd.Series:
+def timestamp_column(
+    frame: pd.DataFrame, column: str, fmt: str | None = None, units: set[str] | None = None
+) -> pd.Series:
     """A column of event times, as int64 unix seconds; nothing is guessed.
 
     Numbers are unix seconds, or unix milliseconds when every value has the
@@ -285,7 +379,8 @@ def timestamp_column(frame: pd.DataFrame, column: str, fmt: str | None = None) -
     `fmt` a strptime format. A mix of seconds and milliseconds, a negative
     time, text in another form (day-first and month-first dates are
     ambiguous) or text that does not match `fmt` is an error naming the
-    column, the first bad row and the fix.
+    column, the first bad row and the fix. `units` collects the unit the
+    numbers were read in, so the parts of a log read apart can be compared.
     """
     raw = text_column(frame, column, required=True)
     if fmt:
@@ -333,6 +428,10 @@ def timestamp_column(frame: pd.DataFrame, column: str, fmt: str | None = None) -
         else:
             logging.info("column '%s': read as unix milliseconds (by magnitude)", column)
             seconds[~textual] = numbers // 1000
+            if units is not None:
+                units.add("milliseconds")
+    elif len(numbers) and units is not None:
+        units.add("seconds")
     return seconds.fillna(0).astype("int64")
 
 
@@ -340,14 +439,14 @@ def _fail(frame: pd.DataFrame, mask: pd.Series, column: str, message: str) -> No
     first = mask.to_numpy().nonzero()[0][0]
     bad_rows = int(mask.sum())
     more = f" ({bad_rows - 1} more rows like it)" if bad_rows > 1 else ""
-    report(
-        DataError(
-            message + more,
-            str(frame["_file"].iloc[first]),
-            column=column,
-            row=int(frame["_row"].iloc[first]),
-        )
+    error = DataError(
+        message + more,
+        str(frame["_file"].iloc[first]),
+        column=column,
+        row=int(frame["_row"].iloc[first]),
     )
+    error.rows = bad_rows  # how many rows: parts of a file read apart add up
+    report(error)
 
 
 def fill_missing_numeric(values: pd.Series, what: str) -> pd.Series:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,43 @@ def eval_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:
     """How many interactions each user holds out: round(fraction * n), at most n - 1."""
     held = np.floor(sizes * fraction + 0.5).astype(np.int64)
     return np.minimum(held, np.maximum(sizes - 1, 0))
+
+
+def user_draws(seed: int, user: str, n: int) -> np.ndarray:
+    """The random split's draws for one user's n interactions, in log order.
+
+    Seeded by the split's seed and the user alone, so a user's split does
+    not depend on the rest of the log or on the order it is read in.
+    """
+    return np.random.default_rng([seed, zlib.crc32(user.encode())]).random(n)
+
+
+def method_for(split: Split, has_timestamps: bool) -> str:
+    """The split method to use: `auto` is temporal with timestamps, random without."""
+    if split.method == "auto":
+        return "temporal" if has_timestamps else "random"
+    return split.method
+
+
+def held_out(user: str, n: int, times: np.ndarray | None, split: Split, task: str) -> np.ndarray:
+    """Which of one user's n interactions (in log order) are held out.
+
+    The same rule as `split_interactions`, for one user at a time; `times`
+    are the interactions' timestamps, None when the log has none.
+    """
+    order = np.arange(n)
+    if method_for(split, times is not None) == "temporal":
+        position = np.lexsort((order, times))
+    else:
+        position = np.argsort(user_draws(split.seed, user, n), kind="stable")
+    held = (
+        min(1, max(n - 1, 0))
+        if task == "sequential"
+        else int(eval_counts(np.array([n]), split.eval_fraction)[0])
+    )
+    is_eval = np.zeros(n, dtype=bool)
+    is_eval[position[n - held :]] = True
+    return is_eval
 
 
 def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str, pd.DataFrame]:
@@ -46,18 +85,19 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
       filters above, so train and heldout together are the whole log.
     """
     order = np.arange(len(frame))
-    method = split.method
-    if method == "auto":
-        method = "temporal" if keys.TIMESTAMP in frame else "random"
+    method = method_for(split, keys.TIMESTAMP in frame)
     if method == "temporal":
         position = pd.DataFrame(
             {"u": frame[keys.USER_ID].to_numpy(), "t": frame[keys.TIMESTAMP].to_numpy(), "o": order}
         ).sort_values(["u", "t", "o"], kind="stable")
     else:
-        rng = np.random.default_rng(split.seed)
-        position = pd.DataFrame(
-            {"u": frame[keys.USER_ID].to_numpy(), "r": rng.random(len(frame)), "o": order}
-        ).sort_values(["u", "r"], kind="stable")
+        users = frame[keys.USER_ID].to_numpy()
+        draws = np.zeros(len(frame))
+        for user, rows in pd.Series(order).groupby(users, sort=False):
+            draws[rows.to_numpy()] = user_draws(split.seed, str(user), len(rows))
+        position = pd.DataFrame({"u": users, "r": draws, "o": order}).sort_values(
+            ["u", "r"], kind="stable"
+        )
     rank_in_user = position.groupby("u", sort=False).cumcount().to_numpy()
     sizes = position.groupby("u", sort=False)["o"].transform("size").to_numpy()
     if task == "sequential":  # leave the last one out: the next item

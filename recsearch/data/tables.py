@@ -41,6 +41,16 @@ def load_interactions(
     if isinstance(pattern, list):
         parts = [load_interactions(config, p) for p in pattern]
         return pd.concat(parts, ignore_index=True)
+    raw = sources.read_source(src, pattern, interaction_columns(config).values())
+    out = interactions_from_raw(config, raw)
+    if config.task == "rating" and out.empty:
+        raise DataError("no row has a rating, but task is 'rating'", pattern, column=src.rating)
+    return out
+
+
+def interaction_columns(config: PipelineConfig) -> dict[str, str]:
+    """The canonical interaction columns the config reads, and their columns in the file."""
+    src = config.interactions
     wanted = {keys.USER_ID: src.user, keys.ITEM_ID: src.item}
     optional = {
         keys.RATING: src.rating,
@@ -50,7 +60,19 @@ def load_interactions(
         keys.WEIGHT: src.weight,
     }
     wanted.update({k: v for k, v in optional.items() if v})
-    raw = sources.read_source(src, pattern, wanted.values())
+    return wanted
+
+
+def interactions_from_raw(
+    config: PipelineConfig, raw: pd.DataFrame, units: set[str] | None = None
+) -> pd.DataFrame:
+    """Typed canonical columns of raw interaction rows (strings, with `_file` and `_row`).
+
+    Works on any part of the log (a chunk of a file): for the rating task,
+    rows without a rating are left out. `units` collects the unit the
+    timestamps were read in ("seconds" or "milliseconds").
+    """
+    src = config.interactions
     out = pd.DataFrame(
         {
             keys.USER_ID: sources.text_column(raw, src.user, required=True),
@@ -60,7 +82,9 @@ def load_interactions(
     if src.rating:
         out[keys.RATING] = sources.numeric_column(raw, src.rating)
     if src.timestamp:
-        out[keys.TIMESTAMP] = sources.timestamp_column(raw, src.timestamp, src.timestamp_format)
+        out[keys.TIMESTAMP] = sources.timestamp_column(
+            raw, src.timestamp, src.timestamp_format, units=units
+        )
     if src.event:
         out[keys.EVENT] = sources.text_column(raw, src.event, required=False)
     if src.session:
@@ -72,10 +96,10 @@ def load_interactions(
         out[keys.WEIGHT] = pd.Series(weight, index=out.index, dtype="float64")
     if config.task == "rating":
         unrated = out[keys.RATING].isna()
-        if unrated.all():
-            raise DataError("no row has a rating, but task is 'rating'", pattern, column=src.rating)
         if unrated.any():
-            logging.info("%s: %d rows without a rating are left out", pattern, unrated.sum())
+            logging.info(
+                "%s: %d rows without a rating are left out", raw["_file"].iloc[0], unrated.sum()
+            )
             out, raw = out[~unrated], raw[~unrated]
     out["_file"] = raw["_file"].to_numpy()
     out["_row"] = raw["_row"].to_numpy()

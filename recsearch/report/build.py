@@ -189,8 +189,8 @@ def build(inputs: ReportInputs) -> Report:
     slices_html = samples_html = '<p class="muted">No model in this run.</p>'
     if inputs.model and config.task != "rating":
         model = tf.saved_model.load(inputs.model)
-        train = gather.read_examples(inputs.examples, "train")
-        evaluation = gather.read_examples(inputs.examples, "eval")
+        train = examples.read_split(inputs.examples, "train", serialized=True)
+        evaluation = examples.read_split(inputs.examples, "eval", serialized=True)
         sliced = gather.sliced_metrics(train, evaluation, gather.ranks(model, evaluation), k)
         slices_html = ""
         for column, frame in sliced.items():

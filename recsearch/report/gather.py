@@ -92,22 +92,6 @@ def training_history(model_run_uri: str, name: str = "training_history.json") ->
         return json.load(f)
 
 
-def read_examples(examples_uri: str, split: str) -> pd.DataFrame:
-    """user_id and item_id of a raw split, and the serialized examples."""
-    files = tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
-    spec = {
-        keys.USER_ID: tf.io.FixedLenFeature([], tf.string),
-        keys.ITEM_ID: tf.io.FixedLenFeature([], tf.string),
-    }
-    rows = {"user_id": [], "item_id": [], "serialized": []}
-    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096):
-        parsed = tf.io.parse_example(batch, spec)
-        rows["user_id"] += [v.decode() for v in parsed[keys.USER_ID].numpy()]
-        rows["item_id"] += [v.decode() for v in parsed[keys.ITEM_ID].numpy()]
-        rows["serialized"] += list(batch.numpy())
-    return pd.DataFrame(rows)
-
-
 def activity_bucket(count: int) -> str:
     for low, high in ACTIVITY_BUCKETS:
         if low <= count <= high:
