@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import subprocess
@@ -322,7 +323,8 @@ def compile_pipeline(
         pipeline_root=pipeline_root,
         serving_dir=serving_dir,
         metadata_connection_config=None,
-        beam_pipeline_args=config.beam.pipeline_args(),
+        # DirectRunner workers: the cores each step requests, not the compiling machine's.
+        beam_pipeline_args=config.beam.pipeline_args(cores=math.ceil(settings.components.cpu) or 1),
         runtime=runtime,
     )
     image = image or settings.image

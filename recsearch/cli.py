@@ -36,7 +36,7 @@ def _load_config(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     from recsearch import local
 
-    config, rows = local.validate(lambda: _load_config(args), args.span)
+    config, rows = local.validate(lambda: _load_config(args), args.span, read_rows=False)
     summary = local.run(
         config, args.output, enable_cache=not args.no_cache, span=args.span, rows=rows
     )

@@ -431,26 +431,78 @@ class Beam:
 
     Attributes:
       runner: DirectRunner (local), DataflowRunner, FlinkRunner or SparkRunner.
-      direct_num_workers: DirectRunner workers; 0 uses every core.
-      direct_running_mode: in_memory, multi_threading or multi_processing.
+      direct_num_workers: DirectRunner workers; 0 (the default) is one per
+        core available to the process, cgroup CPU limits honoured (on
+        Kubeflow: the steps' `kubeflow.components.cpu`).
+      direct_running_mode: multi_processing (every DoFn is pickled and run in
+        worker processes, as on a distributed runner), multi_threading,
+        in_memory (one process), or auto (the default): multi_processing
+        when the interaction files hold at least 16 MiB or the run is on
+        Kubeflow, in_memory with one worker below that, where starting the
+        workers would cost more than it saves.
       extra_args: Further Beam pipeline arguments, passed through unchanged
         (for Dataflow: --project, --region, --temp_location; for Flink:
-        --flink_master; for Spark: --spark_master_url; see docs/kubeflow.md).
+        --flink_master; for Spark: --spark_master_url; see docs/scale.md).
     """
 
     runner: Literal["DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner"] = "DirectRunner"
-    direct_num_workers: int = 1
-    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "in_memory"
+    direct_num_workers: int = 0
+    direct_running_mode: Literal["auto", "in_memory", "multi_threading", "multi_processing"] = (
+        "auto"
+    )
     extra_args: tuple[str, ...] = ()
 
-    def pipeline_args(self) -> list[str]:
+    def pipeline_args(self, cores: int | None = None, data_bytes: int | None = None) -> list[str]:
+        """Beam's arguments.
+
+        Args:
+          cores: DirectRunner workers when `direct_num_workers` is 0; by
+            default the cores available to this process.
+          data_bytes: The size of the interaction files, for the `auto`
+            running mode; None (unknown, as when compiling for Kubeflow)
+            counts as large.
+        """
         if self.runner != "DirectRunner":
             return [f"--runner={self.runner}", *self.extra_args]
+        mode = self.direct_running_mode
+        workers = self.direct_num_workers or cores or available_cores()
+        if mode == "auto":
+            small = data_bytes is not None and data_bytes < AUTO_MULTI_PROCESSING_BYTES
+            mode = "in_memory" if small else "multi_processing"
+            workers = 1 if small else workers
         return [
-            f"--direct_num_workers={self.direct_num_workers}",
-            f"--direct_running_mode={self.direct_running_mode}",
+            f"--direct_num_workers={workers}",
+            f"--direct_running_mode={mode}",
             *self.extra_args,
         ]
+
+
+# Below this much interaction data, `direct_running_mode: auto` runs Beam in one process.
+AUTO_MULTI_PROCESSING_BYTES = 16 << 20
+
+
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    for path, parse in (
+        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()),  # cgroup v2: "quota period"
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [t, "100000"]),  # cgroup v1
+    ):
+        try:
+            with open(path) as f:
+                quota, period = parse(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if quota not in ("max", "-1"):
+            if path.endswith("cfs_quota_us"):
+                try:
+                    with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+                        period = f.read().strip()
+                except OSError:
+                    pass
+            cores = min(cores or 1, max(1, math.ceil(int(quota) / int(period))))
+        break
+    return max(1, cores or 1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -83,6 +83,23 @@ def test_missing_file_and_missing_required_key(tmp_path):
         config_lib.load_config(_write(tmp_path, "name: [unclosed\n"))
 
 
+def test_available_cores_honours_the_cgroup_quota(monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/sys/fs/cgroup/cpu.max":
+            import io
+
+            return io.StringIO("150000 100000\n")  # 1.5 CPUs: two workers
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert config_lib.available_cores() == 2
+
+
 def test_beam_runners(tmp_path):
     config = config_lib.load_config(
         _write(
@@ -90,10 +107,23 @@ def test_beam_runners(tmp_path):
             BOOKS + "beam: {direct_num_workers: 0, " "direct_running_mode: multi_processing}\n",
         )
     )
-    assert config.beam.pipeline_args() == [
-        "--direct_num_workers=0",
+    assert config.beam.pipeline_args(cores=3) == [
+        "--direct_num_workers=3",
         "--direct_running_mode=multi_processing",
     ]
+    assert config.beam.pipeline_args()[0] == f"--direct_num_workers={config_lib.available_cores()}"
+    # auto: one process for a small log, a worker per core for a large or unknown one.
+    auto = config_lib.Beam()
+    assert auto.pipeline_args(cores=4, data_bytes=1000) == [
+        "--direct_num_workers=1",
+        "--direct_running_mode=in_memory",
+    ]
+    large = config_lib.AUTO_MULTI_PROCESSING_BYTES
+    assert auto.pipeline_args(cores=4, data_bytes=large) == [
+        "--direct_num_workers=4",
+        "--direct_running_mode=multi_processing",
+    ]
+    assert auto.pipeline_args(cores=2)[1] == "--direct_running_mode=multi_processing"
     with pytest.raises(ConfigError, match="needs --region=... for runner DataflowRunner"):
         config_lib.load_config(
             _write(

@@ -68,6 +68,38 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
     return rows
 
 
+def check_sources(config: config_lib.PipelineConfig, span: int | None = None) -> None:
+    """What can be checked before the pipeline without reading the data: features and files.
+
+    The rows themselves are checked by RecsysExampleGen's workers (one data
+    load); `validate` reads them before a run when asked.
+
+    Raises:
+      ConfigError, DataError: Every problem found, together.
+    """
+    from recsearch.data import sources
+
+    with errors.collecting():
+        FeatureSpec.from_config(config)
+        path = config.resolve(config.interactions.path)
+        patterns = [path]
+        if spans.has_spans(path):
+            try:
+                _, patterns = spans.select(path, span, config.interactions.span_window)
+            except errors.RecsearchError as error:
+                errors.report(error)
+                patterns = []
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+        tables_ = [(config.interactions, p) for p in patterns]
+        tables_ += [(s, config.resolve(s.path)) for s in (config.users, config.items) if s]
+        for source, pattern in tables_:
+            if not sources.list_files(pattern):
+                errors.report(errors.DataError("no file matches this path", pattern))
+                continue
+            for path in sources.list_files(pattern):
+                sources.file_format(source, path)
+
+
 def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list[str]:
     """What `validate` tells about the data: sizes, time span, the split, what was dropped."""
     from recsearch.data import splits
@@ -118,8 +150,13 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list
     return lines
 
 
-def validate(load_config, span: int | None = None) -> tuple[config_lib.PipelineConfig, dict]:
+def validate(
+    load_config, span: int | None = None, read_rows: bool = True
+) -> tuple[config_lib.PipelineConfig, dict | None]:
     """Loads the config with `load_config()` and checks its data; reports every problem at once.
+
+    With `read_rows` false only the files are checked (`check_sources`), and
+    no rows are returned: the run's ExampleGen reads and checks them.
 
     A config with mistakes is still used, as far as it could be read, to
     check the data, so a misspelled column is reported with a bad setting.
@@ -137,6 +174,9 @@ def validate(load_config, span: int | None = None) -> tuple[config_lib.PipelineC
                 errors.report(problem)
             if config is None:
                 raise errors.Problems([]) from None  # reported: nothing more to check
+        if not read_rows:
+            check_sources(config, span)
+            return config, None
         rows = check_data(config, span)
     return config, rows
 
@@ -148,16 +188,30 @@ def local_pipeline(config: config_lib.PipelineConfig, paths: LocalPaths, **optio
     """
     from recsearch.pipeline.pipeline import create_pipeline
 
-    for directory in (paths.pipeline_root, paths.serving, paths.logs):
+    for directory in (paths.pipeline_root, paths.logs):  # the Pusher makes the serving dir
         os.makedirs(directory, exist_ok=True)
     return create_pipeline(
         config,
         pipeline_root=paths.pipeline_root,
         serving_dir=paths.serving,
         metadata_connection_config=connection_config(paths.metadata),
-        beam_pipeline_args=config.beam.pipeline_args(),
+        beam_pipeline_args=config.beam.pipeline_args(data_bytes=interaction_bytes(config)),
         **options,
     )
+
+
+def interaction_bytes(config: config_lib.PipelineConfig) -> int:
+    """The size of the interaction files the run reads (every span of a `{SPAN}` path)."""
+    from recsearch.data import sources
+
+    path = config.resolve(config.interactions.path)
+    pattern = spans.any_span(path)
+    files = sources.list_files(pattern)
+    if "://" in pattern:
+        import tensorflow as tf
+
+        return sum(tf.io.gfile.stat(f).length for f in files)
+    return sum(os.path.getsize(f) for f in files)
 
 
 def run(
@@ -172,7 +226,8 @@ def run(
 
     With `span`, a `{SPAN}` interactions path reads that span (and the
     `span_window` before it); by default the newest. `rows` are the split
-    sizes of a `validate` already done; without them the data is checked here.
+    sizes of a `validate` already done; without them only the files are
+    checked here and RecsysExampleGen checks the rows (one data load).
 
     Raises:
       ConfigError, DataError: Bad config or data, before anything runs.
@@ -181,7 +236,8 @@ def run(
     from tfx import v1 as tfx
 
     paths = LocalPaths.under(output, config.name)
-    rows = rows or check_data(config, span)
+    if rows is None:
+        check_sources(config, span)
     range_config = None
     if span is not None:
         range_config = tfx.proto.RangeConfig(
@@ -192,7 +248,8 @@ def run(
     stream = None if quiet else sys.stderr
     progress = ComponentProgress(total=len(pipeline.components), stream=stream)
     if not quiet:
-        print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
+        if rows:
+            print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
         print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
     with captured_logs(log_path, progress):
         run_dag(pipeline)

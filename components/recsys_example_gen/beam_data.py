@@ -1,29 +1,31 @@
 """The data path of RecsysExampleGen as Beam transforms: read, check, join, split, encode.
 
-No step holds the whole log in one process:
+No step holds the whole log in one process, and rows travel in columnar
+blocks (pandas frames), not one element each:
 
-- each interaction file is streamed in chunks by a worker of its own
-  (`sources.read_chunks`), and each chunk is checked and typed in that
-  worker; a bad value becomes a problem record (file, column, first row,
-  how many rows), never an exception in a worker;
-- the items table (one row per item) is read once and joined onto the
-  interactions as a side input: text and images are read once per item;
-- the users table is joined with CoGroupByKey on the user id, the same
-  shuffle that gathers each user's interactions for the per-user split
-  (`splits.held_out`, the rule `splits.split_interactions` applies to a
-  whole frame);
+- each interaction file is streamed in chunks by a worker
+  (`sources.read_chunks`); each chunk is checked and typed there
+  (`tables.interactions_from_raw`) and cut into blocks by a hash of the user
+  id, one block per user shard; a bad value becomes a problem record (file,
+  column, first row, how many rows), never an exception in a worker;
+- the users table is cut into the same shards and joined with CoGroupByKey
+  on the shard, the shuffle that also gathers every interaction of a user
+  into one place for the per-user split (`splits.split_interactions`, the
+  same code the in-memory check runs, applied to each shard's users);
+- the items table (one row per item) is read once and joined as a side
+  input: text and images are read once per item, and the item catalog is
+  written from it;
+- eval rows naming items never trained on are dropped against the set of
+  train items (a side input), as the in-memory split drops them;
 - rows are encoded to tf.Examples in batches with tfx_bsl's coder.
 
 Problems from every worker are gathered into one list; the executor raises
-them together (`problems_from_records`) once the pipeline has finished, so a
-bad log fails the step with every file, column and row at fault, as the
-in-memory check did.
+them together (`problems_from_records`) once the pipeline has finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -41,9 +43,11 @@ from recsearch.modules.features import FeatureSpec
 
 PROBLEMS = "problems"
 _UNITS = "units"
-# The fields of an interaction as it travels to its user's group (None where not configured).
-_FIELDS = (keys.ITEM_ID, keys.RATING, keys.TIMESTAMP, keys.EVENT, keys.SESSION, keys.WEIGHT)
 _ENCODE_BATCH = 4096
+# Interaction data per user shard (the unit of the per-user split); at least _MIN_SHARDS.
+_SHARD_BYTES = 8 << 20
+_MIN_SHARDS = 8
+_MAX_SHARDS = 4096
 
 
 def problem_record(error: RecsearchError) -> tuple:
@@ -97,11 +101,27 @@ def _checked(fn, *args) -> tuple[Any, list[tuple]]:
         return None, [problem_record(e) for e in flatten(error)]
 
 
-class ReadInteractions(beam.DoFn):
-    """A file of the log, streamed in chunks: (user, interaction) pairs, problems, units."""
+def shard_count(data_bytes: int) -> int:
+    """How many user shards to cut a log of `data_bytes` into."""
+    return int(min(_MAX_SHARDS, max(_MIN_SHARDS, data_bytes // _SHARD_BYTES)))
 
-    def __init__(self, config: PipelineConfig):
-        self._config = config
+
+def user_shards(users: pd.Series, shards: int) -> np.ndarray:
+    """Each user's shard: a hash of the id that every process computes alike."""
+    hashed = pd.util.hash_pandas_object(users.reset_index(drop=True), index=False)
+    return (hashed.to_numpy() % np.uint64(shards)).astype(np.int64)
+
+
+def _by_shard(frame: pd.DataFrame, users: pd.Series, shards: int) -> Iterator[tuple]:
+    for shard, block in frame.groupby(user_shards(users, shards), sort=False):
+        yield int(shard), block
+
+
+class ReadInteractions(beam.DoFn):
+    """A file of the log, streamed in chunks: (shard, block) pairs, problems, units."""
+
+    def __init__(self, config: PipelineConfig, shards: int):
+        self._config, self._shards = config, shards
 
     def process(self, element: tuple[int, str]) -> Iterator:
         index, path = element
@@ -115,46 +135,13 @@ class ReadInteractions(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(PROBLEMS, record)
                 for unit in units:
                     yield beam.pvalue.TaggedOutput(_UNITS, (unit, path))
-                if typed is None or found:
+                if typed is None or found or typed.empty:
                     continue
-                yield from _pairs(typed, index)
+                typed["_file"] = index  # log order: file, then row
+                yield from _by_shard(typed, typed[keys.USER_ID], self._shards)
         except RecsearchError as error:  # the file itself cannot be read
             for e in flatten(error):
                 yield beam.pvalue.TaggedOutput(PROBLEMS, problem_record(e))
-
-
-def _pairs(typed: pd.DataFrame, index: int) -> Iterator[tuple[str, tuple]]:
-    """(user, (file index, row, item, rating, timestamp, event, session, weight))."""
-    n = len(typed)
-    none = [None] * n
-    columns = [typed[name].tolist() if name in typed else none for name in _FIELDS]
-    for user, row, *values in zip(typed[keys.USER_ID].tolist(), typed["_row"].tolist(), *columns):
-        yield user, (index, row, *values)
-
-
-@dataclasses.dataclass(frozen=True)
-class SideTable:
-    """A users or items table: feature tuples by id, and the tuple for an unknown id."""
-
-    names: tuple[str, ...]
-    rows: dict[str, tuple]
-    default: tuple
-
-
-def load_side_table(config: PipelineConfig, entity: str) -> SideTable | None:
-    """The side table of `entity` as feature tuples, or None when not configured."""
-    frame = tables.load_entities(config, entity)
-    if frame is None:
-        return None
-    names = tuple(frame.columns)
-    default = []
-    for name in names:
-        if pd.api.types.is_float_dtype(frame[name]):
-            default.append(float(frame[name].mean()) if len(frame) else 0.0)
-        else:
-            default.append(b"" if name == keys.IMAGE else "")
-    rows = dict(zip(frame.index, zip(*(frame[n].tolist() for n in names))))
-    return SideTable(names, rows, tuple(default))
 
 
 class ReadSideTable(beam.DoFn):
@@ -164,128 +151,86 @@ class ReadSideTable(beam.DoFn):
         self._config, self._entity = config, entity
 
     def process(self, _) -> Iterator:
-        table, found = _checked(load_side_table, self._config, self._entity)
+        table, found = _checked(tables.load_entities, self._config, self._entity)
         for record in found:
             yield beam.pvalue.TaggedOutput(PROBLEMS, record)
         if table is not None and not found:
             yield table
 
 
-class SplitUser(beam.DoFn):
-    """One user's interactions and user row: the user's train, held-out and eval rows.
+class SplitShard(beam.DoFn):
+    """One shard's interactions and users: joined, then split per user.
 
-    Eval rows still name items that may be absent from train; `KeepSeenItems`
-    drops those when the config asks.
+    Outputs train and heldout frames, eval frames still to be checked
+    against the train items (`TRAIN_ITEMS`), and this shard's train items.
     """
 
-    def __init__(self, config: PipelineConfig, columns: tuple[str, ...]):
-        self._config, self._columns = config, columns
+    TRAIN_ITEMS = "train_items"
 
-    def process(self, element, items: SideTable | None, users_default: tuple | None) -> Iterator:
-        user, grouped = element
-        interactions = sorted(grouped["interactions"])  # log order: file, then row
-        if interactions:  # else a user of the users table without interactions
-            yield from self._split(user, interactions, list(grouped["users"]), items, users_default)
+    def __init__(self, config: PipelineConfig):
+        self._config = config
 
-    def _split(self, user, interactions, user_rows, items, users_default) -> Iterator:
-        user_features = user_rows[0] if user_rows else users_default
+    def process(self, element, items: pd.DataFrame | None):
+        _, grouped = element
+        blocks = list(grouped["interactions"])
+        if not blocks:
+            return
+        user_blocks = list(grouped.get("users", ()))
+        users = pd.concat(user_blocks) if user_blocks else None
+        frame = pd.concat(blocks, ignore_index=True).sort_values(["_file", "_row"], kind="stable")
+        frame = frame.reset_index(drop=True)
+        frame = tables.join_side_features(frame, users, "user")
+        frame = tables.join_side_features(frame, items, "item")
         config = self._config
-        has_time = config.interactions.timestamp is not None
-        times = np.array([r[4] for r in interactions], dtype=np.int64) if has_time else None
-        is_eval = splits.held_out(user, len(interactions), times, config.split, config.task)
-        rows = [self._row(user, r, user_features, items) for r in interactions]
-        order = np.lexsort((np.arange(len(rows)), times)) if has_time else range(len(rows))
-        held = []
-        for i in order:
-            if is_eval[i]:
-                held.append(i)
-                yield beam.pvalue.TaggedOutput(splits.HELDOUT, rows[i])
-            else:
-                yield beam.pvalue.TaggedOutput(splits.TRAIN, rows[i])
-        evaluation = held
-        if config.task != "rating":  # one row per pair, the last; none already in train
-            trained = {interactions[i][2] for i in range(len(rows)) if not is_eval[i]}
-            last = {interactions[i][2]: i for i in held}
-            evaluation = [i for i in held if last[interactions[i][2]] == i]
-            evaluation = [i for i in evaluation if interactions[i][2] not in trained]
-        for i in evaluation:
-            yield beam.pvalue.TaggedOutput(splits.EVAL, rows[i])
-
-    def _row(self, user: str, interaction: tuple, user_features, items: SideTable | None) -> tuple:
-        _, _, item, *values = interaction
-        fields = dict(zip(_FIELDS, (item, *values)))
-        fields[keys.USER_ID] = user
-        if user_features is not None:
-            fields.update(zip(self._user_names, user_features))
-        if items is not None:
-            fields.update(zip(items.names, items.rows.get(item, items.default)))
-        return tuple(fields.get(name) for name in self._columns)
-
-    def setup(self):
-        self._user_names = _user_names(self._config)
+        local = dataclasses.replace(config.split, drop_unseen_items=False)
+        parts = splits.split_interactions(frame, local, config.task)
+        for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL):
+            if len(parts[name]):
+                yield beam.pvalue.TaggedOutput(name, parts[name])
+        for item in parts[splits.TRAIN][keys.ITEM_ID].unique():
+            yield beam.pvalue.TaggedOutput(self.TRAIN_ITEMS, item)
 
 
-def _user_names(config: PipelineConfig) -> tuple[str, ...]:
-    """The user side features, in the order `tables.load_entities` gives them."""
-    users = config.users
-    if users is None:
-        return ()
-    return tuple(
-        keys.side_feature("user", c) for c in (*users.categorical, *users.hashed, *users.numeric)
-    )
+def _seen_only(frame: pd.DataFrame, trained) -> Iterator[pd.DataFrame]:
+    kept = frame[frame[keys.ITEM_ID].isin(set(trained))]
+    if len(kept):
+        yield kept
 
 
-def catalog_rows(
-    items: SideTable, users_default: tuple | None, user_names: tuple[str, ...], spec: FeatureSpec
-) -> Iterator[tuple]:
-    """One row per item of the items table, with empty interaction fields.
-
-    Interaction fields are empty (numbers without a value, timestamp 0), user
-    features those of an unknown user.
-    """
-    empty = {"bytes": "", "float": None, "int": 0}
-    blank = {name: empty[kind] for name, kind in spec.raw_types().items()}
-    if users_default is not None:
-        blank.update(zip(user_names, users_default))
-    for item, features in items.rows.items():
-        fields = dict(blank)
-        fields[keys.ITEM_ID] = item
-        fields.update(zip(items.names, features))
-        yield tuple(fields.values())
+def encode_frames(frame: pd.DataFrame, spec: FeatureSpec) -> Iterator[bytes]:
+    """Serialized tf.Examples of a frame's rows, encoded a batch at a time."""
+    for start in range(0, len(frame), _ENCODE_BATCH):
+        part = frame.iloc[start : start + _ENCODE_BATCH]
+        yield from example_coder.RecordBatchToExamples(frame_to_record_batch(part, spec))
 
 
-def rows_to_record_batch(rows: list[tuple], spec: FeatureSpec) -> pa.RecordBatch:
-    """Row tuples (in `spec.raw_types()` order) as a RecordBatch of one-value lists.
+def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBatch:
+    """Columns of the feature spec as a RecordBatch of one-value lists.
 
-    None and NaN become null lists, which encode as features without a value,
-    as TFX's CsvExampleGen writes empty cells.
+    Empty numeric cells (NaN, such as a view without a rating) become null
+    lists, which encode as features without a value, as TFX's CsvExampleGen
+    writes empty cells.
     """
     arrays = []
     names = list(spec.raw_types())
-    for position, kind in enumerate(spec.raw_types().values()):
-        column = [row[position] for row in rows]
+    for name, kind in spec.raw_types().items():
+        column = frame[name]
         if kind == "bytes":
-            values = [v if isinstance(v, bytes) else str(v or "").encode() for v in column]
+            values = [v if isinstance(v, bytes) else str(v).encode() for v in column]
             missing = np.zeros(len(values), dtype=bool)
             typed = pa.array(values, type=pa.binary())
         else:
-            numbers = np.array(
-                [math.nan if v is None else float(v) for v in column], dtype=np.float64
-            )
-            missing = np.isnan(numbers)
             dtype = np.float32 if kind == "float" else np.int64
+            numbers = column.to_numpy(dtype=np.float64)
+            missing = np.isnan(numbers)
             typed = pa.array(numbers[~missing].astype(dtype))
         offsets = np.concatenate([[0], np.cumsum(~missing)]).astype(np.int32)
         arrays.append(pa.ListArray.from_arrays(pa.array(offsets), typed, mask=pa.array(missing)))
     return pa.RecordBatch.from_arrays(arrays, names)
 
 
-def encode_rows(rows: list[tuple], spec: FeatureSpec) -> list[bytes]:
-    return example_coder.RecordBatchToExamples(rows_to_record_batch(rows, spec))
-
-
-def _keep_seen(row: tuple, trained: dict) -> bool:
-    return row[1] in trained  # position 1 is the item id (spec.raw_types() order)
+def _catalog(items: pd.DataFrame, kinds: dict[str, str], users: pd.DataFrame | None):
+    return tables.catalog_frame(items, users, kinds)
 
 
 def _unit_problems(units: list[tuple[str, str]]) -> Iterator[tuple]:
@@ -302,28 +247,34 @@ def _unit_problems(units: list[tuple[str, str]]) -> Iterator[tuple]:
 
 
 @beam.ptransform_fn
-def ReadSplits(
-    pipeline: beam.Pipeline, config: PipelineConfig, files: list[str]
+def ReadSplits(  # Beam's naming of PTransforms
+    pipeline: beam.Pipeline, config: PipelineConfig, files: list[str], data_bytes: int
 ) -> dict[str, beam.PCollection]:
     """Encoded tf.Examples of every split, and the problems found on the way.
+
+    Args:
+      config: The data settings.
+      files: The interaction files, in log order.
+      data_bytes: Their size, which sets the number of user shards.
 
     Returns:
       {"train", "eval", "heldout"[, "catalog"]: PCollection of serialized
       tf.Examples, PROBLEMS: PCollection of problem records}.
     """
     spec = FeatureSpec.from_config(config)
-    columns = tuple(spec.raw_types())
+    shards = shard_count(data_bytes)
     logs = (
         pipeline
         | "LogFiles" >> beam.Create(list(enumerate(files)))
         | "SpreadFiles" >> beam.Reshuffle()
         | "ReadLog"
-        >> beam.ParDo(ReadInteractions(config)).with_outputs(PROBLEMS, _UNITS, main="rows")
+        >> beam.ParDo(ReadInteractions(config, shards)).with_outputs(PROBLEMS, _UNITS, main="rows")
     )
     problems = [logs[PROBLEMS]]
     problems.append(
         logs["rows"]
-        | "CountLog" >> beam.combiners.Count.Globally()
+        | "LogRows" >> beam.Map(lambda pair: len(pair[1]))
+        | "CountLog" >> beam.CombineGlobally(sum)
         | "EmptyLog" >> beam.FlatMap(_empty_log, config=config, path=files[0])
     )
     units = logs[_UNITS] | "Units" >> beam.combiners.ToList()
@@ -341,49 +292,44 @@ def ReadSplits(
         )
         problems.append(read[PROBLEMS])
         side[entity] = read["table"]
-    items = beam.pvalue.AsSingleton(side["item"], default_value=None) if side["item"] else None
+
+    def as_side(entity):
+        table = side[entity]
+        return beam.pvalue.AsSingleton(table, default_value=None) if table is not None else None
+
+    grouped = {"interactions": logs["rows"]}
     if side["user"] is not None:
-        user_rows = side["user"] | "UserRows" >> beam.FlatMap(lambda t: t.rows.items())
-        users_default = beam.pvalue.AsSingleton(
-            side["user"] | "UsersDefault" >> beam.Map(lambda t: t.default)
+        grouped["users"] = side["user"] | "UserShards" >> beam.FlatMap(
+            lambda users: _by_shard(users, users.index.to_series(), shards)
         )
-    else:
-        user_rows = pipeline | "NoUsers" >> beam.Create([])
-        users_default = None
-    grouped = {"interactions": logs["rows"], "users": user_rows} | "ByUser" >> beam.CoGroupByKey()
-    parts = grouped | "SplitUsers" >> beam.ParDo(
-        SplitUser(config, columns), items=items, users_default=users_default
-    ).with_outputs(splits.TRAIN, splits.HELDOUT, splits.EVAL)
-    rows = {name: parts[name] for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL)}
+    parts = (
+        grouped
+        | "ByUserShard" >> beam.CoGroupByKey()
+        | "SplitShards"
+        >> beam.ParDo(SplitShard(config), items=as_side("item")).with_outputs(
+            splits.TRAIN, splits.HELDOUT, splits.EVAL, SplitShard.TRAIN_ITEMS
+        )
+    )
+    frames = {name: parts[name] for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL)}
     if config.split.drop_unseen_items:
-        trained = beam.pvalue.AsDict(
-            rows[splits.TRAIN]
-            | "TrainItems" >> beam.Map(lambda r: (r[1], None))
-            | "DistinctTrainItems" >> beam.Distinct()
+        trained = parts[SplitShard.TRAIN_ITEMS] | "DistinctTrainItems" >> beam.Distinct()
+        frames[splits.EVAL] = frames[splits.EVAL] | "KeepSeenItems" >> beam.FlatMap(
+            _seen_only, trained=beam.pvalue.AsList(trained)
         )
-        rows[splits.EVAL] = rows[splits.EVAL] | "KeepSeenItems" >> beam.Filter(
-            _keep_seen, trained=trained
-        )
-    eval_count = rows[splits.EVAL] | "CountEval" >> beam.combiners.Count.Globally()
     problems.append(
-        eval_count
-        | "EmptyEval"
-        >> beam.FlatMap(_empty_eval, path=files[0] if files else config.interactions.path)
+        frames[splits.EVAL]
+        | "EvalRows" >> beam.Map(len)
+        | "CountEval" >> beam.CombineGlobally(sum)
+        | "EmptyEval" >> beam.FlatMap(_empty_eval, path=files[0])
     )
     if config.items is not None:
-        user_names = _user_names(config)
-        rows[splits.CATALOG] = side["item"] | "Catalog" >> beam.FlatMap(
-            lambda table, default: catalog_rows(table, default, user_names, spec),
-            default=users_default,
+        kinds = spec.raw_types()
+        frames[splits.CATALOG] = side["item"] | "Catalog" >> beam.Map(
+            _catalog, kinds, as_side("user")
         )
     encoded = {
-        name: (
-            part
-            | f"Batch[{name}]"
-            >> beam.BatchElements(min_batch_size=256, max_batch_size=_ENCODE_BATCH)
-            | f"Encode[{name}]" >> beam.FlatMap(encode_rows, spec=spec)
-        )
-        for name, part in rows.items()
+        name: part | f"Encode[{name}]" >> beam.FlatMap(encode_frames, spec=spec)
+        for name, part in frames.items()
     }
     encoded[PROBLEMS] = problems | "AllProblems" >> beam.Flatten()
     return encoded

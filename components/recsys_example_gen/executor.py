@@ -96,9 +96,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if span is not None and spans.has_spans(template) and config.interactions.span_window > 1:
             # The driver resolved one span; a window adds the ones before it.
             _, pattern = spans.select(template, int(span), config.interactions.span_window)
-        parts = pipeline | "ReadSplits" >> beam_data.ReadSplits(
-            config, interaction_files(config, pattern)
-        )
+        files = interaction_files(config, pattern)
+        data_bytes = sum(tf.io.gfile.stat(f).length for f in files)
+        parts = pipeline | "ReadSplits" >> beam_data.ReadSplits(config, files, data_bytes)
         _ = (
             parts[beam_data.PROBLEMS]
             | "GatherProblems" >> beam.combiners.ToList()

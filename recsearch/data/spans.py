@@ -19,6 +19,11 @@ def fill(path: str, span: int) -> str:
     return _SPAN.sub(lambda m: str(span).zfill(int(m.group(1) or 0)), path)
 
 
+def any_span(path: str) -> str:
+    """The glob of every span's files."""
+    return _SPAN.sub("*", path)
+
+
 def available(path: str) -> list[int]:
     """Span numbers with at least one matching file, ascending."""
     pattern = _SPAN.sub("*", path)

@@ -262,17 +262,38 @@ def load_all(
     frame = join_side_features(join_side_features(interactions, users, "user"), items, "item")
     if items is None:
         return frame, None
+    kinds = {
+        column: "float"
+        if pd.api.types.is_float_dtype(frame[column])
+        else "int"
+        if pd.api.types.is_integer_dtype(frame[column])
+        else "bytes"
+        for column in frame.columns
+        if not column.startswith("_")
+    }
+    return frame, catalog_frame(items, users, kinds)
+
+
+def catalog_frame(
+    items: pd.DataFrame, users: pd.DataFrame | None, columns: dict[str, str]
+) -> pd.DataFrame:
+    """One row per item of the items table, shaped like a joined interaction.
+
+    Args:
+      items: The items table (`load_entities`).
+      users: The users table, or None: a catalog row's user features are
+        those of an unknown user (empty text, the table's mean).
+      columns: The joined log's columns and their kinds (float, int, bytes).
+    """
     catalog = items.reset_index().rename(columns={"id": keys.ITEM_ID})
-    catalog[keys.USER_ID] = ""
-    for column in frame.columns:
-        if column in catalog.columns or column.startswith("_"):
+    for column, kind in columns.items():
+        if column in catalog.columns:
             continue
-        if pd.api.types.is_float_dtype(frame[column]):
-            catalog[column] = (
-                frame[column].mean() if column.startswith(keys.USER_PREFIX) else np.nan
-            )
-        elif pd.api.types.is_integer_dtype(frame[column]):
+        if kind == "float":
+            known = users is not None and column in users.columns
+            catalog[column] = users[column].mean() if known else np.nan
+        elif kind == "int":
             catalog[column] = 0
         else:
             catalog[column] = ""
-    return frame, catalog[[c for c in frame.columns if not c.startswith("_")]]
+    return catalog[list(columns)]
