@@ -171,7 +171,7 @@ class SplitShard(beam.DoFn):
         self._config = config
 
     def process(self, element, items: pd.DataFrame | None):
-        _, grouped = element
+        shard, grouped = element
         blocks = list(grouped["interactions"])
         if not blocks:
             return
@@ -186,15 +186,16 @@ class SplitShard(beam.DoFn):
         parts = splits.split_interactions(frame, local, config.task)
         for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL):
             if len(parts[name]):
-                yield beam.pvalue.TaggedOutput(name, parts[name])
+                yield beam.pvalue.TaggedOutput(name, (shard, parts[name]))
         for item in parts[splits.TRAIN][keys.ITEM_ID].unique():
             yield beam.pvalue.TaggedOutput(self.TRAIN_ITEMS, item)
 
 
-def _seen_only(frame: pd.DataFrame, trained) -> Iterator[pd.DataFrame]:
+def _seen_only(element: tuple[int, pd.DataFrame], trained) -> Iterator[tuple]:
+    shard, frame = element
     kept = frame[frame[keys.ITEM_ID].isin(set(trained))]
     if len(kept):
-        yield kept
+        yield shard, kept
 
 
 def encode_frames(frame: pd.DataFrame, spec: FeatureSpec) -> Iterator[bytes]:
@@ -202,6 +203,26 @@ def encode_frames(frame: pd.DataFrame, spec: FeatureSpec) -> Iterator[bytes]:
     for start in range(0, len(frame), _ENCODE_BATCH):
         part = frame.iloc[start : start + _ENCODE_BATCH]
         yield from example_coder.RecordBatchToExamples(frame_to_record_batch(part, spec))
+
+
+def write_shard(element: tuple[int, pd.DataFrame], directory: str, spec: FeatureSpec) -> int:
+    """Writes one shard of a split as a GZIP TFRecord file; returns its row count.
+
+    The file is named by the shard, so a retried bundle rewrites the same file
+    instead of adding a second copy (a failed run publishes nothing, so a file
+    cut short by a crash is never read).
+    """
+    import tensorflow as tf
+
+    shard, frame = element
+    tf.io.gfile.makedirs(directory)
+    path = f"{directory}/part-{shard:05d}.tfrecord.gz"
+    # Level 1: about three times faster to write than zlib's default, files ~15% larger.
+    options = tf.io.TFRecordOptions(compression_type="GZIP", compression_level=1)
+    with tf.io.TFRecordWriter(path, options) as w:
+        for record in encode_frames(frame, spec):
+            w.write(record)
+    return len(frame)
 
 
 def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBatch:
@@ -230,7 +251,7 @@ def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBa
 
 
 def _catalog(items: pd.DataFrame, kinds: dict[str, str], users: pd.DataFrame | None):
-    return tables.catalog_frame(items, users, kinds)
+    return 0, tables.catalog_frame(items, users, kinds)
 
 
 def _unit_problems(units: list[tuple[str, str]]) -> Iterator[tuple]:
@@ -248,18 +269,23 @@ def _unit_problems(units: list[tuple[str, str]]) -> Iterator[tuple]:
 
 @beam.ptransform_fn
 def ReadSplits(  # Beam's naming of PTransforms
-    pipeline: beam.Pipeline, config: PipelineConfig, files: list[str], data_bytes: int
+    pipeline: beam.Pipeline,
+    config: PipelineConfig,
+    files: list[str],
+    data_bytes: int,
+    split_dirs: dict[str, str],
 ) -> dict[str, beam.PCollection]:
-    """Encoded tf.Examples of every split, and the problems found on the way.
+    """Writes every split as sharded GZIP TFRecords of tf.Examples.
 
     Args:
       config: The data settings.
       files: The interaction files, in log order.
       data_bytes: Their size, which sets the number of user shards.
+      split_dirs: Where each split is written (train, eval, heldout, catalog).
 
     Returns:
-      {"train", "eval", "heldout"[, "catalog"]: PCollection of serialized
-      tf.Examples, PROBLEMS: PCollection of problem records}.
+      {split: PCollection of the row count of each file written, PROBLEMS:
+      PCollection of problem records}.
     """
     spec = FeatureSpec.from_config(config)
     shards = shard_count(data_bytes)
@@ -327,12 +353,13 @@ def ReadSplits(  # Beam's naming of PTransforms
         frames[splits.CATALOG] = side["item"] | "Catalog" >> beam.Map(
             _catalog, kinds, as_side("user")
         )
-    encoded = {
-        name: part | f"Encode[{name}]" >> beam.FlatMap(encode_frames, spec=spec)
+    written = {
+        name: part | f"Write[{name}]" >> beam.Map(write_shard, split_dirs[name], spec)
         for name, part in frames.items()
+        if name in split_dirs
     }
-    encoded[PROBLEMS] = problems | "AllProblems" >> beam.Flatten()
-    return encoded
+    written[PROBLEMS] = problems | "AllProblems" >> beam.Flatten()
+    return written
 
 
 def _empty_log(count: int, config: PipelineConfig, path: str) -> Iterator[tuple]:

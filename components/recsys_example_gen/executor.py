@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from typing import Any
 
@@ -64,6 +65,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         outputs = output_dict[standard_component_specs.EXAMPLES_KEY]
         examples = artifact_utils.get_single_instance(outputs)
         self._problems_path = os.path.join(examples.uri, PROBLEMS_FILE)
+        self._examples = outputs
         super().Do(input_dict, output_dict, exec_properties)
         if not tf.io.gfile.exists(self._problems_path):
             return
@@ -98,14 +100,27 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             _, pattern = spans.select(template, int(span), config.interactions.span_window)
         files = interaction_files(config, pattern)
         data_bytes = sum(tf.io.gfile.stat(f).length for f in files)
-        parts = pipeline | "ReadSplits" >> beam_data.ReadSplits(config, files, data_bytes)
+        names = example_gen_utils.generate_output_split_names(input_config, output_config)
+        dirs = {name: artifact_utils.get_split_uri(self._examples, name) for name in names}
+        parts = pipeline | "ReadSplits" >> beam_data.ReadSplits(config, files, data_bytes, dirs)
         _ = (
             parts[beam_data.PROBLEMS]
             | "GatherProblems" >> beam.combiners.ToList()
             | "WriteProblems" >> beam.Map(_write_problems, path=self._problems_path)
         )
-        names = example_gen_utils.generate_output_split_names(input_config, output_config)
-        return {name: parts[name] for name in names}
+        for name in names:
+            _ = (
+                parts[name]
+                | f"Rows[{name}]" >> beam.CombineGlobally(sum)
+                | f"Log[{name}]" >> beam.Map(_log_rows, name)
+            )
+        # The splits are written already, in shards named by user shard (beam_data);
+        # TFX's writer adds an empty file to each.
+        return {name: pipeline | f"Written[{name}]" >> beam.Create([]) for name in names}
+
+
+def _log_rows(rows: int, split: str) -> None:
+    logging.info("RecsysExampleGen: split %s has %d rows", split, rows)
 
 
 def _write_problems(records: list[tuple], path: str) -> None:
