@@ -519,6 +519,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.write_docs:
             for block, text in quality_bench.protocol_blocks(result).items():
                 docs.replace_block(args.write_docs, block, text)
+    elif args.which == "scale":
+        from recsearch.bench import scale_bench
+
+        sizes = [scale_bench.parse_size(s) for s in args.sizes.split(",")]
+        contents = [c.strip() for c in args.content.split(",")]
+        unknown = sorted(set(contents) - {"ids", "full"})
+        if unknown:
+            raise RecsearchError(f"--content: unknown {', '.join(unknown)} (known: ids, full)")
+        scale_bench.run(sizes, contents, args.output, write_docs=args.write_docs)
     elif args.which == "content":
         from recsearch.bench import content_bench, docs
 
@@ -668,13 +677,33 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
-        choices=["pipeline", "freshness", "objective", "serving", "content", "ann", "quality"],
+        choices=[
+            "pipeline",
+            "freshness",
+            "objective",
+            "serving",
+            "content",
+            "ann",
+            "quality",
+            "scale",
+        ],
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
         "objective: the sample shop trained toward purchases and toward any event; "
         "serving: recommend latency and load; "
         "content: text and image search, cold start; ann: ScaNN against brute force; "
-        "quality: the model zoo against Surprise, implicit and EASE on shared splits",
+        "quality: the model zoo against Surprise, implicit and EASE on shared splits; "
+        "scale: the whole pipeline on the generated shop at growing sizes",
+    )
+    bench.add_argument(
+        "--sizes",
+        default="1m,3m,10m",
+        help="bench scale: interactions per run, comma-separated (1m, 300k, 5000)",
+    )
+    bench.add_argument(
+        "--content",
+        default="ids,full",
+        help="bench scale: ids (the log alone), full (text, images, side tables) or both",
     )
     bench.add_argument(
         "--protocols",

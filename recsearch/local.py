@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -12,7 +13,7 @@ from recsearch import errors
 from recsearch.data import spans, tables
 from recsearch.data.splits import split_interactions
 from recsearch.modules.features import FeatureSpec
-from recsearch.progress import ComponentProgress, captured_logs
+from recsearch.progress import ComponentProgress, MemorySampler, captured_logs
 from recsearch.results import RunSummary, connection_config, summarize
 
 
@@ -221,6 +222,7 @@ def run(
     quiet: bool = False,
     span: int | None = None,
     rows: dict[str, int] | None = None,
+    measure_memory: bool = False,
 ) -> RunSummary:
     """Checks the data, runs the pipeline with LocalDagRunner and summarises the run.
 
@@ -251,11 +253,13 @@ def run(
         if rows:
             print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
         print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
-    with captured_logs(log_path, progress):
+    sampler = MemorySampler(progress) if measure_memory else contextlib.nullcontext()
+    with captured_logs(log_path, progress), sampler:
         run_dag(pipeline)
     with captured_logs(log_path, ComponentProgress(0, stream=None)):
         summary = summarize(paths.metadata, config.name)
     summary.timings = dict(progress.timings)
+    summary.peak_rss = dict(progress.peak_rss)
     return summary
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -34,6 +36,14 @@ class ComponentProgress(logging.Handler):
         self.cached: set[str] = set()
         self._current: str | None = None
         self._started = 0.0
+        # Peak resident memory of this process and its children (Beam's workers), in bytes,
+        # per component; filled while a `MemorySampler` runs.
+        self.peak_rss: dict[str, int] = {}
+
+    @property
+    def current(self) -> str | None:
+        """The component running now."""
+        return self._current
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -93,3 +103,51 @@ def captured_logs(path: str, progress: logging.Handler):
             lg.setLevel(level)
             lg.propagate = propagate
         file_handler.close()
+
+
+def tree_rss(pid: int | None = None) -> int:
+    """Resident memory of a process and all its descendants, in bytes (Linux /proc)."""
+    root = pid or os.getpid()
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: the parent
+        rss[int(entry)] = int(fields[21]) * page  # fields[21]: resident pages
+    total, stack = 0, [root]
+    while stack:
+        pid_ = stack.pop()
+        total += rss.get(pid_, 0)
+        stack += children.get(pid_, [])
+    return total
+
+
+class MemorySampler:
+    """Samples the process tree's resident memory into `progress.peak_rss` per component."""
+
+    def __init__(self, progress: ComponentProgress, interval: float = 0.25):
+        self._progress, self._interval = progress, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            name = self._progress.current
+            if name is not None:
+                peak = self._progress.peak_rss
+                peak[name] = max(peak.get(name, 0), tree_rss())

@@ -24,6 +24,8 @@ class RunSummary:
       report: Path of the run's HTML report, if one was written.
       model_run: The Trainer's run directory (logs, history, warm-start report).
       timings: Seconds per component, when the run was watched.
+      peak_rss: Peak resident bytes per component (with its Beam workers),
+        when measured.
       served_data: Which interactions the judged and the served model saw.
       selection: With `model: auto`, one line per candidate and why the winner won.
       event_metrics: The candidate's metrics per event type (with an event column).
@@ -39,6 +41,7 @@ class RunSummary:
     report: str | None = None
     model_run: str | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    peak_rss: dict[str, int] = dataclasses.field(default_factory=dict)
     served_data: str = ""
     selection: list[str] = dataclasses.field(default_factory=list)
     event_metrics: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
