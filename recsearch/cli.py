@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from recsearch import errors
 from recsearch.errors import RecsearchError
 
 DEFAULT_OUTPUT = "out"
@@ -718,11 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_error(error: BaseException) -> RecsearchError | None:
-    while error is not None:
-        if isinstance(error, RecsearchError):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
+    return errors.find_cause(error, RecsearchError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,9 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
+from typing import TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 
 class RecsearchError(Exception):
@@ -104,6 +107,15 @@ def collecting() -> Iterator[list[RecsearchError]]:
         raise found[0]
     if found:
         raise Problems(found)
+
+
+def find_cause(error: BaseException | None, kind: type[E]) -> E | None:
+    """The first error of `kind` along `error`'s chain of causes (TFX wraps executor errors)."""
+    while error is not None:
+        if isinstance(error, kind):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def flatten(error: BaseException) -> list[BaseException]:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from recsearch import errors
 from recsearch.errors import ConfigError, DataError, Problems, collecting, report
 
 
@@ -32,3 +33,15 @@ def test_a_crash_after_reported_problems_reports_them():
         raise KeyError("follows from the first")
     with pytest.raises(KeyError), collecting():
         raise KeyError("nothing was reported: a real bug")
+
+
+def test_find_cause_walks_the_chain_tfx_wraps_errors_in():
+    try:
+        try:
+            raise errors.AnomaliesError("feature 'x'")
+        except errors.AnomaliesError as inner:
+            raise RuntimeError("executor failed") from inner
+    except RuntimeError as outer:
+        found = errors.find_cause(outer, errors.RecsearchError)
+        assert isinstance(found, errors.AnomaliesError) and "feature 'x'" in str(found)
+        assert errors.find_cause(outer, KeyError) is None

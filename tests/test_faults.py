@@ -17,7 +17,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from recsearch import bundle, local, testing
 from recsearch.config import load_config
-from recsearch.errors import AnomaliesError
+from recsearch.errors import AnomaliesError, find_cause
 from recsearch.results import connection_config
 
 pytestmark = pytest.mark.slow
@@ -42,11 +42,9 @@ def _shop(sample_dir, tmp_path, schema, overrides=None):
 
 
 def _gate_error(error):
-    while error is not None:
-        if isinstance(error, AnomaliesError):
-            return str(error)
-        error = error.__cause__ or error.__context__
-    raise AssertionError("the run did not stop at the DataGate")
+    found = find_cause(error, AnomaliesError)
+    assert found is not None, "the run did not stop at the DataGate"
+    return str(found)
 
 
 @pytest.mark.parametrize(
