@@ -50,6 +50,14 @@ def mean_metrics(ranks_per_user: list[np.ndarray], k: int) -> dict[str, float]:
     return {m: float(np.mean([row[m] for row in rows])) for m in METRICS}
 
 
+def grouped_metrics(users: np.ndarray, ranks: np.ndarray, k: int) -> dict[str, float]:
+    """Metrics of ranks given one per relevant item, grouped by their user and averaged."""
+    users, ranks = np.asarray(users), np.asarray(ranks)
+    order = np.argsort(users, kind="stable")
+    _, starts = np.unique(users[order], return_index=True)
+    return mean_metrics(np.split(ranks[order], starts[1:]), k)
+
+
 def ranks_of(scores: np.ndarray, relevant: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
     """Ranks of `relevant` item indices in one user's score vector.
 

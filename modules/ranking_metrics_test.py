@@ -57,3 +57,13 @@ def test_bad_arguments_raise():
 
 def test_catalog_coverage():
     assert rm.catalog_coverage(np.array([[0, 1], [1, 2]]), catalog_size=10) == pytest.approx(0.3)
+
+
+def test_grouped_metrics_groups_ranks_by_user():
+    # u1: relevant items at ranks 0 and 5; u2: one at rank 2 (out of order on purpose).
+    users = np.array(["u1", "u2", "u1"])
+    ranks = np.array([0, 2, 5])
+    grouped = rm.grouped_metrics(users, ranks, k=3)
+    expected = rm.mean_metrics([np.array([0, 5]), np.array([2])], k=3)
+    assert grouped == expected
+    assert grouped["recall"] == (0.5 + 1.0) / 2  # u1 finds 1 of 2 in the top 3, u2 1 of 1

@@ -1,44 +1,34 @@
 """`recsearch bench pipeline`: the whole pipeline on MovieLens 100K, timed, against popularity.
 
 The pipeline runs with caching off. Popularity and EASE are scored on the very
-split RecsysExampleGen writes (same code, same data) with the same metric
+split RecsysExampleGen writes, read back from its output (same data) with the same metric
 code the Evaluator uses. The pushed bundle is also scored offline from the
 eval examples, as a cross-check of the Evaluator's figures.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import platform
 import resource
 import time
 
-import numpy as np
-
 from recsearch import local
 from recsearch.bench import baselines, docs
-from recsearch.components.recsys_example_gen import executor
-from recsearch.data import movielens
+from recsearch.data import examples, movielens
+from recsearch.modules import features as keys
 from recsearch.modules import ranking_metrics
 from recsearch.results import latest_artifact_uri
 
 
 def bundle_metrics(serving_dir: str, examples_uri: str, k: int) -> dict[str, float]:
     """Ranking metrics of a pushed bundle, from its serving_default ranks on the eval split."""
-    import tensorflow as tf
-
     from recsearch import bundle
+    from recsearch.report import gather
 
-    model = bundle.load(serving_dir)
-    files = tf.io.gfile.glob(os.path.join(examples_uri, "Split-eval", "*"))
-    ranks = collections.defaultdict(list)
-    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096):
-        out = model.signatures["serving_default"](examples=batch)["rank"].numpy()
-        users = tf.io.parse_example(batch, {"user_id": tf.io.FixedLenFeature([], tf.string)})
-        for user, rank in zip(users["user_id"].numpy(), out):
-            ranks[user].append(rank)
-    return ranking_metrics.mean_metrics([np.array(r) for r in ranks.values()], k)
+    evaluation = examples.read_split(examples_uri, "eval", serialized=True)
+    ranks = gather.ranks(bundle.load(serving_dir), evaluation)
+    return ranking_metrics.grouped_metrics(evaluation[keys.USER_ID], ranks, k)
 
 
 def machine() -> str:
@@ -54,15 +44,16 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     summary = local.run(config, output, enable_cache=False)
     wall = time.time() - started
     k = config.evaluation.top_k
-    parts = executor.build_splits(config, config.resolve(config.interactions.path))
-    data = baselines.InteractionMatrix(parts["train"])
-    held = parts["eval"]
-    examples = latest_artifact_uri(
+    examples_uri = latest_artifact_uri(
         os.path.join(os.path.abspath(output), "metadata.sqlite"),
         config.name,
         "Examples",
         producer="RecsysExampleGen",
     )
+    # The very split the pipeline trained and judged on, read back from ExampleGen's output.
+    train = examples.read_split(examples_uri, "train")
+    held = examples.read_split(examples_uri, "eval")
+    data = baselines.InteractionMatrix(train)
     result = {
         "command": "recsearch bench pipeline --data-dir <movielens-100k>",
         "machine": machine(),
@@ -70,10 +61,10 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
         "wall_seconds": round(wall, 1),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "components": {name: round(s, 1) for name, s in summary.timings.items()},
-        "rows": {"train": len(parts["train"]), "eval": len(held), "users": held.user_id.nunique()},
+        "rows": {"train": len(train), "eval": len(held), "users": held.user_id.nunique()},
         "models": {
             "two-tower (Evaluator)": {m: summary.metrics[f"{m}@{k}"] for m in ("recall", "ndcg")},
-            "two-tower (bundle, offline)": bundle_metrics(summary.serving_dir, examples, k),
+            "two-tower (bundle, offline)": bundle_metrics(summary.serving_dir, examples_uri, k),
             "popularity": baselines.evaluate_scores(data, held, baselines.popularity_scores(data)),
             "EASE (l2=100)": baselines.evaluate_scores(data, held, baselines.ease_scores(data)),
         },

@@ -112,8 +112,12 @@ def popularity_buckets(train: pd.DataFrame) -> dict[str, str]:
 
 def ranks(model, evaluation: pd.DataFrame) -> np.ndarray:
     """Rank of each eval example's item in its user's full ranking (serving_default)."""
+    return example_ranks(model, list(evaluation["serialized"]))
+
+
+def example_ranks(model, serialized: list[bytes]) -> np.ndarray:
+    """The `serving_default` rank of each serialized eval example's item for its user."""
     out = []
-    serialized = list(evaluation["serialized"])
     for start in range(0, len(serialized), 4096):
         batch = tf.constant(serialized[start : start + 4096])
         out.append(model.signatures["serving_default"](examples=batch)["rank"].numpy())
@@ -135,12 +139,11 @@ def sliced_metrics(
         order = {label: i for i, label in enumerate(_bucket_order(column))}
         groups = sorted(frame.groupby(column), key=lambda g: order.get(g[0], len(order)))
         for bucket, group in groups:
-            per_user = [g["rank"].to_numpy() for _, g in group.groupby("user_id")]
-            m = ranking_metrics.mean_metrics(per_user, k)
+            m = ranking_metrics.grouped_metrics(group["user_id"], group["rank"], k)
             rows.append(
                 {
                     column: bucket,
-                    "users": len(per_user),
+                    "users": group["user_id"].nunique(),
                     "eval items": len(group),
                     f"recall@{k}": m["recall"],
                     f"ndcg@{k}": m["ndcg"],
