@@ -1008,3 +1008,18 @@ def _check_semantics(config: PipelineConfig, origin: str) -> None:
 
 def _join(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
+
+
+def update_config_file(directory: str, overrides: dict) -> str:
+    """Rewrites `directory`/config.yaml with top-level sections updated; returns its path."""
+    path = os.path.join(directory, "config.yaml")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key].update(value)
+        else:
+            raw[key] = value
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(raw, f, sort_keys=False)
+    return path

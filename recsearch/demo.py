@@ -16,9 +16,9 @@ import pandas as pd
 
 from recsearch import config as config_lib
 from recsearch import local
+from recsearch.config import update_config_file as write_config
 from recsearch.data import sample
 from recsearch.results import RunSummary
-from recsearch.testing import write_config
 
 SPANS = 3
 

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from recsearch import testing
+from recsearch import config as config_lib
+from recsearch import staging
 from recsearch.config import load_config
 from recsearch.data import movielens, sample
 from recsearch.modules import trainer
@@ -38,10 +39,10 @@ CONTENT_MODEL = {"id_dropout": 0.2, "content_weight": 0.5, "epochs": 10}
 
 def train_bundle(config, work: str):
     """Transform and train with the pipeline's code; returns the loaded bundle."""
-    _, graph, transformed = testing.transform_sample(config, os.path.join(work, "data"))
+    _, graph, transformed = staging.transform_sample(config, os.path.join(work, "data"))
     serving_dir = os.path.join(work, "bundle")
     trainer.run_fn(
-        testing.fn_args(config, transformed, graph, serving_dir, os.path.join(work, "run"))
+        staging.fn_args(config, transformed, graph, serving_dir, os.path.join(work, "run"))
     )
     return tf.saved_model.load(serving_dir)
 
@@ -73,7 +74,7 @@ def shop(work: str) -> dict:
     events[~events["item_id"].isin(cold)].to_csv(
         os.path.join(directory, "interactions.csv"), index=False
     )
-    testing.write_config(directory, {"model": CONTENT_MODEL, "serving": {"top_k": 20}})
+    config_lib.update_config_file(directory, {"model": CONTENT_MODEL, "serving": {"top_k": 20}})
     model = train_bundle(load_config(config_path), os.path.join(work, "shop-run"))
     signatures = model.signatures
     category = dict(zip(items["item_id"], items["category"]))

@@ -35,7 +35,7 @@ def build_synthetic_bundle(
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from recsearch import testing
+    from recsearch import staging
     from recsearch.config import load_config
     from recsearch.data import sample
     from recsearch.modules import serving
@@ -44,7 +44,7 @@ def build_synthetic_bundle(
 
     work = tempfile.mkdtemp(prefix="recsearch-bench-")
     config = load_config(sample.write(work, sample.SampleSpec(users=1000, items=200, days=20)))
-    _, graph, _ = testing.transform_sample(config, os.path.join(work, "t"))
+    _, graph, _ = staging.transform_sample(config, os.path.join(work, "t"))
     tft_output = tft.TFTransformOutput(graph)
     users = [v.decode() for v in tft_output.vocabulary_by_name("user_id")]
     rng = np.random.default_rng(0)
