@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -65,6 +66,19 @@ class Check:
     passed: bool
     detail: str
     figures: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def sample_users(evaluation: pd.DataFrame, limit: int) -> tuple[list[str], pd.DataFrame]:
+    """The eval users (sorted) and their rows; a seeded sample of `limit` users above it.
+
+    The checks that call the bundle once per user stay bounded on a large log.
+    """
+    users = sorted(set(evaluation[keys.USER_ID]))
+    if len(users) <= limit:
+        return users, evaluation
+    logging.info("ReleaseGate: checks on a seeded sample of %d of %d eval users", limit, len(users))
+    users = sorted(np.random.default_rng(0).choice(users, limit, replace=False).tolist())
+    return users, evaluation[evaluation[keys.USER_ID].isin(set(users))]
 
 
 @dataclasses.dataclass

@@ -83,3 +83,17 @@ def test_popularity_is_scored_by_hand_on_the_same_split():
     assert "recall@2 0.7500 (candidate 0.5000, 0.67x)" in result.detail
     ratings = checks.popularity_check(train, held, view, {"rmse": 0.9}, checks.GateConfig())
     assert ratings.detail == "not comparable for this task"
+
+
+def test_sample_users_bounds_the_per_user_checks():
+    import pandas as pd
+
+    evaluation = pd.DataFrame(
+        {"user_id": [f"u{i % 50}" for i in range(200)], "item_id": ["i"] * 200}
+    )
+    users, rows = checks.sample_users(evaluation, 100)
+    assert len(users) == 50 and len(rows) == 200  # under the limit: everything
+    users, rows = checks.sample_users(evaluation, 10)
+    assert len(users) == 10 and users == sorted(users)
+    assert set(rows["user_id"]) == set(users) and len(rows) == 40
+    assert checks.sample_users(evaluation, 10)[0] == users  # seeded: the same sample

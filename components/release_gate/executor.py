@@ -23,6 +23,10 @@ from recsearch.modules import trainer
 REPORT_FILE = "release_report.json"
 
 
+# Eval users the catalog, data and index checks look at (a seeded sample above this).
+MAX_USERS = 20_000
+
+
 def run_checks(
     candidate_dir: str,
     baseline_dir: str | None,
@@ -36,14 +40,15 @@ def run_checks(
     The metrics, catalog and data checks judge the candidate (trained on the
     train split, measured on eval); the serving and index checks probe the
     bundle that would be pushed (`release_dir`, the refit, by default the
-    candidate itself).
+    candidate itself). Above `MAX_USERS` eval users, the checks that call
+    the bundle per user look at a seeded sample of them.
     """
     release_dir = release_dir or candidate_dir
     train = examples.read_split(examples_uri, "train")
     evaluation = examples.read_split(examples_uri, "eval")
     candidate = checks.BundleView.load(candidate_dir)
     baseline = checks.BundleView.load(baseline_dir) if baseline_dir else None
-    users = sorted(set(evaluation[keys.USER_ID]))
+    users, evaluation = checks.sample_users(evaluation, MAX_USERS)
     known_user = train[keys.USER_ID].iloc[0]
     known_item = train[keys.ITEM_ID].iloc[0]
     metrics = checks.evaluator_check(evaluation_uri)
