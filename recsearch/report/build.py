@@ -11,6 +11,7 @@ import tensorflow as tf
 from recsearch import config as config_lib
 from recsearch.components.data_gate.executor import read_anomalies
 from recsearch.components.data_gate.executor import report as anomaly_lines
+from recsearch.components.release_gate.checks import sample_users
 from recsearch.data import examples
 from recsearch.modules import features as keys
 from recsearch.modules import selection
@@ -18,6 +19,9 @@ from recsearch.report import gather, plots, render
 from recsearch.results import read_event_metrics, read_metrics, served_data_sentence
 
 SECTIONS = ("verdict", "data", "training", "evaluation", "slices", "samples", "index")
+
+# Eval users the report slices its metrics over (a seeded sample above this).
+SLICE_USERS = 20_000
 
 
 @dataclasses.dataclass
@@ -189,8 +193,10 @@ def build(inputs: ReportInputs) -> Report:
     slices_html = samples_html = '<p class="muted">No model in this run.</p>'
     if inputs.model and config.task != "rating":
         model = tf.saved_model.load(inputs.model)
-        train = examples.read_split(inputs.examples, "train", serialized=True)
+        train = examples.read_split(inputs.examples, "train")
         evaluation = examples.read_split(inputs.examples, "eval", serialized=True)
+        # Bounded: the slices are measured on a seeded sample of eval users.
+        _, evaluation = sample_users(evaluation, SLICE_USERS)
         sliced = gather.sliced_metrics(train, evaluation, gather.ranks(model, evaluation), k)
         slices_html = ""
         for column, frame in sliced.items():
