@@ -237,9 +237,8 @@ def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBa
     for name, kind in spec.raw_types().items():
         column = frame[name]
         if kind == "bytes":
-            values = [v if isinstance(v, bytes) else str(v).encode() for v in column]
-            missing = np.zeros(len(values), dtype=bool)
-            typed = pa.array(values, type=pa.binary())
+            missing = np.zeros(len(column), dtype=bool)
+            typed = _binary(column)
         else:
             dtype = np.float32 if kind == "float" else np.int64
             numbers = column.to_numpy(dtype=np.float64)
@@ -248,6 +247,17 @@ def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBa
         offsets = np.concatenate([[0], np.cumsum(~missing)]).astype(np.int32)
         arrays.append(pa.ListArray.from_arrays(pa.array(offsets), typed, mask=pa.array(missing)))
     return pa.RecordBatch.from_arrays(arrays, names)
+
+
+def _binary(column: pd.Series) -> pa.Array:
+    """A text (or bytes) column as an Arrow binary array, converted in Arrow's C++ loop."""
+    values = column.to_numpy(dtype=object)
+    try:
+        return pa.array(values, type=pa.string()).cast(pa.binary())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # bytes (images), or other values
+        return pa.array(
+            [v if isinstance(v, bytes) else str(v).encode() for v in values], type=pa.binary()
+        )
 
 
 def _catalog(items: pd.DataFrame, kinds: dict[str, str], users: pd.DataFrame | None):

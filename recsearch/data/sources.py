@@ -101,9 +101,9 @@ def read_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Streams one file as frames of strings of about `chunk_rows` rows.
 
-    Each frame has exactly `columns` (missing cells are ""; the configured
-    "no value" tokens become empty cells) plus `_file` and `_row` (1-based,
-    header not counted). The file is never held whole in memory (except a
+    Each frame has exactly `columns` as trimmed text (missing cells are "";
+    the configured "no value" tokens become empty cells) plus `_file` and
+    `_row` (1-based, header not counted). The file is never held whole in memory (except a
     csv/tsv with a separator of several characters).
 
     Raises:
@@ -127,15 +127,8 @@ def read_chunks(
         for column in columns:
             if column not in names:
                 report(DataError(f"unknown column (columns in the file: {known})", path, column))
-        for frame in chunks:
-            frame.columns = [str(c) for c in frame.columns]
-            for column in columns:
-                if column not in frame.columns:
-                    frame[column] = ""  # reported; the other columns are still checked
-            frame = frame[columns].copy()
-            for column in columns:  # the configured "no value" tokens become empty cells
-                missing = frame[column].astype(str).str.strip().isin(source.na_values)
-                frame[column] = frame[column].where(~missing, "")
+        for chunk in chunks:
+            frame = _cleaned(chunk, columns, source.na_values)
             frame["_file"] = path
             frame["_row"] = np.arange(first_row, first_row + len(frame))
             first_row += len(frame)
@@ -144,6 +137,34 @@ def read_chunks(
         raise
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"cannot read the file as {fmt}: {e}", path) from e
+
+
+def _cleaned(chunk, columns: list[str], na_values: tuple[str, ...]) -> pd.DataFrame:
+    """Exactly `columns`, as trimmed text; "no value" tokens and missing columns empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(chunk, pa.RecordBatch):  # trimmed and matched in Arrow, not per cell in Python
+        out = {}
+        for column in columns:
+            if column not in chunk.schema.names:
+                out[column] = pa.array([""] * chunk.num_rows)
+                continue
+            trimmed = pc.utf8_trim_whitespace(chunk.column(column))
+            if na_values:
+                missing = pc.is_in(trimmed, value_set=pa.array(list(na_values), pa.string()))
+                trimmed = pc.if_else(missing, "", trimmed)
+            out[column] = trimmed
+        return pa.table(out).to_pandas()
+    frame = chunk.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = ""  # reported; the other columns are still checked
+            continue
+        values = frame[column].map(lambda v: "" if v is None else str(v)).str.strip()
+        frame[column] = values.where(~values.isin(na_values), "")
+    return frame[columns].copy()
 
 
 def _delimited_chunks(
@@ -192,8 +213,7 @@ def _delimited_chunks(
                     quoted_strings_can_be_null=False,
                 ),
             )
-            for batch in reader:
-                yield batch.to_pandas()
+            yield from reader  # Arrow record batches, cleaned by `_cleaned`
         except pa.ArrowInvalid as e:
             # pyarrow does not say which row; find it (only on this error path).
             with open_file(path) as again:
@@ -305,8 +325,8 @@ def _jsonl_frames(source: Source, path: str, chunk_rows: int) -> Iterator[pd.Dat
 
 
 def text_column(frame: pd.DataFrame, column: str, required: bool) -> pd.Series:
-    """A column as stripped strings; `required` rejects empty cells."""
-    values = frame[column].map(lambda v: "" if v is None else str(v)).str.strip()
+    """A column of a frame read by `read_chunks` (trimmed text); `required` rejects empty cells."""
+    values = frame[column]
     if required:
         empty = values.eq("")
         if empty.any():

@@ -61,6 +61,13 @@ def held_out(user: str, n: int, times: np.ndarray | None, split: Split, task: st
     return is_eval
 
 
+def _pair_codes(frame: pd.DataFrame) -> np.ndarray:
+    """One int64 per (user, item) pair of the frame's rows."""
+    users, _ = pd.factorize(frame[keys.USER_ID])
+    items, item_values = pd.factorize(frame[keys.ITEM_ID])
+    return users.astype(np.int64) * max(len(item_values), 1) + items
+
+
 def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str, pd.DataFrame]:
     """Splits interactions per user into train and eval.
 
@@ -108,14 +115,19 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
     is_eval[position["o"].to_numpy()] = rank_in_user >= sizes - held
 
     train = frame[~is_eval]
-    evaluation = heldout = frame[is_eval]
+    heldout = frame[is_eval]
+    scored = is_eval.copy()  # the held-out rows that are scored
     if split.drop_unseen_items:
-        evaluation = evaluation[evaluation[keys.ITEM_ID].isin(set(train[keys.ITEM_ID]))]
+        scored &= frame[keys.ITEM_ID].isin(set(train[keys.ITEM_ID])).to_numpy()
     if task != "rating":
-        pairs = keys.USER_ID, keys.ITEM_ID
-        seen = pd.MultiIndex.from_frame(train[list(pairs)])
-        in_train = pd.MultiIndex.from_frame(evaluation[list(pairs)]).isin(seen)
-        evaluation = evaluation[~in_train].drop_duplicates(list(pairs), keep="last")
+        pair = _pair_codes(frame)
+        scored &= ~np.isin(pair, pair[~is_eval])  # pairs already in train are not scored
+        # One row per pair, the last (strongest) event.
+        last = np.zeros(len(frame), dtype=bool)
+        positions = np.flatnonzero(scored)
+        last[positions] = ~pd.Series(pair[positions]).duplicated(keep="last").to_numpy()
+        scored &= last
+    evaluation = frame[scored]
     parts = {TRAIN: train, EVAL: evaluation, HELDOUT: heldout}
     if keys.TIMESTAMP in frame:
         parts = {k: v.sort_values(keys.TIMESTAMP, kind="stable") for k, v in parts.items()}
