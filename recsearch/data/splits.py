@@ -40,27 +40,6 @@ def method_for(split: Split, has_timestamps: bool) -> str:
     return split.method
 
 
-def held_out(user: str, n: int, times: np.ndarray | None, split: Split, task: str) -> np.ndarray:
-    """Which of one user's n interactions (in log order) are held out.
-
-    The same rule as `split_interactions`, for one user at a time; `times`
-    are the interactions' timestamps, None when the log has none.
-    """
-    order = np.arange(n)
-    if method_for(split, times is not None) == "temporal":
-        position = np.lexsort((order, times))
-    else:
-        position = np.argsort(user_draws(split.seed, user, n), kind="stable")
-    held = (
-        min(1, max(n - 1, 0))
-        if task == "sequential"
-        else int(eval_counts(np.array([n]), split.eval_fraction)[0])
-    )
-    is_eval = np.zeros(n, dtype=bool)
-    is_eval[position[n - held :]] = True
-    return is_eval
-
-
 def _pair_codes(frame: pd.DataFrame) -> np.ndarray:
     """One int64 per (user, item) pair of the frame's rows."""
     users, _ = pd.factorize(frame[keys.USER_ID])
