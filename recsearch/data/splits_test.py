@@ -65,3 +65,23 @@ def test_sequential_holds_out_only_each_users_last_interaction():
     assert list(parts["eval"][["user_id", "item_id"]].itertuples(index=False, name=None)) == [
         ("u1", "x")
     ]
+
+
+def test_random_split_of_a_user_does_not_depend_on_the_rest_of_the_log():
+    """Seeded per user: the same rows held out alone, among others, or in any shard."""
+    rng = np.random.default_rng(1)
+    log = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in rng.integers(0, 6, size=60)],
+            "item_id": [f"i{j}" for j in range(60)],
+        }
+    )
+    split = Split(method="random", eval_fraction=0.3, seed=5, drop_unseen_items=False)
+    whole = splits.split_interactions(log, split, task="rating")["heldout"]
+    alone = splits.split_interactions(log[log.user_id == "u3"], split, task="rating")["heldout"]
+    assert list(whole[whole.user_id == "u3"]["item_id"]) == list(alone["item_id"])
+    assert len(alone) == splits.eval_counts(np.array([(log.user_id == "u3").sum()]), 0.3)[0]
+    other = splits.split_interactions(
+        log, Split(method="random", eval_fraction=0.3, seed=6), "rating"
+    )
+    assert set(other["heldout"]["item_id"]) != set(whole["item_id"])  # the seed matters
