@@ -206,13 +206,7 @@ def interaction_bytes(config: config_lib.PipelineConfig) -> int:
     from recsearch.data import sources
 
     path = config.resolve(config.interactions.path)
-    pattern = spans.any_span(path)
-    files = sources.list_files(pattern)
-    if "://" in pattern:
-        import tensorflow as tf
-
-        return sum(tf.io.gfile.stat(f).length for f in files)
-    return sum(os.path.getsize(f) for f in files)
+    return sources.total_bytes(sources.list_files(spans.any_span(path)))
 
 
 def run(

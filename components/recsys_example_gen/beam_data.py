@@ -170,16 +170,20 @@ class SplitShard(beam.DoFn):
     def __init__(self, config: PipelineConfig):
         self._config = config
 
-    def process(self, element, items: pd.DataFrame | None):
+    def process(self, element, items: pd.DataFrame | None, user_defaults: dict | None):
         shard, grouped = element
         blocks = list(grouped["interactions"])
-        if not blocks:
-            return
-        user_blocks = list(grouped.get("users", ()))
-        users = pd.concat(user_blocks) if user_blocks else None
+        if blocks:  # else users of the users table without interactions
+            user_blocks = list(grouped.get("users", ()))
+            yield from self._split(shard, blocks, user_blocks, items, user_defaults)
+
+    def _split(self, shard, blocks, user_blocks, items, user_defaults) -> Iterator:
         frame = pd.concat(blocks, ignore_index=True).sort_values(["_file", "_row"], kind="stable")
         frame = frame.reset_index(drop=True)
-        frame = tables.join_side_features(frame, users, "user")
+        if user_defaults is not None:  # None: no users table, or one with problems (reported)
+            # This shard's users; an unknown user gets the whole table's defaults.
+            users = pd.concat(user_blocks) if user_blocks else user_defaults["empty"]
+            frame = tables.join_side_features(frame, users, "user", user_defaults["fill"])
         frame = tables.join_side_features(frame, items, "item")
         config = self._config
         local = dataclasses.replace(config.split, drop_unseen_items=False)
@@ -247,6 +251,11 @@ def frame_to_record_batch(frame: pd.DataFrame, spec: FeatureSpec) -> pa.RecordBa
         offsets = np.concatenate([[0], np.cumsum(~missing)]).astype(np.int32)
         arrays.append(pa.ListArray.from_arrays(pa.array(offsets), typed, mask=pa.array(missing)))
     return pa.RecordBatch.from_arrays(arrays, names)
+
+
+def _defaults(users: pd.DataFrame) -> dict:
+    """The whole users table's fill for unknown users, and an empty table of its shape."""
+    return {"fill": tables.side_defaults(users), "empty": users.iloc[:0]}
 
 
 def _binary(column: pd.Series) -> pa.Array:
@@ -334,7 +343,11 @@ def ReadSplits(  # Beam's naming of PTransforms
         return beam.pvalue.AsSingleton(table, default_value=None) if table is not None else None
 
     grouped = {"interactions": logs["rows"]}
+    user_defaults = None
     if side["user"] is not None:
+        user_defaults = beam.pvalue.AsSingleton(
+            side["user"] | "UserDefaults" >> beam.Map(_defaults), default_value=None
+        )
         grouped["users"] = side["user"] | "UserShards" >> beam.FlatMap(
             lambda users: _by_shard(users, users.index.to_series(), shards)
         )
@@ -342,9 +355,9 @@ def ReadSplits(  # Beam's naming of PTransforms
         grouped
         | "ByUserShard" >> beam.CoGroupByKey()
         | "SplitShards"
-        >> beam.ParDo(SplitShard(config), items=as_side("item")).with_outputs(
-            splits.TRAIN, splits.HELDOUT, splits.EVAL, SplitShard.TRAIN_ITEMS
-        )
+        >> beam.ParDo(
+            SplitShard(config), items=as_side("item"), user_defaults=user_defaults
+        ).with_outputs(splits.TRAIN, splits.HELDOUT, splits.EVAL, SplitShard.TRAIN_ITEMS)
     )
     frames = {name: parts[name] for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL)}
     if config.split.drop_unseen_items:

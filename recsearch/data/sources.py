@@ -45,6 +45,15 @@ def list_files(pattern: str) -> list[str]:
     return [pattern] if os.path.isfile(pattern) else []
 
 
+def total_bytes(paths: list[str]) -> int:
+    """The summed size of files, local or on any TensorFlow filesystem."""
+    if any("://" in p for p in paths):
+        import tensorflow as tf
+
+        return sum(tf.io.gfile.stat(p).length for p in paths)
+    return sum(os.path.getsize(p) for p in paths)
+
+
 def open_file(path: str, mode: str = "rb"):
     """Opens a local file or one on any TensorFlow filesystem (gs://, s3://, ...)."""
     if "://" in path:

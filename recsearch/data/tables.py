@@ -203,13 +203,27 @@ def read_images(raw: pd.DataFrame, column: str) -> np.ndarray:
 _IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
+def side_defaults(side: pd.DataFrame) -> dict[str, object]:
+    """What an id absent from a side table gets: the column mean, or empty text/bytes."""
+    return {
+        column: side[column].mean()
+        if pd.api.types.is_float_dtype(side[column])
+        else (b"" if column == keys.IMAGE else "")
+        for column in side.columns
+    }
+
+
 def join_side_features(
-    interactions: pd.DataFrame, side: pd.DataFrame | None, entity: str
+    interactions: pd.DataFrame,
+    side: pd.DataFrame | None,
+    entity: str,
+    defaults: dict[str, object] | None = None,
 ) -> pd.DataFrame:
     """Adds the side columns of each interaction's user or item.
 
-    Ids absent from the side table get empty strings and the column mean, and
-    are counted in the log.
+    Ids absent from the side table get `defaults` (by default `side_defaults`
+    of `side`; pass the whole table's when `side` is a part of it), and are
+    counted in the log.
     """
     if side is None:
         return interactions
@@ -223,12 +237,9 @@ def join_side_features(
             entity,
             entity,
         )
+        fill = side_defaults(side) if defaults is None else defaults
         for column in side.columns:
-            if pd.api.types.is_float_dtype(side[column]):
-                joined[column] = joined[column].fillna(side[column].mean())
-            else:
-                empty = b"" if column == keys.IMAGE else ""
-                joined[column] = joined[column].fillna(empty)
+            joined[column] = joined[column].fillna(fill[column])
     return joined
 
 

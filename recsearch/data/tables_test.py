@@ -123,3 +123,15 @@ def test_event_weights_multiply_the_weight_and_an_unlisted_event_is_named(tmp_pa
     text = str(caught.value)
     assert "'interactions.event_weights' needs interactions.event" in text
     assert "'interactions.event_weights.purchase' must be a number >= 0, got -1.0" in text
+
+
+def test_unknown_ids_get_the_whole_tables_defaults_when_joined_by_parts():
+    import pandas as pd
+
+    users = pd.DataFrame({"user__age": [20.0, 40.0, 60.0]}, index=pd.Index(["a", "b", "c"]))
+    log = pd.DataFrame({"user_id": ["a", "zz"], "item_id": ["i", "j"]})
+    whole = tables.join_side_features(log, users, "user")
+    assert list(whole["user__age"]) == [20.0, 40.0]  # unknown: the table's mean
+    part = users.loc[["a"]]  # one shard's users
+    joined = tables.join_side_features(log, part, "user", tables.side_defaults(users))
+    assert list(joined["user__age"]) == [20.0, 40.0]  # the same as the whole table
