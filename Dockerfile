@@ -40,6 +40,7 @@ COPY pipeline pipeline
 COPY components components
 COPY modules modules
 COPY kubeflow kubeflow
+COPY apps apps
 COPY schemas schemas
 # Installed, not run from the source tree: every class path in the compiled spec (the
 # executors, run_fn, the `system` artifact types) must import from site-packages.
@@ -49,7 +50,7 @@ RUN pip install --no-deps . \
     && cp kubeflow/recsearch_object_store.pth \
        "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/" \
     && rm -rf /pipeline/recsearch /pipeline/pipeline /pipeline/components /pipeline/modules \
-       /pipeline/kubeflow \
+       /pipeline/kubeflow /pipeline/apps \
     && python -c "import recsearch.modules.trainer, recsearch.components.recsys_example_gen.executor, system"
 
 # No root at run time.

@@ -5,7 +5,7 @@ python local_runner.py [--config FILE | --dataset movielens-100k --data-dir DIR]
 
 import sys
 
-from recsearch import cli
+from recsearch.apps import cli
 
 if __name__ == "__main__":
     sys.argv[1:1] = ["run"]

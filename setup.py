@@ -1,15 +1,18 @@
 """Packaging for recsearch.
 
 The repository keeps the layout of a TFX project (``pipeline/``, ``components/``,
-``modules/``, ``kubeflow/`` at the top level) and installs those directories as
-subpackages of ``recsearch``. Every module path handed to TFX
-(``recsearch.modules.trainer.run_fn`` and so on) therefore resolves from the
-installed package, whatever the working directory of the process that loads it.
+``modules/``, ``kubeflow/`` at the top level, plus ``apps/``) and installs each of those
+directories as the subpackage of ``recsearch`` with the same name: the folder ``modules/``
+is ``recsearch.modules``, ``apps/cli.py`` is ``recsearch.apps.cli``, and ``recsearch/``
+itself holds the floor every layer stands on (docs/architecture.md draws the layers).
+Every module path handed to TFX (``recsearch.modules.trainer.run_fn`` and so on)
+therefore resolves from the installed package, whatever the working directory of the
+process that loads it.
 """
 
 from setuptools import setup
 
-_SUBPACKAGE_DIRS = ("pipeline", "components", "modules", "kubeflow")
+_SUBPACKAGE_DIRS = ("pipeline", "components", "modules", "kubeflow", "apps")
 # Top-level packages: `system` carries KFP's visualisation type names
 # (kubeflow/system/__init__.py says why).
 _TOP_LEVEL = {"system": "kubeflow/system"}
@@ -61,5 +64,5 @@ setup(
     extras_require={
         "bench": ["implicit", "scikit-surprise"],
     },
-    entry_points={"console_scripts": ["recsearch=recsearch.cli:run"]},
+    entry_points={"console_scripts": ["recsearch=recsearch.apps.cli:run"]},
 )

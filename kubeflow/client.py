@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from recsearch import model_registry
 from recsearch.errors import RecsearchError
 
 # Runtime parameters the compiled pipeline takes (see kubeflow/runner.py).
@@ -98,12 +99,14 @@ def arguments(
         need(TRAIN_ARGS)
         args[TRAIN_ARGS] = json.dumps({"splits": ["train"], "num_steps": train_steps})
     if model is not None:
-        from recsearch.modules.model_factory import MODELS
-
-        if model not in MODELS:
-            raise RecsearchError(f"--model must be one of {MODELS}, got {model!r}")
         need(TRAINER_CONFIG)
         trainer = json.loads(defaults[TRAINER_CONFIG])
+        fitting = (model_registry.AUTO, *model_registry.for_task(trainer["task"]))
+        if model not in fitting:
+            raise RecsearchError(
+                f"--model must be one of {list(fitting)} for task {trainer['task']!r}, "
+                f"got {model!r}"
+            )
         trainer["model_name"] = model
         args[TRAINER_CONFIG] = json.dumps(trainer)
     return args

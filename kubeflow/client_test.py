@@ -14,7 +14,7 @@ import threading
 import pytest
 from aiohttp import web
 
-from recsearch import cli
+from recsearch.apps import cli
 from recsearch.errors import RecsearchError
 from recsearch.kubeflow import client, runner
 

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 
 import numpy as np
 import tensorflow as tf
-
-COMPANION_DIR = os.path.join("assets.extra", "scann")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,15 +38,6 @@ class IndexParams:
         return leaves, min(search, leaves), min(max(reorder, fetch_k), num_items)
 
 
-def scann_available() -> bool:
-    """Whether the ScaNN ops can be loaded in this process."""
-    try:
-        import scann  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def build_index(candidates: np.ndarray, fetch_k: int, params: IndexParams) -> tf.keras.layers.Layer:
     """A ScaNN layer over `candidates` [N, D] returning (scores, positions) of the top `fetch_k`.
 
@@ -69,7 +57,3 @@ def build_index(candidates: np.ndarray, fetch_k: int, params: IndexParams) -> tf
         parallelize_batch_searches=True,
     )
     return layer.index(tf.constant(candidates, tf.float32))
-
-
-def companion_path(version_dir: str) -> str:
-    return os.path.join(version_dir, COMPANION_DIR)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import testing
-from recsearch.config import PAIR_MODELS
+from recsearch import model_registry
+from recsearch.apps import testing
 from recsearch.modules import trainer
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ HISTORY_MODELS = ("ease", "mult_vae", "item2vec", "gru4rec", "sasrec")
 def test_trained_through_run_fn_and_served_after_reload(transformed, tmp_path, overrides):
     config = transformed.config
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, **overrides))
-    if overrides["name"] in PAIR_MODELS:  # no inner product for an ANN index to search
+    if not model_registry.family(overrides["name"]).inner_product:  # nothing for ANN to search
         config = dataclasses.replace(
             config, serving=dataclasses.replace(config.serving, index="brute_force")
         )

@@ -13,8 +13,8 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from recsearch.modules import features as keys
-from recsearch.modules.features import FeatureSpec
+from recsearch import features as keys
+from recsearch.features import FeatureSpec
 
 TEXT_PAD = 0
 

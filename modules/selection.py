@@ -24,13 +24,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from recsearch.features import FeatureSpec
+from recsearch.model_registry import CONTENT_MODEL, Candidate, candidates_for
 from recsearch.modules import tuning
-from recsearch.modules.candidates import Candidate, candidates_for
-from recsearch.modules.features import FeatureSpec
 
-AUTO = "auto"
 SELECTION_FILE = "model_selection.json"
-CONTENT_MODEL = "two_tower"
 VALIDATION_FRACTION = 0.2
 
 

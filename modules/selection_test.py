@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import testing
+from recsearch.apps import testing
+from recsearch.features import FeatureSpec
 from recsearch.modules import selection, trainer
-from recsearch.modules.features import FeatureSpec
 
 
 def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():

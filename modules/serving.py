@@ -29,9 +29,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from recsearch import features as keys
+from recsearch.bundle import companion_path
 from recsearch.modules import answers
-from recsearch.modules import features as keys
-from recsearch.modules.ann import IndexParams, build_index, companion_path
+from recsearch.modules.ann import IndexParams, build_index
 from recsearch.modules.training_data import Catalog
 
 SIGNATURES = ("recommend", "predict", "similar_items", "embed_items", "serving_default")

@@ -6,56 +6,30 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from recsearch import bundle, model_registry
+from recsearch.features import FeatureSpec
 from recsearch.modules import ann, distribute, selection, serving, training_data, warm_start
-from recsearch.modules import features as keys
-from recsearch.modules.features import FeatureSpec
-from recsearch.modules.model_factory import build_model, make_optimizer
+from recsearch.modules.fitting import (
+    CATALOG_SPLIT,
+    HELDOUT_SPLIT,
+    create_model,
+    fit,
+    sibling_split,
+    vocabulary,
+)
+from recsearch.modules.model_factory import make_optimizer
 
 _STATS_BATCH = 8192
 HISTORY_FILE = "training_history.json"
 REFIT_HISTORY_FILE = "refit_history.json"
-CATALOG_SPLIT = "catalog"
-HELDOUT_SPLIT = "heldout"
 # The refit bundle's directory in the Model artifact, beside Format-Serving.
 REFIT_DIR = "Format-Refit"
-
-
-def sibling_split(files: list[str], split: str) -> list[str] | None:
-    """The file pattern of another split of the same Examples artifact, if it exists.
-
-    TFX gives run_fn only the train and eval splits; the item catalog split
-    sits beside them as `Split-catalog`.
-    """
-    split_dir = os.path.dirname(files[0])
-    candidate = os.path.join(os.path.dirname(split_dir), f"Split-{split}")
-    return [os.path.join(candidate, "*")] if tf.io.gfile.isdir(candidate) else None
-
-
-class EpochProgress(tf.keras.callbacks.Callback):
-    """A progress bar over epochs on the terminal (stderr), with the loss and elapsed time."""
-
-    def __init__(self, epochs: int, width: int = 24):
-        super().__init__()
-        self.epochs, self.width = epochs, width
-        self.started = time.time()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        done = epoch + 1
-        filled = round(self.width * done / self.epochs)
-        bar = "#" * filled + "." * (self.width - filled)
-        loss = (logs or {}).get("loss", float("nan"))
-        sys.stderr.write(
-            f"        training [{bar}] epoch {done}/{self.epochs}  loss {loss:.4f}  "
-            f"{time.time() - self.started:.1f} s\n"
-        )
-        sys.stderr.flush()
 
 
 AUTO_INDEX_ITEMS = 10_000
@@ -71,10 +45,7 @@ def index_params(
     """
     choice = serving_config["index"]
     wanted = choice == "scann" or (
-        choice == "auto"
-        and inner_product
-        and num_items >= AUTO_INDEX_ITEMS
-        and ann.scann_available()
+        choice == "auto" and inner_product and num_items >= AUTO_INDEX_ITEMS and bundle.load_scann()
     )
     if not wanted:
         return None
@@ -83,57 +54,6 @@ def index_params(
         num_leaves_to_search=int(serving_config["ann_leaves_to_search"]),
         reorder=int(serving_config["ann_reorder"]),
     )
-
-
-def vocabulary(tft_output: tft.TFTransformOutput, name: str) -> list[str] | None:
-    """A vocabulary of this run's Transform output, or None if it has none by that name."""
-    try:
-        return [v.decode() for v in tft_output.vocabulary_by_name(name)]
-    except (ValueError, OSError, tf.errors.NotFoundError):
-        return None
-
-
-def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> list[str] | None:
-    if not spec.item_text:
-        return None
-    return [v.decode() for v in tft_output.vocabulary_by_name(keys.TEXT_VOCAB)]
-
-
-def create_model(
-    name: str,
-    hparams: dict,
-    spec: FeatureSpec,
-    tft_output: tft.TFTransformOutput,
-    catalog: training_data.Catalog,
-) -> tf.keras.Model:
-    """The configured model, sized by this run's Transform output (used by the Tuner too)."""
-    return build_model(
-        name,
-        hparams,
-        spec,
-        training_data.cardinalities(tft_output, spec),
-        training_data.text_vocab_size(tft_output, spec),
-        catalog,
-        text_vocabulary=text_vocabulary(tft_output, spec),
-    )
-
-
-def fit(model: tf.keras.Model, dataset, hparams: dict, steps: int, log_dir: str) -> list[float]:
-    """Trains by gradient descent; returns the loss per epoch.
-
-    A step budget (train_args.num_steps, a runtime parameter on Kubeflow)
-    replaces the epochs; otherwise the config's epochs run in full.
-    """
-    epochs = 1 if steps else int(hparams["epochs"])
-    data = dataset(int(hparams["batch_size"]), shuffle=True)
-    history = model.fit(
-        data.repeat() if steps else data,
-        epochs=epochs,
-        steps_per_epoch=steps or None,
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=log_dir), EpochProgress(epochs)],
-        verbose=0,
-    )
-    return [float(v) for v in history.history.get("loss", [])]
 
 
 def tuned_values(hyperparameters: dict | None) -> dict:
@@ -175,7 +95,7 @@ def run_fn(fn_args: FnArgs) -> None:
     catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
     heldout_files = sibling_split(fn_args.train_files, HELDOUT_SPLIT)
     plan = TrainingPlan(config["model_name"], hparams)
-    if plan.name == selection.AUTO:
+    if plan.name == model_registry.AUTO:
         chosen = selection.select(fn_args, hparams, spec, tft_output, catalog_files)
         selection.write(chosen, fn_args.model_run_dir)
         for line in chosen.lines():

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from recsearch import testing
-from recsearch.modules import features as keys
+from recsearch import features as keys
+from recsearch.apps import testing
 from recsearch.modules import trainer
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor
 from tfx_bsl.public import tfxio
 
-from recsearch.modules import features as keys
-from recsearch.modules.features import FeatureSpec
+from recsearch import features as keys
+from recsearch.features import FeatureSpec
 from recsearch.modules.preprocessing import vocabulary_name
 
 

@@ -1,7 +1,7 @@
 """The Tuner's `tuner_fn`: a KerasTuner search over the config's search space.
 
 Each trial builds the configured model with the trial's values, trains it
-the way the Trainer does (`trainer.fit`) on the training split minus each
+the way the Trainer does (`fitting.fit`) on the training split minus each
 user's latest interactions, and is judged on those by the blessing metric,
 computed the way serving ranks (`RecommenderModule.score_users`, seen items
 excluded) and the Evaluator averages (`ranking_metrics`). Ratings are judged
@@ -28,11 +28,11 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
+from recsearch import features as keys
 from recsearch.config import Model
 from recsearch.data.splits import eval_counts
-from recsearch.modules import features as keys
-from recsearch.modules import ranking_metrics, serving, training_data
-from recsearch.modules.features import FeatureSpec
+from recsearch.features import FeatureSpec
+from recsearch.modules import fitting, ranking_metrics, serving, training_data
 from recsearch.modules.model_factory import make_optimizer
 
 OBJECTIVE = "objective"
@@ -137,8 +137,6 @@ def fit_and_judge(name: str, hparams: dict, data: InnerData, log_dir: str) -> fl
     """
     fit_part, held, catalog = data.fit_part, data.held, data.catalog
     spec, tft_output, config = data.spec, data.tft_output, data.config
-    from recsearch.modules import trainer  # the Trainer's helpers; imports this module's peers
-
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
 
     def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
@@ -147,11 +145,11 @@ def fit_and_judge(name: str, hparams: dict, data: InnerData, log_dir: str) -> fl
             data = data.shuffle(len(fit_part[keys.USER_ID]), seed=int(hparams["seed"]))
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    model = trainer.create_model(name, hparams, spec, tft_output, catalog)
+    model = fitting.create_model(name, hparams, spec, tft_output, catalog)
     model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
     model.compile(optimizer=make_optimizer(hparams))
     if not getattr(model, "closed_form", False):
-        trainer.fit(model, dataset, hparams, 0, log_dir)
+        fitting.fit(model, dataset, hparams, 0, log_dir)
     return validation_metric(
         model,
         catalog,
@@ -229,8 +227,6 @@ def inner_data(
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     """KerasTuner search over `custom_config["tuning"]`; see the module docstring."""
-    from recsearch.modules import trainer  # the Trainer's helpers; imports this module's peers
-
     config = fn_args.custom_config
     tuning, base = config["tuning"], config["model"]
     spec = FeatureSpec.from_json(config["features"])
@@ -241,7 +237,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
         spec,
         float(tuning["validation_fraction"]),
         int(tuning["seed"]),
-        trainer.sibling_split(fn_args.train_files, trainer.CATALOG_SPLIT),
+        fitting.sibling_split(fn_args.train_files, fitting.CATALOG_SPLIT),
     )
 
     def evaluate(values: dict) -> float:

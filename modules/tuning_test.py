@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import testing
+from recsearch.apps import testing
 from recsearch.modules import trainer, tuning
 from recsearch.pipeline.pipeline import tuner_config
 

@@ -20,7 +20,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from recsearch.modules import features as keys
+from recsearch import features as keys
 
 WEIGHTS = os.path.join("assets.extra", "warm_start", "weights.npz")
 

@@ -10,6 +10,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from recsearch import config as config_lib
+from recsearch import features as keys
 from recsearch.components.atomic_pusher.component import AtomicPusher
 from recsearch.components.data_gate.component import DataGate
 from recsearch.components.evaluator.component import Evaluator
@@ -23,8 +24,7 @@ from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.components.run_report.component import RunReport
 from recsearch.components.served_model.component import ServedModel
 from recsearch.data import splits
-from recsearch.modules import features as keys
-from recsearch.modules.features import FeatureSpec
+from recsearch.features import FeatureSpec
 from recsearch.pipeline.eval_config import create_eval_config
 
 PREPROCESSING_FN = "recsearch.modules.preprocessing.preprocessing_fn"
@@ -45,14 +45,11 @@ def state_dir(pipeline_root: str, name: str) -> str:
 
 
 def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
-    """The release gate's thresholds from the config's `release` section."""
-    thresholds = config_lib.to_dict(config.release)
-    thresholds.pop("keep_versions")
-    thresholds.pop("refit")
+    """The release gate's thresholds: the config's `release` section, at the eval cut-off."""
     return GateConfig(
+        **config_lib.to_dict(config.release),
         top_k=config.evaluation.top_k,
         temporal=config.split.method == "temporal",
-        **thresholds,
     )
 
 

@@ -61,18 +61,22 @@ def load(model_dir: str, version: int | None = None, approximate: bool = True):
     return tf.saved_model.load(path)
 
 
-def companion_path(version_dir: str) -> str:
-    """Where a bundle keeps its ScaNN companion (see recsearch.modules.ann)."""
-    from recsearch.modules.ann import companion_path as path
+# The ScaNN companion SavedModel beside the exact one (recsearch.modules.ann builds it).
+COMPANION_DIR = os.path.join("assets.extra", "scann")
 
-    return path(version_dir)
+
+def companion_path(version_dir: str) -> str:
+    """Where a bundle keeps its ScaNN companion."""
+    return os.path.join(version_dir, COMPANION_DIR)
 
 
 def load_scann() -> bool:
     """Registers ScaNN's TensorFlow ops; False when the package is missing."""
-    from recsearch.modules.ann import scann_available
-
-    return scann_available()
+    try:
+        import scann  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def vocabulary(version_dir: str, name: str) -> list[str]:

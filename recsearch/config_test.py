@@ -60,8 +60,21 @@ def test_json_round_trip(tmp_path):
         ("task: rating\nmodel: {name: deepfm}", "'model.name' 'deepfm' does not fit"),
         ("model: {name: dcn}\nserving: {index: scann}", "'serving.index' 'scann' cannot search"),
         ("task: sequential\nsplit: {method: random}", "'split.method' must be 'temporal'"),
-        ("model: {embedding_dim: 10, attention_heads: 3}", "'model.attention_heads' must divide"),
-        ("model: {num_negatives: 0}", "'model.num_negatives' must be positive"),
+        (
+            "task: sequential\nsplit: {method: temporal}\n"
+            "model: {name: sasrec, embedding_dim: 10, attention_heads: 3}",
+            "'model.attention_heads' must divide",
+        ),
+        ("model: {name: deepfm, num_negatives: 0}", "'model.num_negatives' must be positive"),
+        (
+            "model: {name: ease, temperature: 0.2}",
+            "'model.temperature' does not apply to model 'ease'",
+        ),
+        (
+            "model: {name: ease}\ntuning: {search_space: {mixed_negatives: [0, 8]}}",
+            "'tuning.search_space.mixed_negatives' does not apply to model 'ease'",
+        ),
+        ("model: {name: lightgcn}", "'model.name' is not a model: 'lightgcn'"),
         ("tuning: {max_trials: 2}", "'tuning.search_space' must name at least one"),
         ("tuning: {search_space: {seed: [1, 2]}}", "'tuning.search_space.seed' is not a setting"),
         ("tuning: {search_space: {hidden_layers: [[8]]}}", "is a list setting"),

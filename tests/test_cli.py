@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from recsearch import cli
+from recsearch.apps import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -15,10 +15,11 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from recsearch import bundle, local, testing
+from recsearch import bundle
+from recsearch.apps import local, testing
+from recsearch.apps.results import connection_config
 from recsearch.config import load_config
 from recsearch.errors import AnomaliesError, find_cause
-from recsearch.results import connection_config
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +109,16 @@ def test_killed_run_resumes_from_cached_components(sample_dir, tmp_path):
     output = str(tmp_path / "out")
     config_path = os.path.join(sample_dir, "config.yaml")
     process = subprocess.Popen(
-        [sys.executable, "-m", "recsearch.cli", "run", "--config", config_path, "--output", output],
+        [
+            sys.executable,
+            "-m",
+            "recsearch.apps.cli",
+            "run",
+            "--config",
+            config_path,
+            "--output",
+            output,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

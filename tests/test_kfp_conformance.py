@@ -128,7 +128,7 @@ def test_second_run_is_measured_against_the_served_model_and_warm_starts(two_run
     assert blessing["baseline_version"] == version
     # TFMA compared the two: the candidate's metrics carry a diff against the baseline.
     evaluation = second["Evaluator"].outputs["evaluation"]["uri"]
-    from recsearch.results import read_metrics
+    from recsearch.components.evaluator.results import read_metrics
 
     metrics, baseline_metrics = read_metrics(evaluation)
     assert baseline_metrics and set(baseline_metrics) <= set(metrics)

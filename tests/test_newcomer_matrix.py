@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from recsearch import local
+from recsearch.apps import local
 from recsearch.config import load_config
 from tests import newcomer_data
 from tests.newcomer_data import Log

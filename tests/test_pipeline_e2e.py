@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import bundle, cli, local
+from recsearch import bundle
+from recsearch.apps import cli, local
+from recsearch.apps.results import connection_config
+from recsearch.apps.testing import write_config
 from recsearch.config import load_config
 from recsearch.errors import AnomaliesError, find_cause
-from recsearch.results import connection_config
-from recsearch.testing import write_config
 
 pytestmark = pytest.mark.slow
 
@@ -167,7 +168,8 @@ def test_schema_anomaly_stops_before_training_and_pushes_nothing(first_run, tmp_
 
 
 def test_run_report_renders_in_a_real_browser(first_run, tmp_path):
-    from recsearch.report import browser, build
+    from recsearch.apps.report import browser
+    from recsearch.components.run_report import build
 
     _, _, summary = first_run
     assert summary.report and os.path.isfile(summary.report)

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from recsearch import bundle, demo
+from recsearch import bundle
+from recsearch.apps import demo
 from recsearch.data import sample, spans
 
 pytestmark = pytest.mark.slow

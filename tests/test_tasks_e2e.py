@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import bundle, local
+from recsearch import bundle
+from recsearch.apps import local
 from recsearch.config import load_config
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import os
 import pytest
 import yaml
 
-from recsearch import cli
+from recsearch.apps import cli
 from tests import newcomer_data
 from tests.newcomer_data import Log
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
@@ -13,6 +12,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from recsearch import bundle, versions
+from recsearch.components.executor_types import Artifacts, Props
 from recsearch.components.release_gate import executor as release_gate
 from recsearch.data import examples
 from recsearch.modules import trainer
@@ -28,12 +28,7 @@ def is_blessed(blessing: types.Artifact) -> bool:
 class Executor(base_executor.BaseExecutor):
     """Pushes nothing unless blessed; otherwise writes a new version and prunes old ones."""
 
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props) -> None:
         pushed = artifact_utils.get_single_instance(output_dict["pushed_model"])
         blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
         if not is_blessed(blessing):

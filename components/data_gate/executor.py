@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
@@ -12,8 +11,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from recsearch import features as keys
+from recsearch.components.executor_types import Artifacts, Props
 from recsearch.errors import AnomaliesError
-from recsearch.modules import features as keys
 
 SCHEMA_DIFF_FILE = "SchemaDiff.pb"
 SCHEMA_FILE = "schema.pbtxt"
@@ -76,12 +76,7 @@ def _describe(info: anomalies_pb2.AnomalyInfo) -> str:
 class Executor(base_executor.BaseExecutor):
     """Raises AnomaliesError listing every anomaly, else passes the schema on, catalog-ready."""
 
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props) -> None:
         anomalies = artifact_utils.get_single_instance(input_dict["anomalies"])
         lines = report(read_anomalies(anomalies))
         if lines:

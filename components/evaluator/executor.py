@@ -8,12 +8,12 @@ here gives TFX's own first-run behaviour: change thresholds are skipped.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from tfx import types
 from tfx.components.evaluator import executor as tfx_evaluator
 from tfx.types import standard_component_specs
 
+from recsearch.components.executor_types import Artifacts, Props
 from recsearch.components.served_model.executor import is_present
 
 BASELINE = standard_component_specs.BASELINE_MODEL_KEY
@@ -32,10 +32,5 @@ def without_empty_baseline(
 
 
 class Executor(tfx_evaluator.Executor):
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props) -> None:
         super().Do(without_empty_baseline(input_dict), output_dict, exec_properties)

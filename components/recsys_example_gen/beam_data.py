@@ -35,11 +35,11 @@ import pandas as pd
 import pyarrow as pa
 from tfx_bsl.coders import example_coder
 
+from recsearch import features as keys
 from recsearch.config import PipelineConfig
 from recsearch.data import sources, splits, tables
 from recsearch.errors import DataError, RecsearchError, collecting, flatten
-from recsearch.modules import features as keys
-from recsearch.modules.features import FeatureSpec
+from recsearch.features import FeatureSpec
 
 PROBLEMS = "problems"
 _UNITS = "units"

@@ -18,38 +18,25 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from recsearch.modules import features as keys
+from recsearch import bundle
+from recsearch import features as keys
+from recsearch.components.evaluator.results import describe_failure, read_metrics
+from recsearch.config import Release
 from recsearch.modules import ranking_metrics
 
 
 @dataclasses.dataclass(frozen=True)
-class GateConfig:
-    """Thresholds of the release gate.
+class GateConfig(Release):
+    """What the release gate checks against: the config's `release` thresholds
+    (`config.Release`, where each is documented) and where they apply.
 
     Attributes:
       top_k: Cut-off for coverage and popularity bias.
-      min_coverage: Least share of the catalog the candidate's top-K must cover.
-      max_coverage_drop: Largest relative coverage loss against the baseline.
-      max_popularity_bias_increase: Largest increase of the mean popularity
-        percentile of recommended items against the baseline.
-      max_unknown_user_rate: Largest share of eval users the candidate does not know.
-      max_popularity_shift: Largest total-variation distance between the item
-        popularity of the candidate's and the baseline's training data.
-      latency_budget_ms: Largest p99 latency of a one-user `recommend` call.
-      min_ann_recall: Least recall@K of the ScaNN companion's `recommend`
-        against the exact bundle's, when the bundle has a companion.
       temporal: Whether to check that no eval interaction precedes its user's
         training interactions (true for the temporal split).
     """
 
     top_k: int = 10
-    min_coverage: float | None = None
-    max_coverage_drop: float | None = 0.5
-    max_popularity_bias_increase: float | None = 0.2
-    max_unknown_user_rate: float | None = None
-    max_popularity_shift: float | None = None
-    latency_budget_ms: float | None = 250.0
-    min_ann_recall: float | None = 0.9
     temporal: bool = True
 
     def to_json(self) -> str:
@@ -236,8 +223,6 @@ def evaluator_check(evaluation_uri: str) -> Check:
     """The Evaluator's own thresholds (value and change against the baseline)."""
     import tensorflow_model_analysis as tfma
 
-    from recsearch.results import describe_failure, read_metrics
-
     validation = tfma.load_validation_result(evaluation_uri)
     metrics, baseline = read_metrics(evaluation_uri)
     reasons = [
@@ -298,8 +283,6 @@ def popularity_check(
 def ann_check(version_dir: str, users: list[str], config: GateConfig) -> Check:
     """Recall@K and latency of the ScaNN companion against exact top-K, if there is one."""
     import time
-
-    from recsearch import bundle
 
     companion = bundle.companion_path(version_dir)
     if not tf.io.gfile.exists(os.path.join(companion, bundle.SAVED_MODEL)):

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import os
-from typing import Any
 
 import tensorflow as tf
 from tfx import types
@@ -14,10 +13,11 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from recsearch import features as keys
+from recsearch.components.executor_types import Artifacts, Props
 from recsearch.components.release_gate import checks
 from recsearch.components.served_model.executor import is_present
 from recsearch.data import examples
-from recsearch.modules import features as keys
 from recsearch.modules import trainer
 
 REPORT_FILE = "release_report.json"
@@ -100,12 +100,7 @@ def read_report(blessing_uri: str) -> list[dict]:
 class Executor(base_executor.BaseExecutor):
     """Runs the release checks; the blessing is the AND of them all."""
 
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props) -> None:
         config = checks.GateConfig.from_json(exec_properties["gate_config"])
         model = artifact_utils.get_single_instance(input_dict["model"])
         # The served model; its artifact is empty when nothing is served yet.

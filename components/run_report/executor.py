@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 import tensorflow as tf
 from tfx import types
@@ -14,8 +13,9 @@ from tfx.utils import path_utils
 
 from recsearch import config as config_lib
 from recsearch import storage
+from recsearch.components.executor_types import Artifacts, Props
+from recsearch.components.run_report.build import ReportInputs, build
 from recsearch.components.served_model.executor import schema_state_path
-from recsearch.report.build import ReportInputs, build
 
 REPORT_FILE = "report.html"
 
@@ -52,12 +52,7 @@ def inputs_from(input_dict: dict, exec_properties: dict) -> ReportInputs:
 
 
 class Executor(base_executor.BaseExecutor):
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props) -> None:
         report = build(inputs_from(input_dict, exec_properties))
         html = artifact_utils.get_single_instance(output_dict["report"])
         summary = artifact_utils.get_single_instance(output_dict["summary"])

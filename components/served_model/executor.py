@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 import tensorflow as tf
-from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from recsearch import bundle, storage, versions
+from recsearch.components.executor_types import Artifacts, Props
 
 SCHEMA_FILE = "schema.pbtxt"
 
@@ -44,12 +43,7 @@ def judged_model(version_dir: str) -> tuple[str, str]:
 
 
 class Executor(base_executor.BaseExecutor):
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props) -> None:
         del input_dict
         model = artifact_utils.get_single_instance(output_dict["model"])
         serving_dir = exec_properties["serving_dir"]

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 from scipy import sparse
 
-from recsearch.modules import features as keys
-from recsearch.modules.candidates import EASE_MAX_ITEMS
+from recsearch import features as keys
+from recsearch.model_registry import EASE_MAX_ITEMS
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models import ease, history
-from recsearch.testing import tiny_catalog
 
 
 def test_solution_is_each_columns_ridge_regression_on_the_other_items():

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-from recsearch.modules import features as keys
+from recsearch import features as keys
 from recsearch.modules.models import losses
 from recsearch.modules.models.base import RecommenderModel
 

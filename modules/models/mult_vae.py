@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-from recsearch.modules import features as keys
+from recsearch import features as keys
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from recsearch.modules import features as keys
+from recsearch import features as keys
 from recsearch.modules.models import losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.fields import FieldEmbeddings

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
-from recsearch.modules import features as keys
+from recsearch import features as keys
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.training_data import Catalog
 

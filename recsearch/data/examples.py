@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from recsearch import features as keys
 from recsearch.data import splits
-from recsearch.modules import features as keys
 
 
 def split_files(examples_uri: str, split: str) -> list[str]:

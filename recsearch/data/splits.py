@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from recsearch import features as keys
 from recsearch.config import Split
-from recsearch.modules import features as keys
 
 TRAIN = "train"
 EVAL = "eval"

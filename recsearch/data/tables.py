@@ -8,10 +8,10 @@ import os
 import numpy as np
 import pandas as pd
 
+from recsearch import features as keys
 from recsearch.config import EntitySource, PipelineConfig
 from recsearch.data import sources, spans
 from recsearch.errors import DataError, Problems, RecsearchError, report
-from recsearch.modules import features as keys
 
 
 def load_interactions(

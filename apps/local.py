@@ -1,0 +1,271 @@
+"""Running the pipeline locally: paths, metadata, data checks, progress, summary."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+import time
+
+from recsearch import config as config_lib
+from recsearch import errors
+from recsearch.apps.progress import ComponentProgress, MemorySampler, captured_logs
+from recsearch.apps.results import RunSummary, connection_config, summarize
+from recsearch.data import spans, tables
+from recsearch.data.splits import split_interactions
+from recsearch.features import FeatureSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalPaths:
+    """Where a local run writes.
+
+    Attributes:
+      output: The output root.
+      pipeline_root: TFX artifacts of this pipeline.
+      metadata: The ML Metadata SQLite file (shared by pipelines under `output`).
+      serving: The model base directory the Pusher writes versions into.
+      logs: Full logs of each run.
+    """
+
+    output: str
+    pipeline_root: str
+    metadata: str
+    serving: str
+    logs: str
+
+    @classmethod
+    def under(cls, output: str, name: str) -> LocalPaths:
+        output = os.path.abspath(output)
+        return cls(
+            output=output,
+            pipeline_root=os.path.join(output, "pipelines", name),
+            metadata=os.path.join(output, "metadata.sqlite"),
+            serving=os.path.join(output, "serving", name),
+            logs=os.path.join(output, "logs"),
+        )
+
+
+def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> dict:
+    """Loads, joins and splits the data once, so bad input fails before TFX starts.
+
+    Returns:
+      Row counts per split, and under "story" the lines `validate` prints.
+
+    Raises:
+      ConfigError, DataError: With the file, column and row at fault.
+    """
+    with errors.collecting():
+        FeatureSpec.from_config(config)
+        pattern = None
+        path = config.resolve(config.interactions.path)
+        if spans.has_spans(path):
+            _, pattern = spans.select(path, span, config.interactions.span_window)
+        frame, catalog = tables.load_all(config, pattern)
+        parts = split_interactions(frame, config.split, config.task)
+    rows = {name: len(part) for name, part in parts.items()}
+    rows["story"] = data_story(config, frame, catalog, parts)
+    return rows
+
+
+def check_sources(config: config_lib.PipelineConfig, span: int | None = None) -> None:
+    """What can be checked before the pipeline without reading the data: features and files.
+
+    The rows themselves are checked by RecsysExampleGen's workers (one data
+    load); `validate` reads them before a run when asked.
+
+    Raises:
+      ConfigError, DataError: Every problem found, together.
+    """
+    from recsearch.data import sources
+
+    with errors.collecting():
+        FeatureSpec.from_config(config)
+        path = config.resolve(config.interactions.path)
+        patterns = [path]
+        if spans.has_spans(path):
+            try:
+                _, patterns = spans.select(path, span, config.interactions.span_window)
+            except errors.RecsearchError as error:
+                errors.report(error)
+                patterns = []
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+        tables_ = [(config.interactions, p) for p in patterns]
+        tables_ += [(s, config.resolve(s.path)) for s in (config.users, config.items) if s]
+        for source, pattern in tables_:
+            if not sources.list_files(pattern):
+                errors.report(errors.DataError("no file matches this path", pattern))
+                continue
+            for path in sources.list_files(pattern):
+                sources.file_format(source, path)
+
+
+def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list[str]:
+    """What `validate` tells about the data: sizes, time span, the split, what was dropped."""
+    from recsearch import features as keys
+    from recsearch.data import splits
+    from recsearch.model_registry import candidates_for
+
+    users, items = frame[keys.USER_ID].nunique(), frame[keys.ITEM_ID].nunique()
+    lines = [f"{len(frame):,} interactions of {users:,} users with {items:,} items"]
+    if catalog is not None:
+        cold = len(set(catalog[keys.ITEM_ID]) - set(frame[keys.ITEM_ID]))
+        lines.append(f"items table: {len(catalog):,} items, {cold:,} of them never in the log")
+        absent = int((~frame[keys.ITEM_ID].isin(set(catalog[keys.ITEM_ID]))).sum())
+        if absent:
+            lines.append(
+                f"{absent:,} interactions name items missing from the items table "
+                "(they get empty item features)"
+            )
+    if keys.TIMESTAMP in frame and len(frame):
+        first, last = (
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(t)))
+            for t in (frame[keys.TIMESTAMP].min(), frame[keys.TIMESTAMP].max())
+        )
+        lines.append(f"from {first} to {last} UTC")
+    train, evaluation, heldout = parts[splits.TRAIN], parts[splits.EVAL], parts[splits.HELDOUT]
+    lines.append(
+        f"split {config.split.method}: each user's "
+        f"{'latest' if config.split.method == 'temporal' else 'random'} "
+        f"{config.split.eval_fraction:.0%} held out: {len(train):,} train, "
+        f"{len(heldout):,} held out"
+    )
+    dropped = len(heldout) - len(evaluation)
+    if dropped:
+        unseen = int((~heldout[keys.ITEM_ID].isin(set(train[keys.ITEM_ID]))).sum())
+        reasons = [f"{unseen:,} name items never in train"] if unseen else []
+        if dropped > unseen:
+            reasons.append(f"{dropped - unseen:,} repeat a pair already in train or held out")
+        lines.append(
+            f"{len(evaluation):,} held-out rows are scored; {dropped:,} are not "
+            f"({'; '.join(reasons)}); the refit still trains on all of them"
+        )
+    if config.model.name == "auto":
+        chosen, skipped = candidates_for(config.task, items)
+        tried = ", ".join(c.label for c in chosen)
+        lines.append(f"model auto will compare {tried}")
+        lines += [f"model auto skips {label}: {why}" for label, why in skipped.items()]
+    else:
+        lines.append(f"model {config.model.name}")
+    return lines
+
+
+def validate(
+    load_config, span: int | None = None, read_rows: bool = True
+) -> tuple[config_lib.PipelineConfig, dict | None]:
+    """Loads the config with `load_config()` and checks its data; reports every problem at once.
+
+    With `read_rows` false only the files are checked (`check_sources`), and
+    no rows are returned: the run's ExampleGen reads and checks them.
+
+    A config with mistakes is still used, as far as it could be read, to
+    check the data, so a misspelled column is reported with a bad setting.
+
+    Raises:
+      ConfigError, DataError: The only problem.
+      Problems: Several, each naming its key, or its file, column and row.
+    """
+    with errors.collecting():
+        try:
+            config = load_config()
+        except errors.RecsearchError as error:
+            config = getattr(error, "partial_config", None)
+            for problem in errors.flatten(error):
+                errors.report(problem)
+            if config is None:
+                raise errors.Problems([]) from None  # reported: nothing more to check
+        if not read_rows:
+            check_sources(config, span)
+            return config, None
+        rows = check_data(config, span)
+    return config, rows
+
+
+def local_pipeline(config: config_lib.PipelineConfig, paths: LocalPaths, **options):
+    """The pipeline wired to the local paths (SQLite metadata, the config's Beam settings).
+
+    `options` go to `create_pipeline` (enable_cache, range_config, train_only).
+    """
+    from recsearch.pipeline.pipeline import create_pipeline
+
+    for directory in (paths.pipeline_root, paths.logs):  # the Pusher makes the serving dir
+        os.makedirs(directory, exist_ok=True)
+    return create_pipeline(
+        config,
+        pipeline_root=paths.pipeline_root,
+        serving_dir=paths.serving,
+        metadata_connection_config=connection_config(paths.metadata),
+        beam_pipeline_args=config.beam.pipeline_args(data_bytes=interaction_bytes(config)),
+        **options,
+    )
+
+
+def interaction_bytes(config: config_lib.PipelineConfig) -> int:
+    """The size of the interaction files the run reads (every span of a `{SPAN}` path)."""
+    from recsearch.data import sources
+
+    path = config.resolve(config.interactions.path)
+    return sources.total_bytes(sources.list_files(spans.any_span(path)))
+
+
+def run(
+    config: config_lib.PipelineConfig,
+    output: str,
+    enable_cache: bool = True,
+    quiet: bool = False,
+    span: int | None = None,
+    rows: dict[str, int] | None = None,
+    measure_memory: bool = False,
+) -> RunSummary:
+    """Checks the data, runs the pipeline with LocalDagRunner and summarises the run.
+
+    With `span`, a `{SPAN}` interactions path reads that span (and the
+    `span_window` before it); by default the newest. `rows` are the split
+    sizes of a `validate` already done; without them only the files are
+    checked here and RecsysExampleGen checks the rows (one data load).
+
+    Raises:
+      ConfigError, DataError: Bad config or data, before anything runs.
+      AnomaliesError: The data does not match the schema (nothing is trained).
+    """
+    from tfx import v1 as tfx
+
+    paths = LocalPaths.under(output, config.name)
+    if rows is None:
+        check_sources(config, span)
+    range_config = None
+    if span is not None:
+        range_config = tfx.proto.RangeConfig(
+            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
+        )
+    pipeline = local_pipeline(config, paths, enable_cache=enable_cache, range_config=range_config)
+    log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    stream = None if quiet else sys.stderr
+    progress = ComponentProgress(total=len(pipeline.components), stream=stream)
+    if not quiet:
+        if rows:
+            print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
+        print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
+    sampler = MemorySampler(progress) if measure_memory else contextlib.nullcontext()
+    with captured_logs(log_path, progress), sampler:
+        run_dag(pipeline)
+    with captured_logs(log_path, ComponentProgress(0, stream=None)):
+        summary = summarize(paths.metadata, config.name)
+    summary.timings = dict(progress.timings)
+    summary.peak_rss = dict(progress.peak_rss)
+    return summary
+
+
+def run_dag(pipeline) -> None:
+    """Runs a pipeline with LocalDagRunner, never caching the nodes that must run each time."""
+    from tfx import v1 as tfx
+    from tfx.dsl.compiler import compiler
+
+    from recsearch.pipeline.pipeline import NEVER_CACHED
+
+    ir = compiler.Compiler().compile(pipeline)
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in NEVER_CACHED:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
+    tfx.orchestration.LocalDagRunner().run_with_ir(ir)

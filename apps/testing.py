@@ -1,0 +1,79 @@
+"""Helpers for tests: the staging helpers (apps/staging.py), tiny catalogs, raw examples."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from recsearch import config as config_lib
+from recsearch.apps.staging import (  # the tests' names for them
+    data_accessor,
+    fn_args,
+    raw_schema,
+    transform_sample,
+    write_raw_examples,
+)
+from recsearch.config import update_config_file as write_config
+from recsearch.features import FeatureSpec
+
+__all__ = [
+    "data_accessor",
+    "fn_args",
+    "raw_example",
+    "raw_schema",
+    "tiny_catalog",
+    "transform_sample",
+    "write_config",
+    "write_raw_examples",
+]
+
+
+def tiny_catalog(
+    history: list[list[int]],
+    recency: list[list[int]] | None = None,
+    num_items: int = 0,
+    ratings: list[list[float]] | None = None,
+):
+    """A Catalog of users 0..U-1 (no OOV rows): their distinct items, recency ranks, ratings."""
+    import numpy as np
+
+    from recsearch.modules.training_data import Catalog
+
+    num_items = num_items or 1 + max(i for h in history for i in h)
+    recency = recency or [list(range(len(h))) for h in history]
+    splits_ = np.cumsum([0] + [len(h) for h in history]).astype(np.int64)
+    flat = np.array([i for h in history for i in h], dtype=np.int64)
+    return Catalog(
+        num_users=len(history),
+        num_items=num_items,
+        user_vocab_size=len(history),
+        item_vocab_size=num_items,
+        item_ids=np.array([f"i{i}" for i in range(num_items)], dtype=object),
+        item_index=np.arange(num_items),
+        item_counts=np.bincount(flat, minlength=num_items),
+        seen_row_splits=splits_,
+        seen_items=flat,
+        user_features={},
+        item_features={},
+        seen_recency=np.array([r for rs in recency for r in rs], dtype=np.int64),
+        seen_ratings=None
+        if ratings is None
+        else np.array([r for rs in ratings for r in rs], dtype=np.float32),
+    )
+
+
+def raw_example(config: config_lib.PipelineConfig, user: str, item: str | bytes) -> bytes:
+    """A serialized raw tf.Example for serving_default: the pair, every other column empty."""
+    example = tf.train.Example()
+    feature = example.features.feature
+    feature["user_id"].bytes_list.value.append(user.encode())
+    feature["item_id"].bytes_list.value.append(item if isinstance(item, bytes) else item.encode())
+    skip = {"user_id", "item_id", "timestamp", "rating"}
+    for name, kind in FeatureSpec.from_config(config).raw_types().items():
+        if name in skip or kind == "int":
+            continue
+        if kind == "bytes":
+            feature[name].bytes_list.value.append(b"")
+        else:
+            feature[name].float_list.value.append(0.0)
+    feature["timestamp"].int64_list.value.append(0)
+    return example.SerializeToString()

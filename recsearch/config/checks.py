@@ -1,0 +1,218 @@
+"""The config's checks across keys: what fits the task, the model and the runners."""
+
+from __future__ import annotations
+
+import math
+import os
+import typing
+
+from recsearch import model_registry
+from recsearch.config import typed
+from recsearch.config.model import Model
+from recsearch.config.pipeline_config import PipelineConfig
+from recsearch.config.runtime import KUBEFLOW_TARGETS
+from recsearch.errors import ConfigError, report
+
+UNTUNABLE = ("name", "seed", "word_vectors", "image_backbone", "warm_start")
+
+
+def _check_search_space(config: PipelineConfig, fail) -> None:
+    """Each searched setting is a scalar model setting; each value fits its type."""
+    tuning = config.tuning
+    if tuning.max_trials < 0:
+        fail("tuning.max_trials", f"must be >= 0, got {tuning.max_trials}")
+    if not 0.0 < tuning.validation_fraction < 1.0:
+        fail(
+            "tuning.validation_fraction",
+            f"must be between 0 and 1, got {tuning.validation_fraction}",
+        )
+    if tuning.max_trials and not tuning.search_space:
+        fail("tuning.search_space", "must name at least one model setting when max_trials > 0")
+    hints = typing.get_type_hints(Model)
+    for name, values in tuning.search_space.items():
+        key = f"tuning.search_space.{name}"
+        if name not in hints or name in UNTUNABLE:
+            tunable = sorted(set(hints) - set(UNTUNABLE))
+            fail(key, f"is not a setting that can be searched; choose from {tunable}")
+            continue
+        if typing.get_origin(hints[name]) is tuple:
+            fail(key, "is a list setting; only settings with a single value can be searched")
+            continue
+        if not isinstance(values, tuple) or not values:
+            fail(key, f"must be a non-empty list of values, got {values!r}")
+            continue
+        for i, value in enumerate(values):
+            try:
+                typed.coerce(hints[name], value, "", f"{key}[{i}]")
+            except ConfigError as error:
+                fail(f"{key}[{i}]", str(error).split("' ", 1)[1])
+
+
+def check_model_settings(config: PipelineConfig, raw_model: object, origin: str) -> None:
+    """Every `model.*` setting the file gives (and every searched one) is read by the model.
+
+    A setting the chosen family does not read would be silently ignored; it is
+    an error naming the setting and the settings the family reads.
+    """
+    if config.model.name not in (model_registry.AUTO, *model_registry.for_task(config.task)):
+        return  # an unknown model, or one that does not fit the task: check_semantics says so
+    content = config.items is not None and bool(config.items.text or config.items.image)
+    reads = model_registry.settings_read(config.model.name, config.task, content)
+    given = [(f"model.{k}", k) for k in raw_model or {} if isinstance(raw_model, dict)]
+    given += [(f"tuning.search_space.{k}", k) for k in config.tuning.search_space]
+    model = repr(config.model.name)
+    if config.model.name == model_registry.AUTO:
+        compared = [c.name for c in model_registry.CANDIDATES[config.task]]
+        model = f"'auto' (which compares {', '.join(compared)} on task {config.task!r})"
+    for key, name in given:
+        if name in typing.get_type_hints(Model) and name not in reads:
+            own = sorted(set(reads) - set(model_registry.TRAINING))
+            report(
+                ConfigError(
+                    f"{origin}: '{key}' does not apply to model {model}, which would ignore "
+                    f"it; its own settings are {own} (and the training settings)"
+                )
+            )
+
+
+def check_semantics(config: PipelineConfig, origin: str) -> None:
+    def fail(key: str, message: str) -> None:
+        report(ConfigError(f"{origin}: '{key}' {message}"))
+
+    weights = config.interactions.event_weights
+    if weights and not config.interactions.event:
+        fail("interactions.event_weights", "needs interactions.event, the event type column")
+    for event, weight in weights.items():
+        if not math.isfinite(weight) or weight < 0:
+            fail(f"interactions.event_weights.{event}", f"must be a number >= 0, got {weight!r}")
+    if not config.name.replace("-", "").replace("_", "").isalnum():
+        fail("name", f"must use letters, digits, '-' and '_' only, got {config.name!r}")
+    if not 0.0 < config.split.eval_fraction < 1.0:
+        fail("split.eval_fraction", f"must be between 0 and 1, got {config.split.eval_fraction}")
+    if config.task == "rating" and not config.interactions.rating:
+        fail("interactions.rating", "must name the rating column when task is 'rating'")
+    if config.split.method == "temporal" and not config.interactions.timestamp:
+        fail(
+            "interactions.timestamp",
+            "must name a column when split.method is 'temporal' "
+            "(or leave split.method 'auto': random without a timestamp)",
+        )
+    if config.task == "sequential" and config.split.method != "temporal":
+        fail("split.method", "must be 'temporal' when task is 'sequential' (the next item)")
+    fitting = model_registry.for_task(config.task)
+    if config.model.name != model_registry.AUTO and config.model.name not in fitting:
+        if config.model.name not in model_registry.FAMILIES:
+            fail(
+                "model.name",
+                f"is not a model: {config.model.name!r}; choose 'auto' or one of "
+                f"{list(model_registry.NAMES)}",
+            )
+        else:
+            fail(
+                "model.name",
+                f"{config.model_name!r} does not fit task {config.task!r}; "
+                f"choose one of {fitting}",
+            )
+    elif (
+        config.serving.index == "scann"
+        and not model_registry.family(config.model_name).inner_product
+    ):
+        fail(
+            "serving.index",
+            f"'scann' cannot search {config.model_name!r}: it scores pairs with a network, "
+            "not an inner product; use 'auto' or 'brute_force'",
+        )
+    top_k_metrics = ("recall", "ndcg", "mrr", "hit_rate")
+    metrics_for_task = {
+        "rating": ("rmse", "mae"),
+        "retrieval": top_k_metrics,
+        "ranking": (*top_k_metrics, "auc", "log_loss"),
+        "sequential": top_k_metrics,
+    }
+    _check_search_space(config, fail)
+    if config.model.mixed_negatives < 0:
+        fail("model.mixed_negatives", f"must be >= 0, got {config.model.mixed_negatives}")
+    if config.model.sequence_length <= 0:
+        fail("model.sequence_length", f"must be positive, got {config.model.sequence_length}")
+    if config.model.embedding_dim % max(config.model.attention_heads, 1):
+        fail(
+            "model.attention_heads",
+            f"must divide embedding_dim {config.model.embedding_dim}, "
+            f"got {config.model.attention_heads}",
+        )
+    if config.eval_metric not in metrics_for_task[config.task]:
+        fail("evaluation.metric", f"{config.eval_metric!r} does not fit task {config.task!r}")
+    positive = {
+        "model.embedding_dim": config.model.embedding_dim,
+        "model.batch_size": config.model.batch_size,
+        "model.epochs": config.model.epochs,
+        "model.learning_rate": config.model.learning_rate,
+        "model.temperature": config.model.temperature,
+        "model.num_negatives": config.model.num_negatives,
+        "model.cross_layers": config.model.cross_layers,
+        "model.autorec_hidden_dim": config.model.autorec_hidden_dim,
+        "model.attention_blocks": config.model.attention_blocks,
+        "model.attention_heads": config.model.attention_heads,
+        "evaluation.top_k": config.evaluation.top_k,
+        "serving.top_k": config.serving.top_k,
+        "release.keep_versions": config.release.keep_versions,
+        "interactions.span_window": config.interactions.span_window,
+        "features.min_frequency": config.features.min_frequency,
+        "features.oov_buckets": config.features.oov_buckets,
+        "features.hash_buckets": config.features.hash_buckets,
+        "features.text_max_tokens": config.features.text_max_tokens,
+        "features.text_vocab_size": config.features.text_vocab_size,
+        "features.image_size": config.features.image_size,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            fail(key, f"must be positive, got {value}")
+    if not 0.0 <= config.model.id_dropout < 1.0:
+        fail("model.id_dropout", f"must be in [0, 1), got {config.model.id_dropout}")
+    if config.model.content_weight < 0:
+        fail("model.content_weight", f"must not be negative, got {config.model.content_weight}")
+    if config.model.image_encoder == "backbone" and not config.model.image_backbone:
+        fail("model.image_backbone", "must name a Keras model file for image_encoder 'backbone'")
+    for key in ("word_vectors", "image_backbone"):
+        path = getattr(config.model, key)
+        if path and "://" not in path and not os.path.isfile(config.resolve(path)):
+            fail(f"model.{key}", f"names a file that does not exist: {config.resolve(path)}")
+    if config.kubeflow.target not in KUBEFLOW_TARGETS:
+        fail(
+            "kubeflow.target",
+            f"must be one of {list(KUBEFLOW_TARGETS)}, got {config.kubeflow.target!r}",
+        )
+    for pool in ("trainer", "components"):
+        resources = getattr(config.kubeflow, pool)
+        key = f"kubeflow.{pool}"
+        if resources.replicas < 1:
+            fail(f"{key}.replicas", f"must be at least 1, got {resources.replicas}")
+        if resources.cpu < 0 or resources.memory_gb < 0 or resources.accelerator_count < 0:
+            fail(key, "cpu, memory_gb and accelerator_count must not be negative")
+        for i, label in enumerate(resources.node_selector):
+            if "=" not in label:
+                fail(f"{key}.node_selector[{i}]", f"must be key=value, got {label!r}")
+    required = {
+        "DataflowRunner": ("--project", "--region", "--temp_location"),
+        "FlinkRunner": ("--flink_master",),
+        "SparkRunner": ("--spark_master_url",),
+    }.get(config.beam.runner, ())
+    for flag in required:
+        if not any(arg.startswith(flag + "=") for arg in config.beam.extra_args):
+            fail("beam.extra_args", f"needs {flag}=... for runner {config.beam.runner}")
+    if config.kubeflow.components.replicas != 1:
+        fail("kubeflow.components.replicas", "only the trainer has replicas")
+    if config.kubeflow.trainer.replicas > 1 and config.training.strategy not in (
+        "multi_worker_mirrored",
+        "parameter_server",
+    ):
+        fail(
+            "kubeflow.trainer.replicas",
+            "above 1 needs training.strategy " "multi_worker_mirrored or parameter_server",
+        )
+    for i, width in enumerate(config.model.hidden_layers):
+        if width <= 0:
+            fail(f"model.hidden_layers[{i}]", f"must be positive, got {width}")
+    for i, cross in enumerate(config.features.crosses):
+        if len(cross) != 2:
+            fail(f"features.crosses[{i}]", f"must name two features, got {list(cross)}")

@@ -1,0 +1,184 @@
+"""The model sections of the config: the model and its settings, training, tuning.
+
+Which of `Model`'s settings each family reads is in recsearch/model_registry.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+Task = Literal["rating", "retrieval", "ranking", "sequential"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """The model the Trainer builds and its hyperparameters.
+
+    Attributes:
+      name: Model family. Retrieval: "two_tower", "ease" (closed-form
+        item-item autoencoder, catalogs up to 30,000 items), "mult_vae"
+        (variational autoencoder over histories) or "item2vec" (skip-gram
+        item embeddings) or "wmf" (weighted matrix factorisation over
+        every cell, for implicit feedback). Ratings: "mf" (matrix factorisation with biases)
+        or "autorec" (I-AutoRec, an item autoencoder; embedding_dim is its
+        hidden width) or "mf_autorec" (the mean of the two, trained together:
+        the most accurate on MovieLens ratings). Ranking (and retrieval on small catalogs): "neumf",
+        "wide_deep", "deepfm", "dcn" (DCN-v2): networks over the user's and
+        the item's id, categorical and numeric fields, scored exactly over
+        the catalog (no ANN index). Sequential (next item): "gru4rec"
+        (recurrent) or "sasrec" (self-attention) over each user's latest
+        items in time order.
+        "auto" (the default) lets the Trainer measure: the candidates of the
+        task (retrieval: recency-weighted ease and two_tower; ranking:
+        deepfm and recency-weighted ease; sequential: gru4rec and
+        recency-weighted ease; rating: mf and autorec) are trained on each
+        user's earlier training interactions and judged on their latest by
+        the blessing metric; the best serves `recommend`. When items have
+        text or images, two_tower also answers the content signatures in
+        the same bundle. See modules/selection.py.
+      embedding_dim: Size of the user and item embeddings.
+      hidden_layers: Widths of the dense layers on top of each tower (of
+        the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
+      use_side_features: Feed user/item side features to the towers.
+      logq_correction: Correct in-batch negatives for item popularity.
+      normalize: L2-normalise tower outputs (cosine similarity).
+      text_encoder: "bag" (mean of token embeddings) or "cnn" (Kim-style 1-D CNN).
+      text_dim: Token embedding width.
+      word_vectors: Optional GloVe-format text file of pretrained token vectors.
+      image_encoder: "cnn" (trained here) or "backbone" (pretrained, frozen).
+      image_backbone: Local Keras model file for image_encoder "backbone".
+      image_dim: Width of the image encoder's output.
+      id_dropout: Share of training examples whose item id is hidden, so the
+        item tower learns to place items from content (cold start).
+      content_weight: Weight of the text->item and image->item contrastive
+        losses of two_tower; above 0 (the default) the bundle gets
+        search_text / search_image when items have text / images; 0 turns
+        them off.
+      warm_start: Start from the served model's weights, embedding rows
+        remapped to this run's vocabularies.
+      loss: Ranking loss of two_tower (over in-batch negatives) and of the
+        pair models (over sampled negatives): softmax or approx_ndcg
+        (listwise), bpr or triplet (pairwise), bce (pointwise).
+      margin: Margin of the triplet loss.
+      mixed_negatives: two_tower: items drawn uniformly from the catalog per
+        batch and added to the in-batch negatives (0: in-batch only).
+      num_negatives: neumf, wide_deep, deepfm, dcn: sampled negatives per positive.
+      negative_sampling: neumf, wide_deep, deepfm, dcn: "uniform" (drawn from
+        the whole catalog, as NCF trains) or "batch" (other rows' items,
+        popularity-distributed, logQ-corrected).
+      cross_layers: dcn: number of cross layers.
+      sequence_length: gru4rec, sasrec: how many of a user's latest items they read.
+      attention_blocks: sasrec: self-attention blocks.
+      attention_heads: sasrec: heads per block (embedding_dim must divide by it).
+      sequence_dropout: gru4rec, sasrec: dropout while training.
+      ease_l2: EASE's ridge penalty lambda.
+      recency_half_life: ease and item2vec: half-life, in interactions, of
+        the boost a user's most recent items get in their query (0: off).
+      wmf_unobserved_weight: wmf: weight w0 of the squared score of every
+        cell (the zeros) against the interactions (the ones).
+      autorec_hidden_dim: mf_autorec: hidden width of its AutoRec part
+        (its MF part uses embedding_dim; autorec alone uses embedding_dim).
+      autorec_l2: mf_autorec: L2 penalty of its AutoRec part (its MF part
+        uses l2).
+      vae_hidden_dim: mult_vae: width of the encoder's hidden layer
+        (embedding_dim is the latent width).
+      vae_dropout: mult_vae: input dropout while training.
+      vae_beta: mult_vae: weight of the KL term.
+      temperature: Softmax temperature of the retrieval loss.
+      learning_rate: Optimizer learning rate.
+      optimizer: "adam" or "adagrad".
+      l2: L2 penalty on embeddings.
+      batch_size: Training batch size.
+      epochs: Passes over the training data.
+      seed: Seed for initialisation and shuffling.
+    """
+
+    # "auto" or a family of recsearch/model_registry.py (checked on load).
+    name: str = "auto"
+    embedding_dim: int = 64
+    hidden_layers: tuple[int, ...] = ()
+    use_side_features: bool = True
+    logq_correction: bool = True
+    normalize: bool = True
+    text_encoder: Literal["bag", "cnn"] = "bag"
+    text_dim: int = 32
+    word_vectors: str | None = None
+    image_encoder: Literal["cnn", "backbone"] = "cnn"
+    image_backbone: str | None = None
+    image_dim: int = 32
+    id_dropout: float = 0.0
+    content_weight: float = 0.5
+    warm_start: bool = True
+    loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
+    margin: float = 1.0
+    mixed_negatives: int = 0
+    num_negatives: int = 8
+    negative_sampling: Literal["uniform", "batch"] = "uniform"
+    cross_layers: int = 2
+    sequence_length: int = 50
+    attention_blocks: int = 2
+    attention_heads: int = 2
+    sequence_dropout: float = 0.2
+    ease_l2: float = 100.0
+    recency_half_life: float = 0.0
+    wmf_unobserved_weight: float = 0.1
+    autorec_hidden_dim: int = 500
+    autorec_l2: float = 0.001
+    vae_hidden_dim: int = 600
+    vae_dropout: float = 0.5
+    vae_beta: float = 0.2
+    temperature: float = 0.1
+    learning_rate: float = 0.005
+    optimizer: Literal["adam", "adagrad"] = "adam"
+    l2: float = 0.0
+    batch_size: int = 1024
+    epochs: int = 10
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """Where and how the Trainer runs.
+
+    Attributes:
+      strategy: tf.distribute strategy: default, mirrored (local GPUs),
+        multi_worker_mirrored (workers from TF_CONFIG), tpu, or
+        parameter_server (very large embedding tables).
+      tpu: TPU address or name for strategy "tpu" (unset: the local TPU).
+    """
+
+    strategy: Literal["default", "mirrored", "multi_worker_mirrored", "tpu", "parameter_server"] = (
+        "default"
+    )
+    tpu: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """Hyperparameter search before training: the TFX Tuner component with KerasTuner.
+
+    Each trial trains the model with some values of the search space on the
+    training data minus each user's latest interactions (a share
+    `validation_fraction`, or a random share for a random split) and is
+    judged on those by the blessing metric (-RMSE for ratings), so the eval
+    split the Evaluator judges on stays unseen. The best values go to the
+    Trainer, which trains on the whole training split.
+
+    Attributes:
+      max_trials: Trials to run; 0 leaves the Tuner out of the pipeline.
+      algorithm: "random" (random search) or "bayesian" (Gaussian-process
+        Bayesian optimisation).
+      search_space: Model setting -> the values to choose from, for example
+        {learning_rate: [0.001, 0.005], embedding_dim: [32, 64]}. Settings
+        with a single number, word or flag can be searched.
+      validation_fraction: Share of each user's training interactions the
+        trials are judged on.
+      seed: Seed of the search and the validation split.
+    """
+
+    max_trials: int = 0
+    algorithm: Literal["random", "bayesian"] = "random"
+    search_space: dict[str, Any] = dataclasses.field(default_factory=dict)
+    validation_fraction: float = 0.2
+    seed: int = 42

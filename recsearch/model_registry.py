@@ -1,0 +1,265 @@
+"""The model families, in one table: name, builder, settings, tasks, how it scores.
+
+Everything that needs to know the models reads this table: config validation
+(`recsearch/config`), the factory (`recsearch.modules.model_factory`, which calls
+each family's builder), `model: auto` (its candidates per task), the Tuner's
+search-space check and the Kubeflow client's `--model`. It imports no
+TensorFlow, so the command line can read it cheaply.
+
+Each family's own config class holds exactly the `model.*` settings it reads (the
+shared training settings plus its own): `family.config_class`, built from the
+fields of `config.Model`, so every default is written once, there. A setting in a
+config file that the chosen family does not read is an error that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from recsearch.config.model import Model
+
+# Settings every family reads: how it is trained and seeded.
+TRAINING = ("name", "learning_rate", "optimizer", "batch_size", "epochs", "seed", "warm_start")
+# The content encoders of two_tower (text and images of the items).
+_CONTENT = (
+    "use_side_features",
+    "text_encoder",
+    "text_dim",
+    "word_vectors",
+    "image_encoder",
+    "image_backbone",
+    "image_dim",
+    "id_dropout",
+    "content_weight",
+)
+_PAIR = (
+    "embedding_dim",
+    "hidden_layers",
+    "use_side_features",
+    "logq_correction",
+    "loss",
+    "margin",
+    "num_negatives",
+    "negative_sampling",
+    "l2",
+)
+_SEQUENCE = (
+    "embedding_dim",
+    "sequence_length",
+    "sequence_dropout",
+    "temperature",
+    "loss",
+    "margin",
+    "logq_correction",
+)
+TOP_K_TASKS = ("retrieval", "ranking", "sequential")
+
+# EASE's B is a dense V x V matrix: past this many items it is not a candidate.
+EASE_MAX_ITEMS = 30_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One model family.
+
+    Attributes:
+      name: The `model.name` that picks it.
+      builder: The function of `recsearch.modules.model_factory` that builds it
+        from its config and the run's parts.
+      tasks: The tasks it serves.
+      inner_product: Whether it scores a user and an item by an inner product of
+        two vectors (an ANN index can search it); False for the networks over a
+        pair.
+      settings: The `model.*` settings it reads besides TRAINING.
+      max_items: The largest catalog it can hold (0: no limit).
+    """
+
+    name: str
+    builder: str
+    tasks: tuple[str, ...]
+    inner_product: bool
+    settings: tuple[str, ...]
+    max_items: int = 0
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every `model.*` setting this family reads."""
+        return (*TRAINING, *self.settings)
+
+    @property
+    def config_class(self) -> type:
+        """This family's own config: a frozen dataclass of the settings it reads."""
+        return _config_class(self.name, self.reads)
+
+    def config(self, values: Mapping[str, Any]) -> Any:
+        """This family's config from a `model` section (a `config.Model` as a dict).
+
+        Raises:
+          KeyError: A setting it reads is missing from `values`.
+        """
+        return self.config_class(**{name: values[name] for name in self.reads})
+
+
+@functools.cache
+def _config_class(name: str, reads: tuple[str, ...]) -> type:
+    fields = {f.name: f for f in dataclasses.fields(Model)}
+    hints = Model.__annotations__
+    return dataclasses.make_dataclass(
+        "".join(part.capitalize() for part in name.split("_")) + "Config",
+        [(n, hints[n], dataclasses.field(default=fields[n].default)) for n in reads],
+        frozen=True,
+    )
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family(
+            "two_tower",
+            "build_two_tower",
+            TOP_K_TASKS,
+            True,
+            (
+                "embedding_dim",
+                "hidden_layers",
+                "normalize",
+                "logq_correction",
+                "temperature",
+                "loss",
+                "margin",
+                "mixed_negatives",
+                "l2",
+                *_CONTENT,
+            ),
+        ),
+        Family(
+            "ease",
+            "build_ease",
+            TOP_K_TASKS,
+            True,
+            ("ease_l2", "recency_half_life"),
+            max_items=EASE_MAX_ITEMS,
+        ),
+        Family(
+            "mult_vae",
+            "build_mult_vae",
+            TOP_K_TASKS,
+            True,
+            ("embedding_dim", "vae_hidden_dim", "vae_dropout", "vae_beta"),
+        ),
+        Family(
+            "item2vec",
+            "build_item2vec",
+            TOP_K_TASKS,
+            True,
+            ("embedding_dim", "temperature", "recency_half_life"),
+        ),
+        Family(
+            "wmf",
+            "build_wmf",
+            TOP_K_TASKS,
+            True,
+            ("embedding_dim", "wmf_unobserved_weight", "l2"),
+        ),
+        Family("mf", "build_mf", ("rating",), True, ("embedding_dim", "l2")),
+        Family("autorec", "build_autorec", ("rating",), True, ("embedding_dim", "l2")),
+        Family(
+            "mf_autorec",
+            "build_mf_autorec",
+            ("rating",),
+            True,
+            ("embedding_dim", "l2", "autorec_hidden_dim", "autorec_l2"),
+        ),
+        Family("neumf", "build_pair_scorer", TOP_K_TASKS, False, _PAIR),
+        Family("wide_deep", "build_pair_scorer", TOP_K_TASKS, False, _PAIR),
+        Family("deepfm", "build_pair_scorer", TOP_K_TASKS, False, _PAIR),
+        Family("dcn", "build_pair_scorer", TOP_K_TASKS, False, (*_PAIR, "cross_layers")),
+        Family("gru4rec", "build_sequence_model", ("sequential",), True, _SEQUENCE),
+        Family(
+            "sasrec",
+            "build_sequence_model",
+            ("sequential",),
+            True,
+            (*_SEQUENCE, "attention_blocks", "attention_heads"),
+        ),
+    )
+}
+NAMES = tuple(FAMILIES)
+AUTO = "auto"
+# The family that answers content search (text, images) beside any other.
+CONTENT_MODEL = "two_tower"
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A family `model: auto` compares, with the settings auto gives it over the config's."""
+
+    name: str
+    settings: Mapping = dataclasses.field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        extra = ", ".join(f"{k} {v:g}" for k, v in self.settings.items())
+        return f"{self.name} ({extra})" if extra else self.name
+
+
+# The families each task compares under `model: auto`. Recency-weighted EASE is
+# the strongest id-only model on the temporal protocols of docs/benchmarks.md.
+CANDIDATES = {
+    "retrieval": (Candidate("ease", {"recency_half_life": 10.0}), Candidate("two_tower")),
+    "ranking": (Candidate("deepfm"), Candidate("ease", {"recency_half_life": 10.0})),
+    "sequential": (Candidate("gru4rec"), Candidate("ease", {"recency_half_life": 5.0})),
+    "rating": (Candidate("mf"), Candidate("autorec"), Candidate("mf_autorec")),
+}
+
+
+def family(name: str) -> Family:
+    """The family called `name`.
+
+    Raises:
+      KeyError: No family has that name (the message lists them).
+    """
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; expected one of {list(NAMES)}") from None
+
+
+def for_task(task: str) -> tuple[str, ...]:
+    """The families that serve `task`, in the table's order."""
+    return tuple(name for name, f in FAMILIES.items() if task in f.tasks)
+
+
+def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str, str]]:
+    """The candidates of `task` that fit the catalog, and the skipped ones with why."""
+    chosen, skipped = [], {}
+    for candidate in CANDIDATES[task]:
+        cap = FAMILIES[candidate.name].max_items
+        if cap and num_items > cap:
+            skipped[candidate.label] = (
+                f"its dense item x item matrix takes at most {cap:,} items, "
+                f"this catalog has {num_items:,}"
+            )
+            continue
+        chosen.append(candidate)
+    return chosen, skipped
+
+
+def settings_read(name: str, task: str, has_content: bool = True) -> tuple[str, ...]:
+    """The `model.*` settings a run of `name` (or "auto") on `task` reads.
+
+    `auto` reads the settings of every candidate of the task and, when items
+    may have content, those of the content model that answers search beside it.
+    """
+    if name != AUTO:
+        return family(name).reads
+    names = [c.name for c in CANDIDATES[task]]
+    if has_content and task in TOP_K_TASKS:
+        names.append(CONTENT_MODEL)
+    read: dict[str, None] = {}
+    for n in names:
+        read.update(dict.fromkeys(FAMILIES[n].reads))
+    return tuple(read)
