@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+
 import tensorflow as tf
 
 from recsearch import config as config_lib
@@ -15,11 +19,40 @@ from recsearch.apps.staging import (  # the tests' names for them
 from recsearch.config import update_config_file as write_config
 from recsearch.features import FeatureSpec
 
+# What a bundle of the sample shop answers (items with text and images).
+CONTENT_BUNDLE_SIGNATURES = {
+    "recommend",
+    "predict",
+    "similar_items",
+    "embed_items",
+    "search_text",
+    "search_image",
+    "serving_default",
+}
+# The components of the default pipeline (no Tuner).
+PIPELINE_COMPONENTS = {
+    "RecsysExampleGen",
+    "ServedModel",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+    "Trainer",
+    "Evaluator",
+    "ReleaseGate",
+    "Pusher",
+    "RunReport",
+}
+
 __all__ = [
+    "CONTENT_BUNDLE_SIGNATURES",
+    "PIPELINE_COMPONENTS",
     "data_accessor",
     "fn_args",
     "raw_example",
     "raw_schema",
+    "serving_on_loopback",
     "tiny_catalog",
     "transform_sample",
     "write_config",
@@ -77,3 +110,26 @@ def raw_example(config: config_lib.PipelineConfig, user: str, item: str | bytes)
             feature[name].float_list.value.append(0.0)
     feature["timestamp"].int64_list.value.append(0)
     return example.SerializeToString()
+
+
+@contextlib.contextmanager
+def serving_on_loopback(app):
+    """Serves an aiohttp application on a free loopback port from a background thread.
+
+    Yields its base URL ("http://127.0.0.1:<port>"); stops the loop on exit.
+    """
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)

@@ -168,6 +168,30 @@ def register_version(kfp, job: dict, package: str) -> tuple[str, str]:
     return pipeline_id, version.pipeline_version_id
 
 
+@contextlib.contextmanager
+def _registered(spec_path: str, host: str | None, namespace: str, experiment: str):
+    """Registers a version of the compiled pipeline in an experiment.
+
+    Yields the client, the compiled job, and where a run of it goes (the
+    experiment, pipeline, version and pipeline root a run or recurring run takes).
+    """
+    job = read_job(spec_path)
+    kfp = kfp_client(host, namespace)
+    with tempfile.TemporaryDirectory() as tmp, reaching(host):
+        pipeline_id, version_id = register_version(kfp, job, write_package(job, tmp))
+        found = kfp.create_experiment(name=experiment, namespace=namespace)
+        yield (
+            kfp,
+            job,
+            {
+                "experiment_id": found.experiment_id,
+                "pipeline_id": pipeline_id,
+                "version_id": version_id,
+                "pipeline_root": job.get("runtimeConfig", {}).get("gcsOutputDirectory"),
+            },
+        )
+
+
 def submit(
     spec_path: str,
     host: str | None,
@@ -177,18 +201,9 @@ def submit(
     run_name: str | None = None,
 ) -> str:
     """Registers a pipeline version and creates one run of it; returns the run id."""
-    job = read_job(spec_path)
-    kfp = kfp_client(host, namespace)
-    with tempfile.TemporaryDirectory() as tmp, reaching(host):
-        pipeline_id, version_id = register_version(kfp, job, write_package(job, tmp))
-        found = kfp.create_experiment(name=experiment, namespace=namespace)
+    with _registered(spec_path, host, namespace, experiment) as (kfp, job, target):
         run = kfp.run_pipeline(
-            experiment_id=found.experiment_id,
-            job_name=run_name or job.get("displayName") or "recsearch",
-            params=params,
-            pipeline_id=pipeline_id,
-            version_id=version_id,
-            pipeline_root=job.get("runtimeConfig", {}).get("gcsOutputDirectory"),
+            job_name=run_name or job.get("displayName") or "recsearch", params=params, **target
         )
     return run.run_id
 
@@ -226,21 +241,14 @@ def schedule(
     The cron expression is checked before anything is sent.
     """
     cron_expression = kfp_cron(cron)
-    job = read_job(spec_path)
-    kfp = kfp_client(host, namespace)
-    with tempfile.TemporaryDirectory() as tmp, reaching(host):
-        pipeline_id, version_id = register_version(kfp, job, write_package(job, tmp))
-        found = kfp.create_experiment(name=experiment, namespace=namespace)
+    with _registered(spec_path, host, namespace, experiment) as (kfp, job, target):
         recurring = kfp.create_recurring_run(
-            experiment_id=found.experiment_id,
             job_name=name or f"{job.get('displayName', 'recsearch')}-nightly",
             cron_expression=cron_expression,
             params=params,
-            pipeline_id=pipeline_id,
-            version_id=version_id,
-            pipeline_root=job.get("runtimeConfig", {}).get("gcsOutputDirectory"),
             max_concurrency=1,
             no_catchup=True,
+            **target,
         )
     return recurring.recurring_run_id
 

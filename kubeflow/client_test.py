@@ -7,14 +7,12 @@ records the requests, so the test checks what a real KFP API server would
 receive.
 """
 
-import asyncio
 import json
-import threading
 
 import pytest
 from aiohttp import web
 
-from recsearch.apps import cli
+from recsearch.apps import cli, testing
 from recsearch.errors import RecsearchError
 from recsearch.kubeflow import client, runner
 
@@ -76,16 +74,8 @@ def kfp_api():
     api = StandInKfpApi()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", api.handle)
-    loop = asyncio.new_event_loop()
-    server = web.AppRunner(app)
-    loop.run_until_complete(server.setup())
-    site = web.TCPSite(server, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield api, f"http://127.0.0.1:{port}"
-    loop.call_soon_threadsafe(loop.stop)
+    with testing.serving_on_loopback(app) as url:
+        yield api, url
 
 
 @pytest.fixture(scope="module")
@@ -103,23 +93,8 @@ def spec(sample_config, tmp_path_factory):
 def test_submit_sends_the_pipeline_and_runtime_arguments(kfp_api, spec, capsys, tmp_path):
     api, host = kfp_api
     api.requests.clear()
-    code = cli.main(
-        [
-            "submit",
-            "--spec",
-            spec,
-            "--host",
-            host,
-            "--experiment",
-            "nightly",
-            "--span",
-            "3",
-            "--train-steps",
-            "500",
-            "--model",
-            "two_tower",
-        ]
-    )
+    flags = "--experiment nightly --span 3 --train-steps 500 --model two_tower".split()
+    code = cli.main(["submit", "--spec", spec, "--host", host, *flags])
     assert code == 0
     assert "Created run run-1 in experiment 'nightly'" in capsys.readouterr().out
     # A pipeline version first, named and described by the commit and the image digest.
@@ -148,19 +123,8 @@ def test_submit_sends_the_pipeline_and_runtime_arguments(kfp_api, spec, capsys, 
 def test_schedule_creates_a_recurring_run_with_a_six_field_cron(kfp_api, spec, capsys):
     api, host = kfp_api
     api.requests.clear()
-    code = cli.main(
-        [
-            "schedule",
-            "--spec",
-            spec,
-            "--host",
-            host,
-            "--experiment",
-            "nightly",
-            "--cron",
-            "0 3 * * *",
-        ]
-    )
+    flags = ["--experiment", "nightly", "--cron", "0 3 * * *"]
+    code = cli.main(["schedule", "--spec", spec, "--host", host, *flags])
     assert code == 0
     (body,) = [b for _, path, b in api.requests if path.endswith("/recurringruns")]
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"

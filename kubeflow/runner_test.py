@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from recsearch.apps import testing
 from recsearch.config import Kubeflow, Resources
 from recsearch.errors import ConfigError, Problems
 from recsearch.kubeflow import runner
@@ -24,20 +25,7 @@ def _compile(config, tmp_path, name="shop.json", **kwargs) -> dict:
 def test_compile_writes_every_task(sample_config, tmp_path):
     spec = _compile(sample_config, tmp_path, image="registry.local/recsearch:test")
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert {
-        "RecsysExampleGen",
-        "ServedModel",
-        "StatisticsGen",
-        "SchemaGen",
-        "ExampleValidator",
-        "DataGate",
-        "Transform",
-        "Trainer",
-        "Evaluator",
-        "ReleaseGate",
-        "Pusher",
-        "RunReport",
-    } == set(tasks)
+    assert set(tasks) == testing.PIPELINE_COMPONENTS
     assert "Trainer" in tasks["Evaluator"]["dependentTasks"]
     assert "ServedModel" in tasks["Evaluator"]["dependentTasks"]
     assert "DataGate" in tasks["Transform"]["dependentTasks"]

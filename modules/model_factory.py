@@ -109,43 +109,46 @@ def build_sequence_model(cfg: Any, parts: Parts):
     )
 
 
-def build_ease(cfg: Any, parts: Parts) -> EASE:
-    return EASE(parts.catalog, l2=float(cfg.ease_l2), recency_half_life=cfg.recency_half_life)
+# Families over the catalog's user x item history: their class, and which of the
+# family's settings each constructor argument takes (numbers as the class wants them).
+_HISTORY_MODELS = {
+    "ease": (EASE, {"l2": "ease_l2", "recency_half_life": "recency_half_life"}),
+    "mult_vae": (
+        MultVAE,
+        {
+            "latent_dim": "embedding_dim",
+            "hidden_dim": "vae_hidden_dim",
+            "dropout": "vae_dropout",
+            "beta": "vae_beta",
+            "seed": "seed",
+        },
+    ),
+    "item2vec": (
+        Item2Vec,
+        {
+            "dim": "embedding_dim",
+            "temperature": "temperature",
+            "recency_half_life": "recency_half_life",
+            "seed": "seed",
+        },
+    ),
+    "wmf": (
+        WeightedMF,
+        {
+            "dim": "embedding_dim",
+            "unobserved_weight": "wmf_unobserved_weight",
+            "l2": "l2",
+            "seed": "seed",
+        },
+    ),
+    "autorec": (ItemAutoRec, {"hidden_dim": "embedding_dim", "l2": "l2", "seed": "seed"}),
+}
 
 
-def build_mult_vae(cfg: Any, parts: Parts) -> MultVAE:
-    return MultVAE(
-        parts.catalog,
-        latent_dim=cfg.embedding_dim,
-        hidden_dim=cfg.vae_hidden_dim,
-        dropout=float(cfg.vae_dropout),
-        beta=float(cfg.vae_beta),
-        seed=cfg.seed,
-    )
-
-
-def build_item2vec(cfg: Any, parts: Parts) -> Item2Vec:
-    return Item2Vec(
-        parts.catalog,
-        dim=cfg.embedding_dim,
-        temperature=float(cfg.temperature),
-        recency_half_life=float(cfg.recency_half_life),
-        seed=cfg.seed,
-    )
-
-
-def build_wmf(cfg: Any, parts: Parts) -> WeightedMF:
-    return WeightedMF(
-        parts.catalog,
-        dim=cfg.embedding_dim,
-        unobserved_weight=float(cfg.wmf_unobserved_weight),
-        l2=float(cfg.l2),
-        seed=cfg.seed,
-    )
-
-
-def build_autorec(cfg: Any, parts: Parts) -> ItemAutoRec:
-    return ItemAutoRec(parts.catalog, hidden_dim=cfg.embedding_dim, l2=float(cfg.l2), seed=cfg.seed)
+def build_history_model(cfg: Any, parts: Parts) -> tf.keras.Model:
+    """EASE, Mult-VAE, item2vec, WMF or AutoRec: built over the catalog's histories."""
+    cls, arguments = _HISTORY_MODELS[cfg.name]
+    return cls(parts.catalog, **{arg: getattr(cfg, name) for arg, name in arguments.items()})
 
 
 def build_mf(cfg: Any, parts: Parts) -> BiasedMF:

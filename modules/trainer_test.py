@@ -38,15 +38,7 @@ def _train_items(transformed):
 
 def test_history_and_signatures_exist(bundle):
     model, run_dir = bundle
-    assert set(model.signatures) == {
-        "recommend",
-        "predict",
-        "similar_items",
-        "embed_items",
-        "search_text",
-        "search_image",
-        "serving_default",
-    }
+    assert set(model.signatures) == testing.CONTENT_BUNDLE_SIGNATURES
     assert os.path.isfile(os.path.join(run_dir, trainer.HISTORY_FILE))
 
 

@@ -242,15 +242,13 @@ def movielens_titles(work: str, data_dir: str) -> dict:
 
 
 def run(data_dir: str | None, output: str) -> dict:
-    from recsearch.apps.bench.pipeline_bench import machine
+    from recsearch.apps.bench.pipeline_bench import header
 
     work = tempfile.mkdtemp(prefix="recsearch-content-")
     started = time.time()
     os.makedirs(output, exist_ok=True)
     result = {
-        "command": "recsearch bench content",
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        **header("recsearch bench content"),
     }
     parts = [("shop", lambda: shop(work)), ("digits", lambda: digits(work))]
     if data_dir and os.path.isfile(os.path.join(data_dir, "u.item")):

@@ -90,7 +90,7 @@ def served_metrics(
 
 def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     """Runs the benchmark; returns (and optionally records) its figures."""
-    from recsearch.apps.bench.pipeline_bench import machine
+    from recsearch.apps.bench.pipeline_bench import header
 
     movielens.check_dir(data_dir)
     first, later = temporal_split(data_dir)
@@ -107,9 +107,7 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     )
     data = baselines.InteractionMatrix(first)
     result = {
-        "command": "recsearch bench freshness --data-dir <movielens-100k>",
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        **header("recsearch bench freshness --data-dir <movielens-100k>"),
         "wall_seconds": round(wall, 1),
         "model": chosen,
         "selection": summary.selection,

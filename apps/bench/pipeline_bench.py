@@ -37,6 +37,11 @@ def machine() -> str:
     return f"{platform.machine()}, {cpus} cores, {memory:.0f} GiB, {platform.platform()}"
 
 
+def header(command: str) -> dict:
+    """The head of every benchmark's result: the command, the machine and the date."""
+    return {"command": command, "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+
+
 def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     """Runs the benchmark; returns (and optionally records) its figures."""
     config = movielens.movielens_config(data_dir)
@@ -55,9 +60,7 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
     held = examples.read_split(examples_uri, "eval")
     data = baselines.InteractionMatrix(train)
     result = {
-        "command": "recsearch bench pipeline --data-dir <movielens-100k>",
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        **header("recsearch bench pipeline --data-dir <movielens-100k>"),
         "wall_seconds": round(wall, 1),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "components": {name: round(s, 1) for name, s in summary.timings.items()},

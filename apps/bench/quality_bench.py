@@ -446,14 +446,13 @@ TRAINED_RATINGS = {
 
 def run(data_dir: str, protocols: tuple[str, ...] = ("ratings", "stratified", "temporal")) -> dict:
     """Runs the chosen protocols on MovieLens 100K; returns their tables as a dict."""
-    from recsearch.apps.bench.pipeline_bench import machine
+    from recsearch.apps.bench.pipeline_bench import header
 
     ratings = read_ratings(data_dir)
     result = {
-        "command": "recsearch bench quality --data-dir <movielens-100k> --protocols "
-        + ",".join(protocols),
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        **header(
+            "recsearch bench quality --data-dir <movielens-100k> --protocols " + ",".join(protocols)
+        ),
         "protocols": {},
     }
     for name in protocols:

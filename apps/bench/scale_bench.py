@@ -22,7 +22,7 @@ import numpy as np
 
 from recsearch.apps import local
 from recsearch.apps.bench import docs
-from recsearch.apps.bench.pipeline_bench import machine
+from recsearch.apps.bench.pipeline_bench import header
 from recsearch.config import load_config
 from recsearch.data import sample
 
@@ -98,12 +98,12 @@ def run(sizes: list[int], contents: list[str], output: str, write_docs: str | No
             results.setdefault(content, []).append(entry)
             print(f"{content} {rows:,}: {wall:.0f} s", flush=True)
     result = {
-        "command": "recsearch bench scale --sizes "
-        + ",".join(str(s) for s in sizes)
-        + " --content "
-        + ",".join(contents),
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        **header(
+            "recsearch bench scale --sizes "
+            + ",".join(str(s) for s in sizes)
+            + " --content "
+            + ",".join(contents)
+        ),
         "runs": results,
         "growth_exponent": {
             content: growth_exponent(

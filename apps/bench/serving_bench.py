@@ -205,7 +205,7 @@ def over_rest(
 
 def run(movielens_dir: str | None, output: str, write_docs: str | None = None) -> dict:
     from recsearch import bundle
-    from recsearch.apps.bench.pipeline_bench import machine
+    from recsearch.apps.bench.pipeline_bench import header
 
     os.makedirs(output, exist_ok=True)
     cases = {}
@@ -218,9 +218,7 @@ def run(movielens_dir: str | None, output: str, write_docs: str | None = None) -
     users = build_synthetic_bundle(os.path.join(synthetic, "1"))
     cases["synthetic (100,000 items)"] = (synthetic, users)
     result = {
-        "command": "recsearch bench serving",
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        **header("recsearch bench serving"),
         "cases": {
             name: {
                 "in_process": in_process(bundle.resolve(base), users_),

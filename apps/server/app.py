@@ -40,19 +40,21 @@ def _version(request: web.Request) -> int | None:
     return int(raw)
 
 
-def _registry(request: web.Request) -> ModelRegistry:
+def _loaded(request: web.Request):
+    """The model version the path names (the latest without one).
+
+    Raises:
+      ModelNotFound: No such model or version (json_errors answers 404).
+    """
     registry = request.app[_REGISTRY]
     name = request.match_info["name"]
     if name != registry.name:
         raise ModelNotFound(f"Servable not found for request: Latest({name})")
-    return registry
+    return registry.get(_version(request))
 
 
 async def status(request: web.Request) -> web.Response:
-    try:
-        loaded = _registry(request).get(_version(request))
-    except ModelNotFound as e:
-        return _error(404, str(e))
+    loaded = _loaded(request)
     return web.json_response(
         {
             "model_version_status": [
@@ -67,20 +69,14 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def model_metadata(request: web.Request) -> web.Response:
-    try:
-        loaded = _registry(request).get(_version(request))
-    except ModelNotFound as e:
-        return _error(404, str(e))
+    loaded = _loaded(request)
     return web.json_response(
         protocol.metadata(request.match_info["name"], loaded.version, loaded.signatures)
     )
 
 
 async def predict(request: web.Request) -> web.Response:
-    try:
-        loaded = _registry(request).get(_version(request))
-    except ModelNotFound as e:
-        return _error(404, str(e))
+    loaded = _loaded(request)
     body = await request.read()
     try:
         name, arrays, rows = protocol.parse_predict(
@@ -124,9 +120,12 @@ def _first_line(error: Exception) -> str:
 
 @web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
-    """Every error answer is JSON, as TF Serving's: unknown paths, methods, oversized bodies."""
+    """Every error answer is JSON, as TF Serving's: unknown paths, methods, oversized bodies,
+    unknown models and versions."""
     try:
         return await handler(request)
+    except ModelNotFound as error:
+        return _error(404, str(error))
     except web.HTTPException as error:
         if error.content_type == "application/json" or error.status < 400:
             raise
@@ -135,10 +134,7 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
 
 async def unsupported_method(request: web.Request) -> web.Response:
     """:classify and :regress need classification or regression signatures, which bundles lack."""
-    try:
-        loaded = _registry(request).get(_version(request))
-    except ModelNotFound as e:
-        return _error(404, str(e))
+    loaded = _loaded(request)
     method = request.path.rsplit(":", 1)[-1]
     return _error(
         400,

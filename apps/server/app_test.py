@@ -1,19 +1,17 @@
 """The REST server against a real bundle on loopback: TF Serving's API, errors, reloads."""
 
-import asyncio
 import base64
 import json
 import os
 import shutil
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 import tensorflow as tf
-from aiohttp import web
 
+from recsearch.apps import testing
 from recsearch.apps.server.app import make_app
 from recsearch.apps.server.models import ModelRegistry
 
@@ -26,17 +24,8 @@ def server(trained_bundle, tmp_path_factory):
     shutil.copytree(trained_bundle.version_dir, os.path.join(base, "1"))
     registry = ModelRegistry("shop", base, poll_seconds=0.2)
     registry.start()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_app(registry, max_batch=50))
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", base, registry
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=5)
+    with testing.serving_on_loopback(make_app(registry, max_batch=50)) as url:
+        yield url, base, registry
     registry.stop()
 
 
@@ -57,15 +46,7 @@ def test_status_and_metadata(server):
     assert body["model_version_status"][0]["state"] == "AVAILABLE"
     code, body = _call(f"{url}/v1/models/shop/metadata")
     defs = body["metadata"]["signature_def"]["signature_def"]
-    assert set(defs) == {
-        "recommend",
-        "predict",
-        "similar_items",
-        "embed_items",
-        "search_text",
-        "search_image",
-        "serving_default",
-    }
+    assert set(defs) == testing.CONTENT_BUNDLE_SIGNATURES
     assert defs["recommend"]["outputs"]["item_ids"]["tensor_shape"]["unknown_rank"] is False
     assert defs["recommend"]["inputs"]["user_id"]["dtype"] == "DT_STRING"
 

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.history import item_ratings
 from recsearch.modules.training_data import Catalog
@@ -34,8 +35,7 @@ class ItemAutoRec(RecommenderModel):
           ValueError: On a non-positive hidden_dim, or a catalog without ratings.
         """
         super().__init__()
-        if hidden_dim <= 0:
-            raise ValueError(f"hidden_dim must be positive, got {hidden_dim}")
+        arguments.positive(hidden_dim=hidden_dim)
         if not np.any(catalog.seen_ratings):
             raise ValueError("AutoRec needs ratings: the training data has none")
         self.num_users = int(catalog.num_users)

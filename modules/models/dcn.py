@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from recsearch.modules.models import arguments
 from recsearch.modules.models.pair_scorer import (
     DEFAULT_HIDDEN,
     PairScorer,
@@ -42,8 +43,7 @@ class DCN(PairScorer):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        if num_cross_layers <= 0:
-            raise ValueError(f"num_cross_layers must be positive, got {num_cross_layers}")
+        arguments.positive(num_cross_layers=num_cross_layers)
         self.crosses = [CrossLayer(name=f"cross_{i}") for i in range(num_cross_layers)]
         self.deep = mlp(tuple(hidden_layers) or DEFAULT_HIDDEN, "deep")
         self.output_layer = tf.keras.layers.Dense(1, name="dcn_output")

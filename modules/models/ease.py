@@ -26,6 +26,7 @@ from scipy import sparse
 
 from recsearch import features as keys
 from recsearch.model_registry import EASE_MAX_ITEMS
+from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
@@ -65,8 +66,7 @@ class EASE(RecommenderModel):
         super().__init__()
         if l2 <= 0:
             raise ValueError(f"EASE needs a positive l2 (lambda), got {l2}")
-        if recency_half_life < 0:
-            raise ValueError(f"recency_half_life must be >= 0, got {recency_half_life}")
+        arguments.non_negative(recency_half_life=recency_half_life)
         vocab = catalog.item_vocab_size
         if vocab > MAX_ITEMS:
             raise ValueError(

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
+from recsearch.modules.models import arguments
+
 
 class FieldEmbeddings(tf.keras.layers.Layer):
     """The field vectors and first-order weights of one entity's features."""
@@ -46,11 +48,8 @@ class FieldEmbeddings(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         if not cardinalities and not numeric:
             raise ValueError("an entity needs at least one field")
-        if dim <= 0:
-            raise ValueError(f"dim must be positive, got {dim}")
-        for name, size in cardinalities.items():
-            if int(size) <= 0:
-                raise ValueError(f"cardinality of {name!r} must be positive, got {size}")
+        arguments.positive(dim=dim)
+        arguments.positive(**{f"cardinality of {n!r}": int(s) for n, s in cardinalities.items()})
         self.dim = int(dim)
         self.categorical = sorted(cardinalities)
         self.numeric = list(numeric)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from recsearch.modules.models import arguments
 from recsearch.modules.models.sequential import SequenceModel
 
 
@@ -12,8 +13,7 @@ class GRU4Rec(SequenceModel):
 
     def __init__(self, catalog, dropout: float = 0.2, **kwargs):
         super().__init__(catalog, **kwargs)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        arguments.fraction(dropout=dropout)
         self.dropout = tf.keras.layers.Dropout(dropout)
         self.gru = tf.keras.layers.GRU(self.dim, name="gru")
         self.projection = tf.keras.layers.Dense(self.dim, name="projection")

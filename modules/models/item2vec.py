@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules.models import losses
+from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
@@ -43,10 +43,7 @@ class Item2Vec(RecommenderModel):
           ValueError: On a non-positive dim or temperature.
         """
         super().__init__()
-        if dim <= 0:
-            raise ValueError(f"dim must be positive, got {dim}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        arguments.positive(dim=dim, temperature=temperature)
         self.user_history = user_history(catalog, recency_half_life)
         self.num_vocab_items = catalog.item_vocab_size
         init = tf.keras.initializers.RandomNormal(stddev=0.05, seed=seed)
@@ -108,4 +105,4 @@ class Item2Vec(RecommenderModel):
             log_q=tf.gather(self.log_q, contexts),
             temperature=self.temperature,
         )
-        return losses.softmax_loss(logits, negatives)
+        return losses.ranking_loss("softmax", logits, negatives)

@@ -25,7 +25,6 @@ import tensorflow as tf
 
 # Large negative logit for masked candidates (finite, so softmax stays defined).
 MASKED_LOGIT = -1e9
-RANKING_LOSSES = ("softmax", "approx_ndcg", "bpr", "triplet", "bce")
 
 
 def in_batch_logits(
@@ -120,66 +119,48 @@ def _per_query_over_negatives(values: tf.Tensor, negatives: tf.Tensor) -> tf.Ten
     return tf.reduce_sum(values * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
 
 
-def softmax_loss(
-    logits: tf.Tensor,
-    negatives: tf.Tensor,
-    labels: tf.Tensor | None = None,
-    weights: tf.Tensor | None = None,
-) -> tf.Tensor:
-    per_query = tf.nn.sparse_softmax_cross_entropy_with_logits(
+# Each loss per query (row): logits [B, N], negatives [B, N] (which columns count
+# as negatives), labels [B] (the positive's column; None: the diagonal), margin.
+
+
+def _softmax(logits, negatives, labels, margin):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=_labels(logits, labels), logits=logits
     )
-    return weighted_mean(per_query, weights)
 
 
-def bpr_loss(
-    logits: tf.Tensor,
-    negatives: tf.Tensor,
-    labels: tf.Tensor | None = None,
-    weights: tf.Tensor | None = None,
-) -> tf.Tensor:
-    margin = _positives(logits, labels)[:, None] - logits
-    per_query = _per_query_over_negatives(-tf.math.log_sigmoid(margin), negatives)
-    return weighted_mean(per_query, weights)
+def _bpr(logits, negatives, labels, margin):
+    difference = _positives(logits, labels)[:, None] - logits
+    return _per_query_over_negatives(-tf.math.log_sigmoid(difference), negatives)
 
 
-def triplet_loss(
-    logits: tf.Tensor,
-    negatives: tf.Tensor,
-    margin: float = 1.0,
-    labels: tf.Tensor | None = None,
-    weights: tf.Tensor | None = None,
-) -> tf.Tensor:
+def _triplet(logits, negatives, labels, margin):
     hinge = tf.nn.relu(margin - _positives(logits, labels)[:, None] + logits)
-    return weighted_mean(_per_query_over_negatives(hinge, negatives), weights)
+    return _per_query_over_negatives(hinge, negatives)
 
 
-def bce_loss(
-    logits: tf.Tensor,
-    negatives: tf.Tensor,
-    labels: tf.Tensor | None = None,
-    weights: tf.Tensor | None = None,
-) -> tf.Tensor:
+def _bce(logits, negatives, labels, margin):
     positive = -tf.math.log_sigmoid(_positives(logits, labels))
-    negative = tf.reduce_sum(
-        -tf.math.log_sigmoid(-logits) * tf.cast(negatives, logits.dtype), axis=1
-    )
-    count = 1.0 + tf.reduce_sum(tf.cast(negatives, logits.dtype), axis=1)
-    return weighted_mean((positive + negative) / count, weights)
+    mask = tf.cast(negatives, logits.dtype)
+    negative = tf.reduce_sum(-tf.math.log_sigmoid(-logits) * mask, axis=1)
+    return (positive + negative) / (1.0 + tf.reduce_sum(mask, axis=1))
 
 
-def approx_ndcg_loss(
-    logits: tf.Tensor,
-    negatives: tf.Tensor,
-    alpha: float = 1.0,
-    labels: tf.Tensor | None = None,
-    weights: tf.Tensor | None = None,
-) -> tf.Tensor:
+def _approx_ndcg(logits, negatives, labels, margin, alpha: float = 1.0):
     """1 - 1/log2(1 + rank) of the positive, rank smoothed with sigmoids (Qin et al. 2010)."""
     ahead = tf.sigmoid(alpha * (logits - _positives(logits, labels)[:, None]))
     rank = 1.0 + tf.reduce_sum(ahead * tf.cast(negatives, logits.dtype), axis=1)
-    per_query = 1.0 - 1.0 / (tf.math.log(1.0 + rank) / tf.math.log(2.0))
-    return weighted_mean(per_query, weights)
+    return 1.0 - 1.0 / (tf.math.log(1.0 + rank) / tf.math.log(2.0))
+
+
+_PER_QUERY = {
+    "softmax": _softmax,
+    "approx_ndcg": _approx_ndcg,
+    "bpr": _bpr,
+    "triplet": _triplet,
+    "bce": _bce,
+}
+RANKING_LOSSES = tuple(_PER_QUERY)
 
 
 def ranking_loss(
@@ -190,23 +171,18 @@ def ranking_loss(
     labels: tf.Tensor | None = None,
     weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
-    """The named ranking loss; `labels` is the positive's column (default: the diagonal),
-    `weights` each positive's weight (default: 1).
+    """The named ranking loss: softmax, approx_ndcg (listwise), bpr, triplet (pairwise,
+    triplet with `margin`) or bce (pointwise), averaged over the positives.
+
+    `labels` is the positive's column (default: the diagonal), `weights` each
+    positive's weight (default: 1).
 
     Raises:
       ValueError: On an unknown name.
     """
-    if name == "softmax":
-        return softmax_loss(logits, negatives, labels, weights)
-    if name == "bpr":
-        return bpr_loss(logits, negatives, labels, weights)
-    if name == "triplet":
-        return triplet_loss(logits, negatives, margin, labels, weights)
-    if name == "bce":
-        return bce_loss(logits, negatives, labels, weights)
-    if name == "approx_ndcg":
-        return approx_ndcg_loss(logits, negatives, labels=labels, weights=weights)
-    raise ValueError(f"loss must be one of {RANKING_LOSSES}, got {name!r}")
+    if name not in _PER_QUERY:
+        raise ValueError(f"loss must be one of {RANKING_LOSSES}, got {name!r}")
+    return weighted_mean(_PER_QUERY[name](logits, negatives, labels, margin), weights)
 
 
 def squared_error(

@@ -23,7 +23,7 @@ def _reference(q, c, ids, log_q, temperature):
 
 def _in_batch_softmax(queries, candidates, ids, log_q=None, temperature=1.0):
     logits, negatives = losses.in_batch_logits(queries, candidates, ids, log_q, temperature)
-    return losses.softmax_loss(logits, negatives)
+    return losses.ranking_loss("softmax", logits, negatives)
 
 
 def test_in_batch_softmax_matches_reference_with_duplicates_and_log_q():
@@ -64,10 +64,12 @@ def test_pairwise_losses_by_hand():
     off = ~np.eye(3, dtype=bool)
     diff = np.diag(scores)[:, None] - scores
     bpr = np.mean([np.mean(np.log1p(np.exp(-diff[i][off[i]]))) for i in range(3)])
-    assert float(losses.bpr_loss(logits, negatives)) == pytest.approx(bpr, rel=1e-5)
+    assert float(losses.ranking_loss("bpr", logits, negatives)) == pytest.approx(bpr, rel=1e-5)
     hinge = np.maximum(0.0, 1.0 - diff)
     triplet = np.mean([np.mean(hinge[i][off[i]]) for i in range(3)])
-    assert float(losses.triplet_loss(logits, negatives, 1.0)) == pytest.approx(triplet, rel=1e-5)
+    assert float(losses.ranking_loss("triplet", logits, negatives, 1.0)) == pytest.approx(
+        triplet, rel=1e-5
+    )
 
 
 def test_pointwise_and_listwise_losses_by_hand():
@@ -80,12 +82,14 @@ def test_pointwise_and_listwise_losses_by_hand():
     bce = np.mean(
         [(softplus(-scores[i, i]) + softplus(scores[i][off[i]]).sum()) / 3 for i in range(3)]
     )
-    assert float(losses.bce_loss(logits, negatives)) == pytest.approx(bce, rel=1e-5)
+    assert float(losses.ranking_loss("bce", logits, negatives)) == pytest.approx(bce, rel=1e-5)
     rank = 1 + np.array(
         [np.sum(1 / (1 + np.exp(-(scores[i][off[i]] - scores[i, i])))) for i in range(3)]
     )
     ndcg = np.mean(1 - 1 / np.log2(1 + rank))
-    assert float(losses.approx_ndcg_loss(logits, negatives)) == pytest.approx(ndcg, rel=1e-5)
+    assert float(losses.ranking_loss("approx_ndcg", logits, negatives)) == pytest.approx(
+        ndcg, rel=1e-5
+    )
 
 
 def test_accidental_hits_are_not_negatives():
@@ -142,7 +146,7 @@ def test_mixed_negatives_are_appended_columns_with_their_own_correction():
     )
     assert negatives.numpy().tolist() == [[False, True, True, True], [True, False, True, False]]
     # The softmax still takes the diagonal as the positive.
-    loss = float(losses.softmax_loss(logits, negatives))
+    loss = float(losses.ranking_loss("softmax", logits, negatives))
     row0 = -2.0 + np.log(np.exp([2.0, 0.0, 2.0, 2.0]).sum())
     row1 = -3.0 + np.log(np.exp([0.0, 3.0, 2.0]).sum() + np.exp(losses.MASKED_LOGIT))
     assert loss == pytest.approx((row0 + row1) / 2, rel=1e-5)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules.models import losses
+from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 
 
@@ -34,9 +34,7 @@ class BiasedMF(RecommenderModel):
           ValueError: On a non-positive size.
         """
         super().__init__()
-        for name, value in (("num_users", num_users), ("num_items", num_items), ("dim", dim)):
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+        arguments.positive(num_users=num_users, num_items=num_items, dim=dim)
         regularizer = tf.keras.regularizers.l2(l2) if l2 else None
         init = tf.keras.initializers.RandomNormal(stddev=0.05, seed=seed)
         self.user_embedding = tf.keras.layers.Embedding(

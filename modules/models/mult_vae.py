@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import user_history
 from recsearch.modules.training_data import Catalog
@@ -43,13 +44,9 @@ class MultVAE(RecommenderModel):
           ValueError: On a non-positive size, or dropout or beta out of range.
         """
         super().__init__()
-        for name, value in (("latent_dim", latent_dim), ("hidden_dim", hidden_dim)):
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if beta < 0:
-            raise ValueError(f"beta must be non-negative, got {beta}")
+        arguments.positive(latent_dim=latent_dim, hidden_dim=hidden_dim)
+        arguments.fraction(dropout=dropout)
+        arguments.non_negative(beta=beta)
         self.user_history = user_history(catalog)
         self.num_vocab_items = catalog.item_vocab_size
         self.dropout = tf.keras.layers.Dropout(dropout, seed=seed)

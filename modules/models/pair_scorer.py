@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules.models import losses
+from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.fields import FieldEmbeddings
 
@@ -84,10 +84,8 @@ class PairScorer(RecommenderModel):
           ValueError: On a bad argument.
         """
         super().__init__()
-        if num_negatives <= 0:
-            raise ValueError(f"num_negatives must be positive, got {num_negatives}")
-        if loss not in losses.RANKING_LOSSES:
-            raise ValueError(f"loss must be one of {losses.RANKING_LOSSES}, got {loss!r}")
+        arguments.positive(num_negatives=num_negatives)
+        arguments.one_of(losses.RANKING_LOSSES, loss=loss)
         if user_fields.dim != item_fields.dim:
             raise ValueError(f"field widths differ: {user_fields.dim} != {item_fields.dim}")
         self.user_fields = user_fields

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from recsearch.modules.models import arguments
 from recsearch.modules.models.sequential import SequenceModel
 
 
@@ -33,8 +34,7 @@ class SASRec(SequenceModel):
             raise ValueError(
                 f"embedding_dim {self.dim} must be a multiple of num_heads {num_heads}"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        arguments.fraction(dropout=dropout)
         self.positions = tf.keras.layers.Embedding(self.length, self.dim, name="positions")
         self.dropout = tf.keras.layers.Dropout(dropout)
         self.blocks = []

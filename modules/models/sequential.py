@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules.models import losses
+from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.history import recent_items, user_sequences
 from recsearch.modules.training_data import Catalog
@@ -47,11 +47,8 @@ class SequenceModel(RecommenderModel):
           ValueError: On a non-positive dim, length or temperature, or an unknown loss.
         """
         super().__init__()
-        for name, value in (("dim", dim), ("length", length), ("temperature", temperature)):
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if loss not in losses.RANKING_LOSSES:
-            raise ValueError(f"loss must be one of {losses.RANKING_LOSSES}, got {loss!r}")
+        arguments.positive(dim=dim, length=length, temperature=temperature)
+        arguments.one_of(losses.RANKING_LOSSES, loss=loss)
         self.dim, self.length = int(dim), int(length)
         self.temperature, self.loss_name, self.margin = float(temperature), loss, float(margin)
         self.num_vocab_items = catalog.item_vocab_size

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
+from recsearch.modules.models import arguments
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder
 
 
@@ -68,11 +69,8 @@ class FeatureTower(tf.keras.layers.Layer):
             raise ValueError(
                 f"id_feature {id_feature!r} is not in cardinalities {dict(cardinalities)}"
             )
-        for name, size in cardinalities.items():
-            if int(size) <= 0:
-                raise ValueError(f"cardinality of {name!r} must be positive, got {size}")
-        if output_dim <= 0:
-            raise ValueError(f"output_dim must be positive, got {output_dim}")
+        arguments.positive(**{f"cardinality of {n!r}": int(s) for n, s in cardinalities.items()})
+        arguments.positive(output_dim=output_dim)
         if text and text_encoder is None:
             raise ValueError(f"text features {list(text)} need a text_encoder")
         if image_feature and image_encoder is None:

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules.models import losses
+from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.towers import FeatureTower
 
@@ -70,16 +70,10 @@ class TwoTowerModel(RecommenderModel):
           ValueError: On an argument out of range.
         """
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        if not 0.0 <= id_dropout < 1.0:
-            raise ValueError(f"id_dropout must be in [0, 1), got {id_dropout}")
-        if content_weight < 0:
-            raise ValueError(f"content_weight must be non-negative, got {content_weight}")
-        if loss not in losses.RANKING_LOSSES:
-            raise ValueError(f"loss must be one of {losses.RANKING_LOSSES}, got {loss!r}")
-        if mixed_negatives < 0:
-            raise ValueError(f"mixed_negatives must be >= 0, got {mixed_negatives}")
+        arguments.positive(temperature=temperature)
+        arguments.fraction(id_dropout=id_dropout)
+        arguments.non_negative(content_weight=content_weight, mixed_negatives=mixed_negatives)
+        arguments.one_of(losses.RANKING_LOSSES, loss=loss)
         if mixed_negatives and not negative_pool:
             raise ValueError("mixed_negatives needs a negative_pool of item features")
         if user_tower.output_dim != item_tower.output_dim:

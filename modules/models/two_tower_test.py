@@ -31,7 +31,7 @@ def test_mixed_negatives_join_the_in_batch_ones_while_training_only():
     logits, negatives = losses.in_batch_logits(
         queries, candidates, BATCH["item_id"], log_q, model.temperature, extra=extra
     )
-    expected = losses.softmax_loss(logits, negatives)
+    expected = losses.ranking_loss("softmax", logits, negatives)
     got = model.compute_loss(BATCH, training=True)
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
     plain, plain_negatives = losses.in_batch_logits(
@@ -39,7 +39,7 @@ def test_mixed_negatives_join_the_in_batch_ones_while_training_only():
     )
     evaluated = model.compute_loss(BATCH, training=False)
     assert float(evaluated) == pytest.approx(
-        float(losses.softmax_loss(plain, plain_negatives)), rel=1e-5
+        float(losses.ranking_loss("softmax", plain, plain_negatives)), rel=1e-5
     )
     assert float(got) > float(evaluated)  # more negatives, larger softmax loss
 

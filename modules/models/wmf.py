@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.training_data import Catalog
 
@@ -42,10 +43,8 @@ class WeightedMF(RecommenderModel):
           ValueError: On a non-positive dim or a negative weight.
         """
         super().__init__()
-        if dim <= 0:
-            raise ValueError(f"dim must be positive, got {dim}")
-        if unobserved_weight < 0:
-            raise ValueError(f"unobserved_weight must be >= 0, got {unobserved_weight}")
+        arguments.positive(dim=dim)
+        arguments.non_negative(unobserved_weight=unobserved_weight)
         self.unobserved_weight = float(unobserved_weight)
         self.num_vocab_items = catalog.item_vocab_size
         regularizer = tf.keras.regularizers.l2(l2) if l2 else None

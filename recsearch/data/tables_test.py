@@ -77,12 +77,15 @@ def test_image_urls_and_unreadable_files_are_named_not_tracebacks(tmp_path, cell
         tables.load_entities(config, "item")
 
 
+def _events(tmp_path, text: str, **columns):
+    """A config over events.csv (user uid, item iid, and `columns`) holding `text`."""
+    (tmp_path / "events.csv").write_text(text)
+    interactions = {"path": "events.csv", "user": "uid", "item": "iid", **columns}
+    return config_from_dict({"name": "t", "interactions": interactions}, base_dir=str(tmp_path))
+
+
 def test_weight_column_counts_empty_cells_as_one_and_names_a_negative_weight(tmp_path):
-    (tmp_path / "events.csv").write_text("uid,iid,qty\nu1,i1,2\nu1,i2,\nu2,i1,0.5\n")
-    raw = {"name": "t", "interactions": {"path": "events.csv", "user": "uid", "item": "iid"}}
-    config = config_from_dict(
-        {**raw, "interactions": {**raw["interactions"], "weight": "qty"}}, base_dir=str(tmp_path)
-    )
+    config = _events(tmp_path, "uid,iid,qty\nu1,i1,2\nu1,i2,\nu2,i1,0.5\n", weight="qty")
     assert list(tables.load_interactions(config)["weight"]) == [2.0, 1.0, 0.5]
     (tmp_path / "events.csv").write_text("uid,iid,qty\nu1,i1,2\nu1,i2,-1\nu2,i1,inf\n")
     with pytest.raises(
@@ -96,15 +99,9 @@ def test_weight_column_counts_empty_cells_as_one_and_names_a_negative_weight(tmp
 def test_event_weights_multiply_the_weight_and_an_unlisted_event_is_named(tmp_path):
     from recsearch.errors import Problems
 
-    (tmp_path / "events.csv").write_text(
-        "uid,iid,ev,qty\nu1,i1,view,\nu1,i2,purchase,2\nu2,i1,cart,1\n"
-    )
-    interactions = {"path": "events.csv", "user": "uid", "item": "iid", "event": "ev"}
     weights = {"purchase": 1.0, "cart": 0.3, "view": 0.05}
-    config = config_from_dict(
-        {"name": "t", "interactions": {**interactions, "weight": "qty", "event_weights": weights}},
-        base_dir=str(tmp_path),
-    )
+    text = "uid,iid,ev,qty\nu1,i1,view,\nu1,i2,purchase,2\nu2,i1,cart,1\n"
+    config = _events(tmp_path, text, event="ev", weight="qty", event_weights=weights)
     assert list(tables.load_interactions(config)["weight"]) == pytest.approx([0.05, 2.0, 0.3])
     (tmp_path / "events.csv").write_text("uid,iid,ev,qty\nu1,i1,view,\nu1,i2,refund,1\n")
     with pytest.raises(
