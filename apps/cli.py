@@ -512,13 +512,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.write_docs:
             docs.replace_block(args.write_docs, "ann", text)
     elif args.which == "quality":
-        from recsearch.apps.bench import docs, quality_bench
+        from recsearch.apps.bench import docs, quality
 
         if not args.data_dir:
             raise RecsearchError("bench quality needs --data-dir (the MovieLens 100K files)")
-        result = quality_bench.run(args.data_dir, tuple(args.protocols.split(",")))
+        result = quality.run(args.data_dir, tuple(args.protocols.split(",")))
         if args.write_docs:
-            for block, text in quality_bench.protocol_blocks(result).items():
+            for block, text in quality.protocol_blocks(result).items():
                 docs.replace_block(args.write_docs, block, text)
     elif args.which == "scale":
         from recsearch.apps.bench import scale_bench

@@ -46,18 +46,10 @@ class StandInKfpApi:
             version = {"pipeline_version_id": f"v-{len(self.versions) + 1}", **request.query}
             self.versions.append(version)
             return web.json_response(version)
-        if path.endswith("/pipelines") and request.method == "GET":
-            wanted = json.loads(request.query.get("filter", "{}"))
-            predicate = wanted.get("predicates", [{}])[0]
-            name = predicate.get("string_value", predicate.get("stringValue"))
-            found = [p for p in self.pipelines if p["display_name"] == name]
-            return web.json_response({"pipelines": found, "total_size": len(found)})
-        if path.endswith("/experiments") and request.method == "GET":
-            wanted = json.loads(request.query.get("filter", "{}"))
-            predicate = wanted.get("predicates", [{}])[0]
-            name = predicate.get("string_value", predicate.get("stringValue"))
-            found = [e for e in self.experiments if e["display_name"] == name]
-            return web.json_response({"experiments": found, "total_size": len(found)})
+        for kind in ("pipelines", "experiments"):
+            if path.endswith(f"/{kind}") and request.method == "GET":
+                found = _filtered(getattr(self, kind), request)
+                return web.json_response({kind: found, "total_size": len(found)})
         if path.endswith("/experiments"):
             experiment = {"experiment_id": f"exp-{len(self.experiments) + 1}", **body}
             self.experiments.append(experiment)
@@ -67,6 +59,14 @@ class StandInKfpApi:
         if path.endswith("/recurringruns"):
             return web.json_response({"recurring_run_id": "recurring-1", **body})
         return web.json_response({"error": f"stand-in has no {path}"}, status=404)
+
+
+def _filtered(listed: list[dict], request) -> list[dict]:
+    """The entries whose display name the request's `filter` predicate asks for."""
+    wanted = json.loads(request.query.get("filter", "{}"))
+    predicate = wanted.get("predicates", [{}])[0]
+    name = predicate.get("string_value", predicate.get("stringValue"))
+    return [entry for entry in listed if entry["display_name"] == name]
 
 
 @pytest.fixture(scope="module")

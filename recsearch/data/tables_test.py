@@ -84,16 +84,21 @@ def _events(tmp_path, text: str, **columns):
     return config_from_dict({"name": "t", "interactions": interactions}, base_dir=str(tmp_path))
 
 
+def _refused(tmp_path, config, text: str, message: str) -> None:
+    """events.csv holding `text` is refused with an error matching `message`."""
+    (tmp_path / "events.csv").write_text(text)
+    with pytest.raises(DataError, match=message):
+        tables.load_interactions(config)
+
+
 def test_weight_column_counts_empty_cells_as_one_and_names_a_negative_weight(tmp_path):
     config = _events(tmp_path, "uid,iid,qty\nu1,i1,2\nu1,i2,\nu2,i1,0.5\n", weight="qty")
     assert list(tables.load_interactions(config)["weight"]) == [2.0, 1.0, 0.5]
-    (tmp_path / "events.csv").write_text("uid,iid,qty\nu1,i1,2\nu1,i2,-1\nu2,i1,inf\n")
-    with pytest.raises(
-        DataError,
-        match=r"events.csv, column 'qty', row 2: a weight must be a finite number of at least 0, "
-        r"got -1.0 \(1 more rows like it\)",
-    ):
-        tables.load_interactions(config)
+    message = (
+        r"events.csv, column 'qty', row 2: a weight must be a finite number of at least 0, "
+        r"got -1.0 \(1 more rows like it\)"
+    )
+    _refused(tmp_path, config, "uid,iid,qty\nu1,i1,2\nu1,i2,-1\nu2,i1,inf\n", message)
 
 
 def test_event_weights_multiply_the_weight_and_an_unlisted_event_is_named(tmp_path):
@@ -103,13 +108,11 @@ def test_event_weights_multiply_the_weight_and_an_unlisted_event_is_named(tmp_pa
     text = "uid,iid,ev,qty\nu1,i1,view,\nu1,i2,purchase,2\nu2,i1,cart,1\n"
     config = _events(tmp_path, text, event="ev", weight="qty", event_weights=weights)
     assert list(tables.load_interactions(config)["weight"]) == pytest.approx([0.05, 2.0, 0.3])
-    (tmp_path / "events.csv").write_text("uid,iid,ev,qty\nu1,i1,view,\nu1,i2,refund,1\n")
-    with pytest.raises(
-        DataError,
-        match=r"events.csv, column 'ev', row 2: event type 'refund' has no weight "
-        r"\(weights are given for: cart, purchase, view\)",
-    ):
-        tables.load_interactions(config)
+    message = (
+        r"events.csv, column 'ev', row 2: event type 'refund' has no weight "
+        r"\(weights are given for: cart, purchase, view\)"
+    )
+    _refused(tmp_path, config, "uid,iid,ev,qty\nu1,i1,view,\nu1,i2,refund,1\n", message)
     with pytest.raises(Problems) as caught:
         config_from_dict(
             {

@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsearch.apps.bench import baselines
-from recsearch.apps.bench import quality_bench as q
+from recsearch.apps.bench import baselines, quality
+from recsearch.apps.bench.quality import data as protocol_data
+from recsearch.apps.bench.quality import ours as our_models
+from recsearch.apps.bench.quality import peers
 
 
 def _ratings():
@@ -18,23 +20,23 @@ def _ratings():
 
 
 def test_stratified_split_holds_out_a_quarter_of_each_user():
-    train, held = q.stratified_split(_ratings())
+    train, held = protocol_data.stratified_split(_ratings())
     assert (held.groupby("user_id").size() == 2).all()  # round(0.25 * 8)
     assert (train.groupby("user_id").size() == 6).all()
 
 
 def test_temporal_and_leave_last_out_hold_out_the_latest():
     ratings = _ratings()
-    train, held = q.temporal_split(ratings)
+    train, held = protocol_data.temporal_split(ratings)
     for user, group in held.groupby("user_id"):
         assert group["timestamp"].min() > train[train.user_id == user]["timestamp"].max()
-    train, last = q.leave_last_out(ratings)
+    train, last = protocol_data.leave_last_out(ratings)
     assert list(last.groupby("user_id")["timestamp"].max()) == [70 + 1000 * u for u in range(6)]
     assert len(train) == len(ratings) - 6
 
 
 def test_folds_partition_the_rows():
-    parts = q.folds(103, 5)
+    parts = protocol_data.folds(103, 5)
     together = np.concatenate(parts)
     assert len(parts) == 5 and sorted(together) == list(range(103))
 
@@ -49,7 +51,7 @@ def test_catalog_recency_counts_later_items():
         }
     )
     data = baselines.InteractionMatrix(frame)
-    catalog = q.catalog_of(data, frame)
+    catalog = our_models.catalog_of(data, frame)
     # User a saw y at 2 and x last at 3: x is the latest (0), y one before (1).
     assert list(catalog.seen_by(data.users["a"])) == [data.items["x"], data.items["y"]]
     assert list(catalog.seen_recency[:2]) == [0, 1]
@@ -66,7 +68,7 @@ def test_cooccurrence_scores_follow_the_last_item():
         }
     )
     data = baselines.InteractionMatrix(frame)
-    scores = q.cooccurrence_scores(frame, data)
+    scores = peers.cooccurrence_scores(frame, data)
     c = data.users["c"]
     x, y, z = (data.items[i] for i in "xyz")
     # c's last item is x, which co-occurs once with y and once with z, never with itself.
@@ -76,9 +78,9 @@ def test_cooccurrence_scores_follow_the_last_item():
 @pytest.mark.slow
 def test_the_project_ease_scores_match_the_numpy_peer():
     ratings = _ratings()
-    train, _ = q.temporal_split(ratings)
+    train, _ = protocol_data.temporal_split(ratings)
     data = baselines.InteractionMatrix(train)
-    ours = q.ours_ease(data, train, l2=5.0)
+    ours = our_models.ours_ease(data, train, l2=5.0)
     peer = baselines.ease_scores(data, l2=5.0)
     for u in range(len(data.users)):
         np.testing.assert_allclose(ours[u], peer(u), rtol=1e-4, atol=1e-5)
@@ -111,7 +113,7 @@ def test_a_partial_run_rewrites_only_its_protocols_blocks(tmp_path):
             }
         },
     }
-    for block, text in q.protocol_blocks(result).items():
+    for block, text in quality.protocol_blocks(result).items():
         docs.replace_block(str(page), block, text)
     content = page.read_text()
     assert "old ratings" in content and "old next item" not in content
