@@ -169,6 +169,7 @@ def test_data_settings_travel_in_custom_config(sample_config):
         sample_config,
         model=dataclasses.replace(sample_config.model, epochs=99),
         release=dataclasses.replace(sample_config.release, keep_versions=2),
+        features=dataclasses.replace(sample_config.features, hash_buckets=7),
     )
     assert _exec_properties(retuned)["custom_config"] == props["custom_config"]
     no_refit = dataclasses.replace(

@@ -87,8 +87,9 @@ class PipelineConfig:
         return join_path(self.base_dir, path)
 
 
-# What the data steps (RecsysExampleGen) read of a config.
-DATA_SECTIONS = ("name", "task", "interactions", "items", "users", "split", "features", "base_dir")
+# What the data steps (RecsysExampleGen) read of a config: the sources, the split and
+# the task (the pipeline's name is required, and a new name is a new pipeline anyway).
+DATA_SECTIONS = ("name", "task", "interactions", "items", "users", "split", "base_dir")
 
 
 def data_settings(config: PipelineConfig) -> PipelineConfig:
@@ -96,7 +97,8 @@ def data_settings(config: PipelineConfig) -> PipelineConfig:
 
     ExampleGen's parameters hold this, not the whole config, so that changing
     a model, release or Kubeflow setting leaves them (and TFX's cache of
-    ExampleGen, StatisticsGen, SchemaGen and Transform) as they were. Of
+    ExampleGen, StatisticsGen, SchemaGen and Transform) as they were; a
+    `features` setting (Transform's encoding) reruns Transform only. Of
     `release`, only `refit` shapes the data (the held-out split).
     """
     kept = {name: getattr(config, name) for name in DATA_SECTIONS}
