@@ -111,8 +111,9 @@ class RecommenderModule(tf.Module):
         self.content_candidates = (
             self.candidates if content is None else tf.Variable(content_vectors, trainable=False)
         )
+        # Cosine similarity divides by the norms at query time: the matrix is stored once.
         norms = np.maximum(np.linalg.norm(content_vectors, axis=1, keepdims=True), 1e-12)
-        self.unit_candidates = tf.Variable(content_vectors / norms, trainable=False)
+        self.content_norms = tf.Variable(norms[:, 0].astype(np.float32), trainable=False)
         self.item_ids = tf.Variable(catalog.item_ids.astype(str), trainable=False, dtype=tf.string)
         self.item_positions = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -316,12 +317,15 @@ class RecommenderModule(tf.Module):
     def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
         known = positions >= 0
-        vectors = tf.gather(self.unit_candidates, tf.maximum(positions, 0))
+        safe = tf.maximum(positions, 0)
+        vectors = (
+            tf.gather(self.content_candidates, safe) / tf.gather(self.content_norms, safe)[:, None]
+        )
         if self.index is not None:
             found = self._search_ann(self.unit_index, vectors, skip=positions)
             unknown = tf.fill(tf.shape(found["scores"]), tf.constant(-np.inf, tf.float32))
             return {**found, "scores": tf.where(known[:, None], found["scores"], unknown)}
-        scores = tf.matmul(vectors, self.unit_candidates, transpose_b=True)
+        scores = tf.matmul(vectors, self.content_candidates, transpose_b=True) / self.content_norms
         itself = tf.one_hot(
             tf.maximum(positions, 0), tf.shape(scores)[1], on_value=True, off_value=False
         )

@@ -142,6 +142,28 @@ def test_similar_items_excludes_the_item_and_sorts(bundle):
     assert np.all(np.isneginf(scores[2]))
 
 
+def test_the_bundle_stores_the_candidate_matrix_once(bundle, trained_bundle):
+    """One model answers everything here: no second copy, normalised or not, is saved."""
+    model, _ = bundle
+    candidates = model.candidates.numpy()
+    unit = candidates / np.maximum(np.linalg.norm(candidates, axis=1, keepdims=True), 1e-12)
+    checkpoint = os.path.join(trained_bundle.version_dir, "variables", "variables")
+    copies = [
+        name
+        for name, shape in tf.train.list_variables(checkpoint)
+        if tuple(shape) == candidates.shape
+        and any(
+            np.allclose(tf.train.load_variable(checkpoint, name), m) for m in (candidates, unit)
+        )
+    ]
+    assert len(copies) == 1, copies
+    # similar_items' cosine is computed from that one matrix and its norms.
+    (item,) = [i.decode() for i in model.item_ids.numpy()[:1]]
+    scores = model.signatures["similar_items"](item_id=tf.constant([item]))["scores"].numpy()[0]
+    expected = np.sort(np.delete(unit @ unit[0], 0))[::-1][: len(scores)]
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_search_text_and_image_return_catalog_items(bundle, transformed):
     model, _ = bundle
     items = _items_table(transformed)
