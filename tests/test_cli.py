@@ -147,7 +147,7 @@ def test_recommend_from_a_cold_start_does_not_load_tensorflow(trained_bundle):
     import sys
 
     code = (
-        "import sys; from recsearch import cli; "
+        "import sys; from recsearch.apps import cli; "
         f"code = cli.main(['recommend', '--model-dir', {trained_bundle.base_dir!r}, "
         "'--user', 'u00001']); "
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(code)"
