@@ -96,10 +96,23 @@ class Model:
 
     # "auto" or a family of recsearch/model_registry.py (checked on load).
     name: str = "auto"
+    # How every family is trained.
+    learning_rate: float = 0.005
+    optimizer: Literal["adam", "adagrad"] = "adam"
+    batch_size: int = 1024
+    epochs: int = 10
+    seed: int = 42
+    warm_start: bool = True
+    # Shared by several families (recsearch/model_registry.py says which).
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()
     use_side_features: bool = True
     logq_correction: bool = True
+    l2: float = 0.0
+    temperature: float = 0.1
+    loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
+    margin: float = 1.0
+    # two_tower: its content encoders and extra negatives.
     normalize: bool = True
     text_encoder: Literal["bag", "cnn"] = "bag"
     text_dim: int = 32
@@ -109,32 +122,28 @@ class Model:
     image_dim: int = 32
     id_dropout: float = 0.0
     content_weight: float = 0.5
-    warm_start: bool = True
-    loss: Literal["softmax", "approx_ndcg", "bpr", "triplet", "bce"] = "softmax"
-    margin: float = 1.0
     mixed_negatives: int = 0
+    # neumf, wide_deep, deepfm, dcn.
     num_negatives: int = 8
     negative_sampling: Literal["uniform", "batch"] = "uniform"
     cross_layers: int = 2
+    # gru4rec, sasrec.
     sequence_length: int = 50
+    sequence_dropout: float = 0.2
     attention_blocks: int = 2
     attention_heads: int = 2
-    sequence_dropout: float = 0.2
+    # ease, item2vec.
     ease_l2: float = 100.0
     recency_half_life: float = 0.0
+    # wmf.
     wmf_unobserved_weight: float = 0.1
+    # mf_autorec.
     autorec_hidden_dim: int = 500
     autorec_l2: float = 0.001
+    # mult_vae.
     vae_hidden_dim: int = 600
     vae_dropout: float = 0.5
     vae_beta: float = 0.2
-    temperature: float = 0.1
-    learning_rate: float = 0.005
-    optimizer: Literal["adam", "adagrad"] = "adam"
-    l2: float = 0.0
-    batch_size: int = 1024
-    epochs: int = 10
-    seed: int = 42
 
 
 @dataclasses.dataclass(frozen=True)
