@@ -23,8 +23,17 @@ from recsearch.data import sample
 SPANS = 3
 
 
-def write_spans(directory: str, spec: sample.SampleSpec | None = None) -> str:
-    """Writes the shop with its interactions cut into spans; returns the config path."""
+def write_spans(
+    directory: str, spec: sample.SampleSpec | None = None, settings: dict | None = None
+) -> str:
+    """Writes the shop with its interactions cut into spans; returns the config path.
+
+    Args:
+      directory: Where the shop goes.
+      spec: The generated shop's size (the default sample shop by default).
+      settings: Config sections merged into the shop's config (for example
+        `{"model": {"epochs": 3}}`).
+    """
     spec = spec or sample.SampleSpec()
     sample.write(directory, spec)
     events = pd.read_csv(os.path.join(directory, "interactions.csv"))
@@ -36,9 +45,12 @@ def write_spans(directory: str, spec: sample.SampleSpec | None = None) -> str:
         os.makedirs(target, exist_ok=True)
         part.to_csv(os.path.join(target, "events.csv"), index=False)
     os.remove(os.path.join(directory, "interactions.csv"))
-    return write_config(
-        directory, {"interactions": {"path": "interactions/span-{SPAN}/events.csv"}}
-    )
+    settings = settings or {}
+    interactions = {
+        **settings.get("interactions", {}),
+        "path": "interactions/span-{SPAN}/events.csv",
+    }
+    return write_config(directory, {**settings, "interactions": interactions})
 
 
 def warm_start_report(summary: RunSummary) -> dict:
@@ -53,10 +65,16 @@ def warm_start_report(summary: RunSummary) -> dict:
 
 
 def spans(
-    output: str, spec: sample.SampleSpec | None = None, quiet: bool = False
+    output: str,
+    spec: sample.SampleSpec | None = None,
+    quiet: bool = False,
+    settings: dict | None = None,
 ) -> list[RunSummary]:
-    """Runs the pipeline once per span; prints what each day did."""
-    config = config_lib.load_config(write_spans(os.path.join(output, "data"), spec))
+    """Runs the pipeline once per span; prints what each day did.
+
+    `spec` and `settings` are as for `write_spans`.
+    """
+    config = config_lib.load_config(write_spans(os.path.join(output, "data"), spec, settings))
     summaries = []
     for span in range(1, SPANS + 1):
         if not quiet:

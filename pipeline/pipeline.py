@@ -186,6 +186,9 @@ def create_pipeline(
             analyze=analyzed_splits(config), transform=output_splits(config)
         ),
         custom_config={"features": FeatureSpec.from_config(config).to_json()},
+        # StatisticsGen has described the raw data; Transform's own pre- and
+        # post-transform statistics would be two more full passes nobody reads.
+        disable_statistics=True,
     )
     tuner = None
     if config.tuning.max_trials:

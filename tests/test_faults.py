@@ -151,7 +151,12 @@ def test_pipelines_sharing_a_store_keep_their_own_baseline_and_a_failed_gate_pus
     shutil.copytree(sample_dir, other_dir)
     other = load_config(
         testing.write_config(
-            str(other_dir), {"name": "other-shop", "release": {"latency_budget_ms": 1e-6}}
+            str(other_dir),
+            {
+                "name": "other-shop",
+                # Refused at the gate either way: the refit would only cost time.
+                "release": {"latency_budget_ms": 1e-6, "refit": False},
+            },
         )
     )
     summary = local.run(other, output, quiet=True)

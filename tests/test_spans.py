@@ -6,11 +6,14 @@ import pytest
 
 from recsearch import bundle
 from recsearch.apps import demo
+from recsearch.config import load_config
 from recsearch.data import sample, spans
 
 pytestmark = pytest.mark.slow
 
 TINY = sample.SampleSpec(users=150, items=80, days=30, mean_sessions=4.0, seed=11)
+# Three short trainings: what is checked is what warm start carries over, not quality.
+LIGHT = {"model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16}}
 
 
 def test_spans_are_found_and_windowed(tmp_path):
@@ -25,9 +28,11 @@ def test_spans_are_found_and_windowed(tmp_path):
 
 def test_three_spans_retrain_with_warm_start(tmp_path):
     output = str(tmp_path / "out")
-    summaries = demo.spans(output, TINY, quiet=True)
+    summaries = demo.spans(output, TINY, quiet=True, settings=LIGHT)
     assert len(summaries) == 3
     assert summaries[0].baseline_metrics == {}
+    written = load_config(os.path.join(output, "data", "config.yaml"))
+    assert written.model.epochs == 3 and "{SPAN}" in written.interactions.path
     assert demo.warm_start_report(summaries[0]) == {}
     pushed = [s.pushed_to for s in summaries if s.pushed_to]
     assert len(bundle.versions(os.path.join(output, "serving", "shop"))) == len(pushed) >= 1
