@@ -139,13 +139,17 @@ class RecommenderModule(tf.Module):
         # as attributes, not methods, so saving does not trace them otherwise.
         if getattr(self.content_model, "searchable_by_text", False) and self._text_features:
             self.search_text = tf.function(
-                self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")]
+                self._search_text,
+                autograph=False,
+                input_signature=[tf.TensorSpec([None], tf.string, name="query")],
             )
         if getattr(self.content_model, "searchable_by_image", False) and (
             keys.IMAGE in self._raw_spec
         ):
             self.search_image = tf.function(
-                self._search_image, input_signature=[tf.TensorSpec([None], tf.string, name="image")]
+                self._search_image,
+                autograph=False,
+                input_signature=[tf.TensorSpec([None], tf.string, name="image")],
             )
         self.index = None
         if index_params is not None:
@@ -296,7 +300,9 @@ class RecommenderModule(tf.Module):
 
     # Signatures.
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id")])
+    @tf.function(
+        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="user_id")]
+    )
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._users(self._transform({keys.USER_ID: user_id}))
         if self.index is not None:
@@ -304,16 +310,19 @@ class RecommenderModule(tf.Module):
         return self._top(self.score_users(users))
 
     @tf.function(
+        autograph=False,
         input_signature=[
             tf.TensorSpec([None], tf.string, name="user_id"),
             tf.TensorSpec([None], tf.string, name="item_id"),
-        ]
+        ],
     )
     def predict(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._users(self._transform({keys.USER_ID: user_id}))
         return {"scores": self._score_pairs(users, self._positions(item_id))}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
+    @tf.function(
+        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
+    )
     def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
         known = positions >= 0
@@ -333,7 +342,9 @@ class RecommenderModule(tf.Module):
         scores = tf.where(known[:, None], scores, tf.constant(-np.inf, tf.float32))
         return self._top(scores)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
+    @tf.function(
+        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
+    )
     def embed_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
         vectors = tf.gather(self.content_candidates, tf.maximum(positions, 0))
@@ -347,7 +358,9 @@ class RecommenderModule(tf.Module):
         pixels = self._transform({keys.IMAGE: image})[keys.IMAGE]
         return self._search(self.content_model.image_query_vectors(pixels))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(
+        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="examples")]
+    )
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_example(examples, self._raw_spec)
         users = self._users(self.tft_layer(parsed))

@@ -189,6 +189,9 @@ def create_pipeline(
         # StatisticsGen has described the raw data; Transform's own pre- and
         # post-transform statistics would be two more full passes nobody reads.
         disable_statistics=True,
+        # The preprocessing_fn is built as one TF1 graph instead of being traced
+        # as tf.functions: the same outputs (to float rounding), a quarter faster.
+        force_tf_compat_v1=True,
     )
     tuner = None
     if config.tuning.max_trials:
