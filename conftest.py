@@ -22,7 +22,7 @@ COLD_ITEMS = [
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> str:
     """A tiny sample shop (CSV files, images, config.yaml) in a temp directory."""
-    from recsearch.apps.testing import write_config
+    from recsearch.apps.testing import LIGHT_MODEL, write_config
     from recsearch.data import sample
 
     directory = str(tmp_path_factory.mktemp("sample"))
@@ -34,7 +34,7 @@ def sample_dir(tmp_path_factory) -> str:
     write_config(
         directory,
         {
-            "model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16},
+            "model": LIGHT_MODEL,
             "serving": {"index": "scann", "ann_leaves": 4, "ann_leaves_to_search": 4},
         },
     )

@@ -20,6 +20,9 @@ from recsearch.config import update_config_file as write_config
 from recsearch.features import FeatureSpec
 
 # What a bundle of the sample shop answers (items with text and images).
+# Short trainings for tests that check what a run does, not how good its model is.
+LIGHT_MODEL = {"epochs": 3, "batch_size": 256, "embedding_dim": 16}
+
 CONTENT_BUNDLE_SIGNATURES = {
     "recommend",
     "predict",

@@ -50,6 +50,16 @@ def candidate_matrix(model: tf.keras.Model, catalog: Catalog) -> np.ndarray:
     return np.concatenate(chunks, axis=0)
 
 
+def _signature(*specs: tf.TensorSpec):
+    """A serving signature's tf.function, traced without autograph.
+
+    The signatures branch only in Python, on the module's attributes (`if
+    self.index is not None`), never on tensors; autograph's conversion of every
+    function they call was most of each export's time.
+    """
+    return tf.function(input_signature=list(specs), autograph=False)
+
+
 class RecommenderModule(tf.Module):
     """Wraps a trained model, the Transform graph and the catalog for serving."""
 
@@ -138,18 +148,14 @@ class RecommenderModule(tf.Module):
         # Search signatures exist only for models that encode text or images;
         # as attributes, not methods, so saving does not trace them otherwise.
         if getattr(self.content_model, "searchable_by_text", False) and self._text_features:
-            self.search_text = tf.function(
-                self._search_text,
-                autograph=False,
-                input_signature=[tf.TensorSpec([None], tf.string, name="query")],
+            self.search_text = _signature(tf.TensorSpec([None], tf.string, name="query"))(
+                self._search_text
             )
         if getattr(self.content_model, "searchable_by_image", False) and (
             keys.IMAGE in self._raw_spec
         ):
-            self.search_image = tf.function(
-                self._search_image,
-                autograph=False,
-                input_signature=[tf.TensorSpec([None], tf.string, name="image")],
+            self.search_image = _signature(tf.TensorSpec([None], tf.string, name="image"))(
+                self._search_image
             )
         self.index = None
         if index_params is not None:
@@ -300,29 +306,22 @@ class RecommenderModule(tf.Module):
 
     # Signatures.
 
-    @tf.function(
-        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="user_id")]
-    )
+    @_signature(tf.TensorSpec([None], tf.string, name="user_id"))
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._users(self._transform({keys.USER_ID: user_id}))
         if self.index is not None:
             return self._recommend_ann(users)
         return self._top(self.score_users(users))
 
-    @tf.function(
-        autograph=False,
-        input_signature=[
-            tf.TensorSpec([None], tf.string, name="user_id"),
-            tf.TensorSpec([None], tf.string, name="item_id"),
-        ],
+    @_signature(
+        tf.TensorSpec([None], tf.string, name="user_id"),
+        tf.TensorSpec([None], tf.string, name="item_id"),
     )
     def predict(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._users(self._transform({keys.USER_ID: user_id}))
         return {"scores": self._score_pairs(users, self._positions(item_id))}
 
-    @tf.function(
-        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
-    )
+    @_signature(tf.TensorSpec([None], tf.string, name="item_id"))
     def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
         known = positions >= 0
@@ -342,9 +341,7 @@ class RecommenderModule(tf.Module):
         scores = tf.where(known[:, None], scores, tf.constant(-np.inf, tf.float32))
         return self._top(scores)
 
-    @tf.function(
-        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
-    )
+    @_signature(tf.TensorSpec([None], tf.string, name="item_id"))
     def embed_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
         vectors = tf.gather(self.content_candidates, tf.maximum(positions, 0))
@@ -358,9 +355,7 @@ class RecommenderModule(tf.Module):
         pixels = self._transform({keys.IMAGE: image})[keys.IMAGE]
         return self._search(self.content_model.image_query_vectors(pixels))
 
-    @tf.function(
-        autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="examples")]
-    )
+    @_signature(tf.TensorSpec([None], tf.string, name="examples"))
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_example(examples, self._raw_spec)
         users = self._users(self.tft_layer(parsed))

@@ -5,15 +5,13 @@ import os
 import pytest
 
 from recsearch import bundle
-from recsearch.apps import demo
+from recsearch.apps import demo, testing
 from recsearch.config import load_config
 from recsearch.data import sample, spans
 
 pytestmark = pytest.mark.slow
 
 TINY = sample.SampleSpec(users=150, items=80, days=30, mean_sessions=4.0, seed=11)
-# Three short trainings: what is checked is what warm start carries over, not quality.
-LIGHT = {"model": {"epochs": 3, "batch_size": 256, "embedding_dim": 16}}
 
 
 def test_spans_are_found_and_windowed(tmp_path):
@@ -28,7 +26,7 @@ def test_spans_are_found_and_windowed(tmp_path):
 
 def test_three_spans_retrain_with_warm_start(tmp_path):
     output = str(tmp_path / "out")
-    summaries = demo.spans(output, TINY, quiet=True, settings=LIGHT)
+    summaries = demo.spans(output, TINY, quiet=True, settings={"model": testing.LIGHT_MODEL})
     assert len(summaries) == 3
     assert summaries[0].baseline_metrics == {}
     written = load_config(os.path.join(output, "data", "config.yaml"))
