@@ -486,6 +486,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from recsearch.apps.bench import objective_bench
 
         objective_bench.run(args.output, write_docs=args.write_docs)
+    elif args.which == "two-stage":
+        from recsearch.apps.bench import two_stage_bench
+
+        if not args.data_dir:
+            raise RecsearchError("bench two-stage needs --data-dir (the MovieLens 100K files)")
+        two_stage_bench.run(args.data_dir, args.output, write_docs=args.write_docs)
     elif args.which == "freshness":
         from recsearch.apps.bench import freshness_bench
 
@@ -682,6 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
             "pipeline",
             "freshness",
             "objective",
+            "two-stage",
             "serving",
             "content",
             "ann",
@@ -691,6 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
         "objective: the sample shop trained toward purchases and toward any event; "
+        "two-stage: MovieLens 100K, retrieval alone and retrieval then a ranker; "
         "serving: recommend latency and load; "
         "content: text and image search, cold start; ann: ScaNN against brute force; "
         "quality: the model zoo against Surprise, implicit and EASE on shared splits; "

@@ -26,11 +26,16 @@ RANK_KEY = "rank"
 #   log_loss  -log sigmoid(s_item) - mean over unseen candidates of log(1 - sigmoid(s))
 EXAMPLE_METRICS = ("auc", "log_loss")
 METRICS = ranking_metrics.METRICS + EXAMPLE_METRICS
+# A two-stage bundle's serving_default also gives the rank by retrieval alone;
+# metrics over it are the retrieval stage's own ("retrieval_recall@100").
+RETRIEVAL_RANK_KEY = "retrieval_rank"
+RETRIEVAL_PREFIX = "retrieval_"
 
 
-def metric_name(metric: str, k: int) -> str:
+def metric_name(metric: str, k: int, rank_key: str = RANK_KEY) -> str:
     """Name of a metric in TFMA's output, for example "recall@10" or "auc"."""
-    return metric if metric in EXAMPLE_METRICS else f"{metric}@{k}"
+    name = metric if metric in EXAMPLE_METRICS else f"{metric}@{k}"
+    return RETRIEVAL_PREFIX + name if rank_key == RETRIEVAL_RANK_KEY else name
 
 
 class CatalogRanking(metric_types.Metric):
@@ -40,18 +45,33 @@ class CatalogRanking(metric_types.Metric):
     metric) does not apply to the others.
     """
 
-    def __init__(self, metric: str = "recall", top_k: int = 10):
+    def __init__(self, metric: str = "recall", top_k: int = 10, rank_key: str = RANK_KEY):
         """Creates the metric.
 
+        Args:
+          metric: The metric's name.
+          top_k: Its cut-off K.
+          rank_key: The serving_default output holding each example's rank:
+            "rank" (as served) or "retrieval_rank" (a two-stage bundle's
+            retrieval stage alone).
+
         Raises:
-          ValueError: On an unknown metric or a non-positive top_k.
+          ValueError: On an unknown metric or rank key, or a non-positive top_k.
         """
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
         if int(top_k) <= 0:
             raise ValueError(f"top_k must be positive, got {top_k}")
+        if rank_key not in (RANK_KEY, RETRIEVAL_RANK_KEY):
+            raise ValueError(f"rank_key must be {RANK_KEY!r} or {RETRIEVAL_RANK_KEY!r}")
+        if rank_key == RETRIEVAL_RANK_KEY and metric in EXAMPLE_METRICS:
+            raise ValueError(f"{metric} is not a rank metric; it has no retrieval-stage form")
         super().__init__(
-            _computations, metric=metric, top_k=int(top_k), name=metric_name(metric, int(top_k))
+            _computations,
+            metric=metric,
+            top_k=int(top_k),
+            rank_key=rank_key,
+            name=metric_name(metric, int(top_k), rank_key),
         )
 
 
@@ -61,6 +81,7 @@ metric_types.register_metric(CatalogRanking)
 def _computations(
     metric: str,
     top_k: int,
+    rank_key: str,
     name: str,
     eval_config: config_pb2.EvalConfig | None = None,
     model_names: list[str] | None = None,
@@ -82,7 +103,9 @@ def _computations(
             metric_types.MetricComputation(
                 keys=[key],
                 preprocessors=None,
-                combiner=_CatalogRankingCombiner(key, metric, top_k, eval_config, model_name),
+                combiner=_CatalogRankingCombiner(
+                    key, metric, top_k, eval_config, model_name, rank_key
+                ),
             )
         )
     return computations
@@ -99,15 +122,15 @@ class _Accumulator:
 class _CatalogRankingCombiner(beam.CombineFn):
     """Combines one query (all of a user's eval examples) at a time."""
 
-    def __init__(self, key, metric, top_k, eval_config, model_name):
+    def __init__(self, key, metric, top_k, eval_config, model_name, rank_key=RANK_KEY):
         self._key = key
         self._metric = metric
         self._top_k = top_k
         self._model_name = model_name
         # A ModelSpec without a prediction_key hands over every output; then
-        # each metric reads its own (rank, auc or log_loss).
-        self._prediction_key = metric if metric in EXAMPLE_METRICS else RANK_KEY
-        if eval_config is not None and metric not in EXAMPLE_METRICS:
+        # each metric reads its own (rank, retrieval_rank, auc or log_loss).
+        self._prediction_key = metric if metric in EXAMPLE_METRICS else rank_key
+        if eval_config is not None and metric not in EXAMPLE_METRICS and rank_key == RANK_KEY:
             for spec in eval_config.model_specs:
                 if spec.prediction_key and (
                     len(eval_config.model_specs) == 1 or spec.name == model_name

@@ -45,6 +45,8 @@ class Selection:
       content_model: The model that answers search and cold items, when
         another one wins `recommend` (None: the winner does it all).
       content_signatures: The signatures the content model answers.
+      model: The winner as trained on the inner split (not saved): a
+        two-stage Trainer draws its ranking stage's candidates from it.
     """
 
     winner: Candidate
@@ -54,6 +56,7 @@ class Selection:
     metric: str
     content_model: str | None = None
     content_signatures: tuple[str, ...] = ()
+    model: tf.keras.Model | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def lines(self) -> list[str]:
         """What the terminal and the report say about the choice."""
@@ -89,42 +92,50 @@ def needs_content_model(spec: FeatureSpec, task: str, winner: str) -> bool:
     return task != "rating" and bool(spec.item_text or spec.item_image) and winner != CONTENT_MODEL
 
 
-def select(
+def inner_data(
     fn_args: FnArgs,
     hparams: dict,
     spec: FeatureSpec,
     tft_output: tft.TFTransformOutput,
     catalog_files: list[str] | None,
-) -> Selection:
+) -> tuning.InnerData:
+    """The training split cut into the part candidates fit and the part they are judged on."""
+    return tuning.inner_data(
+        fn_args, tft_output, spec, VALIDATION_FRACTION, int(hparams["seed"]), catalog_files
+    )
+
+
+def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.InnerData) -> Selection:
     """Trains each candidate on the inner split of the training data and picks the best."""
     config = fn_args.custom_config
     task = config["task"]
-    data = tuning.inner_data(
-        fn_args, tft_output, spec, VALIDATION_FRACTION, int(hparams["seed"]), catalog_files
-    )
     chosen, skipped = candidates_for(task, data.catalog.item_vocab_size)
     metric = "-rmse" if task == "rating" else f"{config['eval_metric']}@{config['top_k']}"
-    scores, seconds = {}, {}
+    scores, seconds, models = {}, {}, {}
     for candidate in chosen:
         started = time.time()
-        scores[candidate.label] = tuning.fit_and_judge(
+        models[candidate.label] = tuning.fit_inner(
             candidate.name,
             {**hparams, **candidate.settings},
             data,
             log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.name),
         )
+        scores[candidate.label] = tuning.judge(models[candidate.label], data)
         seconds[candidate.label] = time.time() - started
         logging.info(
             "Trainer: model auto: %s %s %.4f", candidate.label, metric, scores[candidate.label]
         )
     winner = max(chosen, key=lambda c: scores[c.label])
+    model = models[winner.label]
     if not needs_content_model(spec, task, winner.name):
-        return Selection(winner, scores, seconds, skipped, metric)
+        return Selection(winner, scores, seconds, skipped, metric, model=model)
     searches = (("search_text",) if spec.item_text else ()) + (
         ("search_image",) if spec.item_image else ()
     )
     signatures = (*searches, "similar_items", "embed_items")
-    return Selection(winner, scores, seconds, skipped, metric, CONTENT_MODEL, signatures)
+    return Selection(
+        winner, scores, seconds, skipped, metric, CONTENT_MODEL, signatures, model=model
+    )
 
 
 def write(selection: Selection, model_run_dir: str) -> None:

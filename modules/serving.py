@@ -35,6 +35,8 @@ from recsearch.modules import answers
 from recsearch.modules.ann import IndexParams, build_index
 from recsearch.modules.training_data import Catalog
 
+# serving_default's output of a two-stage bundle: the item's rank by retrieval alone.
+RETRIEVAL_RANK = "retrieval_rank"
 SIGNATURES = ("recommend", "predict", "similar_items", "embed_items", "serving_default")
 _EXPORT_BATCH = 4096
 _STRINGS = tf.TensorSpec([None], tf.string)
@@ -72,6 +74,8 @@ class RecommenderModule(tf.Module):
         exclude_seen: bool = True,
         index_params: IndexParams | None = None,
         content: tf.keras.Model | None = None,
+        ranker: tf.keras.Model | None = None,
+        rerank_depth: int = 100,
     ):
         """Builds the module.
 
@@ -91,6 +95,12 @@ class RecommenderModule(tf.Module):
             similar_items, embed_items, search_text and search_image, while
             `model` answers recommend, predict and serving_default. None:
             `model` answers everything.
+          ranker: The ranking stage of a two-stage bundle (a pair-scoring
+            network, modules/two_stage.py): `model` retrieves each user's
+            `rerank_depth` best unseen candidates, the ranker orders them, and
+            they come before every other candidate; `predict` is the ranker's
+            score. None: `model` alone ranks.
+          rerank_depth: Candidates the ranker reorders, N.
 
         Raises:
           ValueError: On a non-positive top_k or an empty catalog.
@@ -106,6 +116,12 @@ class RecommenderModule(tf.Module):
                 "so an ANN index cannot search it: set serving.index to brute_force"
             )
         self.model = model
+        self.ranker = ranker
+        self.rerank_depth = min(int(rerank_depth), catalog.num_candidates)
+        if ranker is not None:
+            if self.rerank_depth < 1:
+                raise ValueError(f"rerank_depth must be positive, got {rerank_depth}")
+            self.rank_candidates = tf.Variable(candidate_matrix(ranker, catalog), trainable=False)
         self.content_model = content if content is not None else model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
@@ -161,7 +177,8 @@ class RecommenderModule(tf.Module):
         if index_params is not None:
             seen_counts = np.diff(catalog.seen_row_splits)
             most_seen = int(seen_counts.max()) if len(seen_counts) and exclude_seen else 0
-            self.fetch_k = min(catalog.num_candidates, self.top_k + most_seen + 1)
+            wanted = self.top_k if ranker is None else max(self.top_k, self.rerank_depth)
+            self.fetch_k = min(catalog.num_candidates, wanted + most_seen + 1)
             self.index = build_index(vectors, self.fetch_k, index_params)
             self.search_index = (
                 self.index
@@ -204,22 +221,26 @@ class RecommenderModule(tf.Module):
 
     # Scoring.
 
-    def _queries(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Query vectors [B, D] and a known-user mask [B]."""
+    def _user_features(self, users: tf.Tensor) -> dict[str, tf.Tensor]:
         features = {keys.USER_ID: users}
         for name, table in self.user_features.items():
             features[name] = tf.gather(table, users)
-        queries = self.model.query_vectors(features)
+        return features
+
+    def _queries(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Query vectors [B, D] and a known-user mask [B]."""
+        queries = self.model.query_vectors(self._user_features(users))
         known = users < self.user_vocab_size
         if self.fallback is not None:
             fallback = tf.broadcast_to(self.fallback[None, :], tf.shape(queries))
             queries = tf.where(known[:, None], queries, fallback)
         return queries, known
 
-    def score_users(self, users: tf.Tensor) -> tf.Tensor:
+    def score_users(self, users: tf.Tensor, rerank: bool = True) -> tf.Tensor:
         """Scores of every candidate [B, N] for user indices [B], seen items at -inf when excluded.
 
         Unknown users get the popularity scores (or the model's fallback query).
+        With a ranker (and `rerank`), in the two-stage order (`_rerank_all`).
         """
         queries, known = self._queries(users)
         scores = self.model.score_matrix(queries, self.candidates)
@@ -233,7 +254,60 @@ class RecommenderModule(tf.Module):
                 index, tf.ones_like(rows.flat_values, tf.bool), tf.shape(scores, tf.int64)
             )
             scores = tf.where(mask, tf.constant(-np.inf, tf.float32), scores)
+        if self.ranker is not None and rerank:
+            scores = self._rerank_all(users, scores)
         return scores
+
+    def _ranker_scores(self, users: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+        """The ranker's score of candidates `positions` [B, M] for users [B]: [B, M]."""
+        queries = self.ranker.query_vectors(self._user_features(users))
+        width = tf.shape(positions)[1]
+        flat = tf.reshape(tf.tile(queries[:, None, :], [1, width, 1]), [-1, tf.shape(queries)[1]])
+        candidates = tf.gather(self.rank_candidates, tf.reshape(positions, [-1]))
+        return tf.reshape(self.ranker.score_pairs(flat, candidates), tf.shape(positions))
+
+    def _rerank(
+        self, users: tf.Tensor, scores: tf.Tensor, positions: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The ranker's order of each row's `rerank_depth` best retrieved candidates.
+
+        Args:
+          users: User indices [B].
+          scores: Retrieval scores [B, M] of candidates `positions` [B, M]
+            (M >= rerank_depth); -inf marks an excluded one.
+
+        Returns:
+          (scores, positions) [B, rerank_depth], ranker scores (-inf kept for
+          excluded candidates), in no particular order.
+        """
+        top = tf.math.top_k(scores, k=self.rerank_depth)
+        chosen = tf.gather(positions, top.indices, batch_dims=1)
+        ranked = self._ranker_scores(users, chosen)
+        excluded = tf.math.is_inf(top.values)
+        return tf.where(excluded, tf.constant(-np.inf, tf.float32), ranked), chosen
+
+    @staticmethod
+    def _every_position(scores: tf.Tensor) -> tf.Tensor:
+        """Candidate positions [B, N] of full score rows [B, N]."""
+        count = tf.shape(scores, tf.int64)[1]
+        return tf.tile(tf.range(count)[None, :], [tf.shape(scores)[0], 1])
+
+    def _rerank_all(self, users: tf.Tensor, scores: tf.Tensor) -> tf.Tensor:
+        """Every candidate's score [B, N] in the two-stage order: the reranked ones first.
+
+        The ranker's scores of the retrieved candidates are shifted above every
+        retrieval score of their row, so a full ranking (the Evaluator's, the
+        tuner's) sees exactly the served order; the others keep their retrieval
+        order below them.
+        """
+        ranked, chosen = self._rerank(users, scores, self._every_position(scores))
+        finite = tf.math.is_finite(scores)
+        top = tf.reduce_max(tf.where(finite, scores, -np.inf), axis=1)
+        low = tf.reduce_min(tf.where(tf.math.is_finite(ranked), ranked, np.inf), axis=1)
+        shift = tf.where(tf.math.is_finite(top) & tf.math.is_finite(low), top - low + 1.0, 0.0)
+        rows = tf.tile(tf.range(tf.shape(scores, tf.int64)[0])[:, None], [1, self.rerank_depth])
+        index = tf.stack([tf.reshape(rows, [-1]), tf.reshape(chosen, [-1])], axis=1)
+        return tf.tensor_scatter_nd_update(scores, index, tf.reshape(ranked + shift[:, None], [-1]))
 
     def _seen_rows(self, users: tf.Tensor) -> tf.RaggedTensor:
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_row_splits)
@@ -248,6 +322,8 @@ class RecommenderModule(tf.Module):
             seen = self._seen_rows(users).to_tensor(default_value=-1)
             hit = tf.reduce_any(tf.equal(positions[:, :, None], seen[:, None, :]), axis=2)
             scores = tf.where(hit, tf.constant(-np.inf, tf.float32), scores)
+        if self.ranker is not None:
+            scores, positions = self._rerank(users, scores, positions)
         top = tf.math.top_k(scores, k=self.top_k)
         chosen = tf.gather(positions, top.indices, batch_dims=1)
         if self.fallback is None:
@@ -283,9 +359,12 @@ class RecommenderModule(tf.Module):
         return {"item_ids": tf.gather(self.item_ids, chosen), "scores": top.values}
 
     def _score_pairs(self, users: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
-        queries, known = self._queries(users)
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)
+        if self.ranker is not None:
+            ranked = self._ranker_scores(users, safe[:, None])[:, 0]
+            return tf.where(in_catalog, ranked, tf.fill(tf.shape(ranked), -np.inf))
+        queries, known = self._queries(users)
         scores = self.model.score_pairs(queries, tf.gather(self.candidates, safe))
         if self.fallback is None:
             scores = tf.where(known, scores, tf.gather(self.popularity, safe))
@@ -311,6 +390,13 @@ class RecommenderModule(tf.Module):
         users = self._users(self._transform({keys.USER_ID: user_id}))
         if self.index is not None:
             return self._recommend_ann(users)
+        if self.ranker is not None:
+            # The ranker's own scores (what predict gives), not the shifted full ranking.
+            scores = self.score_users(users, rerank=False)
+            ranked, chosen = self._rerank(users, scores, self._every_position(scores))
+            top = tf.math.top_k(ranked, k=self.top_k)
+            positions = tf.gather(chosen, top.indices, batch_dims=1)
+            return {"item_ids": tf.gather(self.item_ids, positions), "scores": top.values}
         return self._top(self.score_users(users))
 
     @_signature(
@@ -360,17 +446,13 @@ class RecommenderModule(tf.Module):
         parsed = tf.io.parse_example(examples, self._raw_spec)
         users = self._users(self.tft_layer(parsed))
         positions = self._positions(parsed[keys.ITEM_ID])
-        scores = self.score_users(users)
-        n = tf.shape(scores, tf.int64)[1]
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)
+        scores = self.score_users(users)
+        n = tf.shape(scores, tf.int64)[1]
+        rank = _rank_of(scores, safe, in_catalog)
         target = tf.gather(scores, safe, batch_dims=1)
         position = tf.range(n, dtype=tf.int64)[None, :]
-        ahead = (scores > target[:, None]) | (
-            (scores == target[:, None]) & (position < safe[:, None])
-        )
-        rank = tf.reduce_sum(tf.cast(ahead, tf.int64), axis=1)
-        rank = tf.where(in_catalog, rank, tf.fill(tf.shape(rank), n))
         # Against every other unseen candidate: AUC, and a log loss that
         # weighs the item and the mean negative equally.
         others = tf.math.is_finite(scores) & (position != safe[:, None])
@@ -381,12 +463,17 @@ class RecommenderModule(tf.Module):
         auc = tf.where(in_catalog, tf.reduce_sum(below, axis=1) / count, 0.0)
         negative = tf.where(others, tf.nn.softplus(scores), 0.0)
         log_loss = tf.nn.softplus(-target) + tf.reduce_sum(negative, axis=1) / count
-        return {
+        outputs = {
             "rank": tf.cast(rank, tf.float32),
             "score": self._score_pairs(users, positions),
             "auc": auc,
             "log_loss": tf.where(in_catalog, log_loss, tf.constant(np.inf, tf.float32)),
         }
+        if self.ranker is not None:
+            # The retrieval stage's own rank: its recall at rerank_depth bounds the bundle's.
+            retrieval = _rank_of(self.score_users(users, rerank=False), safe, in_catalog)
+            outputs[RETRIEVAL_RANK] = tf.cast(retrieval, tf.float32)
+        return outputs
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         result = {
@@ -400,6 +487,19 @@ class RecommenderModule(tf.Module):
             if hasattr(self, name):
                 result[name] = getattr(self, name).get_concrete_function()
         return result
+
+
+def _rank_of(scores: tf.Tensor, positions: tf.Tensor, in_catalog: tf.Tensor) -> tf.Tensor:
+    """0-based rank [B] of candidate `positions` [B] in each row of `scores` [B, N] (ties
+    broken by position); N for an item outside the catalog."""
+    n = tf.shape(scores, tf.int64)[1]
+    target = tf.gather(scores, positions, batch_dims=1)
+    position = tf.range(n, dtype=tf.int64)[None, :]
+    ahead = (scores > target[:, None]) | (
+        (scores == target[:, None]) & (position < positions[:, None])
+    )
+    rank = tf.reduce_sum(tf.cast(ahead, tf.int64), axis=1)
+    return tf.where(in_catalog, rank, tf.fill(tf.shape(rank), n))
 
 
 def export(module: RecommenderModule, path: str) -> None:
@@ -426,8 +526,10 @@ def write_answers(module: RecommenderModule, users: list[str], path: str) -> boo
     if len(users) > ANSWERS_MAX_USERS:
         return False
     items, scores = [], []
-    for start in range(0, len(users), _EXPORT_BATCH):
-        out = module.recommend(tf.constant(users[start : start + _EXPORT_BATCH]))
+    # A ranker scores batch x rerank_depth pairs at once: smaller batches keep that bounded.
+    batch = _EXPORT_BATCH if module.ranker is None else max(1, 2**16 // module.rerank_depth)
+    for start in range(0, len(users), batch):
+        out = module.recommend(tf.constant(users[start : start + batch]))
         items.append(out["item_ids"].numpy())
         scores.append(out["scores"].numpy())
     fallback = module.recommend(tf.constant([UNKNOWN_USER]))
@@ -464,19 +566,23 @@ def export_bundle(
     exclude_seen: bool,
     index_params: IndexParams | None = None,
     content: tf.keras.Model | None = None,
+    ranker: tf.keras.Model | None = None,
+    rerank_depth: int = 100,
 ) -> None:
     """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it.
 
-    `content`: a model that answers the content signatures (see RecommenderModule).
+    `content`: a model that answers the content signatures; `ranker`: the
+    ranking stage over `rerank_depth` retrieved candidates (see RecommenderModule).
     Every known user's `recommend` answer is written too (`write_answers`), from
     the module `bundle.load` serves by default: the companion when there is one.
     """
-    exact = RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, content=content)
+    stages = {"content": content, "ranker": ranker, "rerank_depth": rerank_depth}
+    exact = RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, **stages)
     export(exact, path)
     served = exact
     if index_params is not None:
         served = RecommenderModule(
-            model, catalog, tft_output, top_k, exclude_seen, index_params, content=content
+            model, catalog, tft_output, top_k, exclude_seen, index_params, **stages
         )
         export(served, companion_path(path))
     users = [v.decode() for v in tft_output.vocabulary_by_name(keys.USER_ID)]

@@ -13,8 +13,18 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from recsearch import bundle, model_registry
+from recsearch import features as keys
 from recsearch.features import FeatureSpec
-from recsearch.modules import ann, distribute, selection, serving, training_data, warm_start
+from recsearch.modules import (
+    ann,
+    distribute,
+    selection,
+    serving,
+    training_data,
+    tuning,
+    two_stage,
+    warm_start,
+)
 from recsearch.modules.fitting import (
     CATALOG_SPLIT,
     HELDOUT_SPLIT,
@@ -95,8 +105,11 @@ def run_fn(fn_args: FnArgs) -> None:
     catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
     heldout_files = sibling_split(fn_args.train_files, HELDOUT_SPLIT)
     plan = TrainingPlan(config["model_name"], hparams)
+    inner = retriever = None
+    if plan.name == model_registry.AUTO or hparams.get("ranker"):
+        inner = selection.inner_data(fn_args, hparams, spec, tft_output, catalog_files)
     if plan.name == model_registry.AUTO:
-        chosen = selection.select(fn_args, hparams, spec, tft_output, catalog_files)
+        chosen = selection.select(fn_args, hparams, spec, inner)
         selection.write(chosen, fn_args.model_run_dir)
         for line in chosen.lines():
             logging.info("Trainer: model auto: %s", line)
@@ -105,6 +118,11 @@ def run_fn(fn_args: FnArgs) -> None:
             {**hparams, **chosen.winner.settings},
             chosen.content_model,
             hparams,
+        )
+        retriever = chosen.model
+    if hparams.get("ranker"):
+        plan = dataclasses.replace(
+            plan, ranking=ranking_rows(fn_args, plan, inner, retriever), ranker=hparams["ranker"]
         )
     train_and_export(
         fn_args,
@@ -147,6 +165,40 @@ class TrainingPlan:
     hparams: dict
     content_name: str | None = None
     content_hparams: dict | None = None
+    ranker: str | None = None
+    ranking: two_stage.RankingRows | None = None
+
+
+def ranking_rows(
+    fn_args: FnArgs,
+    plan: TrainingPlan,
+    inner: tuning.InnerData,
+    retriever: tf.keras.Model | None,
+) -> two_stage.RankingRows:
+    """The ranking stage's rows, from the retrieval model trained on the inner split.
+
+    `retriever`: that model when `model: auto` already trained it; else it is trained here.
+    """
+    hparams = plan.hparams
+    if retriever is None:
+        log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "retrieval_inner")
+        retriever = tuning.fit_inner(plan.name, hparams, inner, log_dir)
+    rows = two_stage.ranking_rows(
+        retriever,
+        inner,
+        int(hparams["rerank_depth"]),
+        int(hparams["num_negatives"]),
+        int(hparams["seed"]),
+    )
+    logging.info(
+        "Trainer: two stages: %d ranking rows; the retrieval stage finds %.1f%% of users' "
+        "latest training items in its %d candidates; %.1f%% of the negatives are its own",
+        len(rows.rows[keys.USER_ID]),
+        100 * rows.recall_at_depth,
+        int(hparams["rerank_depth"]),
+        100 * rows.retrieved_share,
+    )
+    return rows
 
 
 def refit_model_dir(serving_model_dir: str) -> str:
@@ -208,11 +260,18 @@ def train_and_export(
     model, losses, elapsed = train_model(
         fn_args, plan.name, plan.hparams, dataset, catalog, spec, tft_output, warm=True
     )
-    content = None
+    content = ranker = None
     if plan.content_name:
         content, _, _ = train_model(
             fn_args, plan.content_name, plan.content_hparams, dataset, catalog, spec, tft_output
         )
+    ranker_losses: list[float] = []
+    if plan.ranker:
+        ranker, ranker_losses, _ = train_model(
+            fn_args, plan.ranker, plan.hparams, dataset, catalog, spec, tft_output
+        )
+        log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "ranker_candidates")
+        ranker_losses += two_stage.fine_tune(ranker, plan.ranking, plan.hparams, log_dir)
     if not distribute.is_chief():
         return interactions  # only the chief writes the bundle; the workers only train
     serving_config = config["serving"]
@@ -225,6 +284,8 @@ def train_and_export(
         exclude_seen=bool(serving_config["exclude_seen"]),
         index_params=index_params(serving_config, catalog.num_candidates, model.inner_product),
         content=content,
+        ranker=ranker,
+        rerank_depth=int(plan.hparams.get("rerank_depth", 100)),
     )
     warm_start.save(model, export_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
@@ -233,6 +294,11 @@ def train_and_export(
             {
                 "model": plan.name,
                 "content_model": plan.content_name,
+                "ranker": plan.ranker,
+                "ranker_loss": ranker_losses,
+                "retrieval_recall_at_depth_inner": (
+                    plan.ranking.recall_at_depth if plan.ranking else None
+                ),
                 "loss": losses,
                 "seconds": elapsed,
                 "interactions": interactions,

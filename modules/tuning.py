@@ -79,12 +79,19 @@ def validation_metric(
     task: str,
     metric: str,
     top_k: int,
+    ranker: tf.keras.Model | None = None,
+    rerank_depth: int = 100,
 ) -> float:
-    """The blessing metric on held-out rows (higher is better: -RMSE for ratings)."""
+    """The blessing metric on held-out rows (higher is better: -RMSE for ratings).
+
+    With `ranker`, of the two-stage ranking (`RecommenderModule`'s).
+    """
     if task == "rating":
         predicted = model({k: tf.constant(v) for k, v in held.items()}).numpy()
         return -float(np.sqrt(np.mean((predicted - held[keys.RATING]) ** 2)))
-    module = serving.RecommenderModule(model, catalog, tft_output, top_k=top_k)
+    module = serving.RecommenderModule(
+        model, catalog, tft_output, top_k=top_k, ranker=ranker, rerank_depth=rerank_depth
+    )
     users = held[keys.USER_ID].astype(np.int64)
     items = held[keys.ITEM_ID].astype(np.int64)
     # Candidate position = vocabulary index; items seen in the fitting part are
@@ -130,35 +137,51 @@ class InnerData:
     config: Mapping
 
 
-def fit_and_judge(name: str, hparams: dict, data: InnerData, log_dir: str) -> float:
-    """Trains model `name` on `data.fit_part` as the Trainer would; its metric on `data.held`.
-
-    Used by the Tuner's trials and by `model: auto`'s comparison of candidates.
-    """
-    fit_part, held, catalog = data.fit_part, data.held, data.catalog
-    spec, tft_output, config = data.spec, data.tft_output, data.config
-    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+def column_dataset(columns: Mapping[str, np.ndarray], seed: int) -> Callable:
+    """`dataset(batch_size, shuffle)` over columns in memory, as `fitting.fit` takes it."""
 
     def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
-        data = tf.data.Dataset.from_tensor_slices(dict(fit_part))
+        data = tf.data.Dataset.from_tensor_slices(dict(columns))
         if shuffle:
-            data = data.shuffle(len(fit_part[keys.USER_ID]), seed=int(hparams["seed"]))
+            data = data.shuffle(len(next(iter(columns.values()))), seed=seed)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    model = fitting.create_model(name, hparams, spec, tft_output, catalog)
+    return dataset
+
+
+def fit_inner(name: str, hparams: dict, data: InnerData, log_dir: str) -> tf.keras.Model:
+    """Model `name` trained on `data.fit_part` as the Trainer would train it."""
+    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+    dataset = column_dataset(data.fit_part, int(hparams["seed"]))
+    model = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
     model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
     model.compile(optimizer=make_optimizer(hparams))
     if not getattr(model, "closed_form", False):
         fitting.fit(model, dataset, hparams, 0, log_dir)
+    return model
+
+
+def judge(model: tf.keras.Model, data: InnerData, **stages) -> float:
+    """A model's blessing metric on `data.held` (`stages`: a ranker and its rerank_depth)."""
+    config = data.config
     return validation_metric(
         model,
-        catalog,
-        tft_output,
-        held,
+        data.catalog,
+        data.tft_output,
+        data.held,
         config["task"],
         config["eval_metric"],
         int(config["top_k"]),
+        **stages,
     )
+
+
+def fit_and_judge(name: str, hparams: dict, data: InnerData, log_dir: str) -> float:
+    """Trains model `name` on `data.fit_part` as the Trainer would; its metric on `data.held`.
+
+    Used by the Tuner's trials.
+    """
+    return judge(fit_inner(name, hparams, data, log_dir), data)
 
 
 class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):

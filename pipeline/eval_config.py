@@ -82,16 +82,38 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             if metric == config.eval_metric:
                 _bless_on_overall(metric_config, _threshold(config, metric != "log_loss"))
             metrics.append(metric_config)
+        two_stage = config.model.ranker is not None
+        if two_stage:
+            metrics += _retrieval_stage_metrics(config)
         spec = tfma.MetricsSpec(metrics=metrics, query_key=keys.USER_ID)
+        every_output = config.task == "ranking" or two_stage
         model_spec = tfma.ModelSpec(
             signature_name="serving_default",
-            prediction_key="" if config.task == "ranking" else evaluation.RANK_KEY,
+            prediction_key="" if every_output else evaluation.RANK_KEY,
         )
     slices = [tfma.SlicingSpec()]
     if config.interactions.event:
         # Every metric per event type too: purchase recall beside any-event recall.
         slices.append(tfma.SlicingSpec(feature_keys=[keys.EVENT]))
     return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slices, metrics_specs=[spec])
+
+
+def _retrieval_stage_metrics(config: PipelineConfig) -> list[tfma.MetricConfig]:
+    """A two-stage bundle's retrieval stage on its own: recall at the rerank depth (the
+    most the ranker can find), and the blessing metric at K before reranking."""
+    wanted = [("recall", config.model.rerank_depth)]
+    if config.eval_metric in ranking_metrics.METRICS:
+        wanted.append((config.eval_metric, config.evaluation.top_k))
+    return [
+        tfma.MetricConfig(
+            class_name=evaluation.CLASS_NAME,
+            module=evaluation.__name__,
+            config=json.dumps(
+                {"metric": metric, "top_k": k, "rank_key": evaluation.RETRIEVAL_RANK_KEY}
+            ),
+        )
+        for metric, k in wanted
+    ]
 
 
 def _bless_on_overall(metric_config: tfma.MetricConfig, threshold: tfma.MetricThreshold) -> None:

@@ -75,6 +75,17 @@ def test_json_round_trip(tmp_path):
             "'tuning.search_space.mixed_negatives' does not apply to model 'ease'",
         ),
         ("model: {name: lightgcn}", "'model.name' is not a model: 'lightgcn'"),
+        ("model: {name: two_tower, ranker: ease}", "'model.ranker' must be one of"),
+        ("model: {name: deepfm, ranker: dcn}", "needs a retrieval model as model.name"),
+        (
+            "model: {name: two_tower, ranker: dcn, rerank_depth: 5}",
+            "'model.rerank_depth' must be at least serving.top_k .10., got 5",
+        ),
+        ("model: {name: ease, rerank_depth: 50}", "'model.rerank_depth' does not apply"),
+        (
+            "model: {name: two_tower, ranker: dcn, ease_l2: 10.0}",
+            "'model.ease_l2' does not apply",
+        ),
         ("tuning: {max_trials: 2}", "'tuning.search_space' must name at least one"),
         ("tuning: {search_space: {seed: [1, 2]}}", "'tuning.search_space.seed' is not a setting"),
         ("tuning: {search_space: {hidden_layers: [[8]]}}", "is a list setting"),
@@ -165,3 +176,13 @@ def test_auto_model_and_metric_follow_the_task(tmp_path, task, model, metric):
     text = BOOKS.replace("retrieval", task).replace("method: random", "method: temporal")
     config = config_lib.load_config(_write(tmp_path, text))
     assert (config.model_name, config.eval_metric) == (model, metric)
+
+
+def test_two_stage_reads_the_ranker_settings(tmp_path):
+    text = "model: {name: ease, ranker: dcn, rerank_depth: 50, cross_layers: 3}\n"
+    config = config_lib.load_config(_write(tmp_path, BOOKS + text))
+    assert (config.model.ranker, config.model.rerank_depth) == ("dcn", 50)
+    assert config.model.cross_layers == 3
+    rating = BOOKS.replace("task: retrieval", "task: rating")
+    with pytest.raises(ConfigError, match="'model.ranker' needs task 'retrieval' or 'ranking'"):
+        config_lib.load_config(_write(tmp_path, rating + "model: {name: mf, ranker: dcn}\n"))

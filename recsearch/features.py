@@ -18,6 +18,9 @@ RATING = "rating"
 TIMESTAMP = "timestamp"
 EVENT = "event"
 WEIGHT = "weight"
+# Candidate positions of retrieved items the user did not take, per training row:
+# the ranking stage of a two-stage bundle learns against them (modules/two_stage.py).
+HARD_NEGATIVES = "hard_negatives"
 SESSION = "session_id"
 TEXT_VOCAB = "text_tokens"
 IMAGE = "item__image"

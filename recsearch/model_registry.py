@@ -248,18 +248,33 @@ def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str
     return chosen, skipped
 
 
-def settings_read(name: str, task: str, has_content: bool = True) -> tuple[str, ...]:
+# The families that can be the ranking stage of a two-stage bundle (`model.ranker`),
+# and the tasks a two-stage bundle serves.
+RANKERS = ("neumf", "wide_deep", "deepfm", "dcn")
+TWO_STAGE_TASKS = ("retrieval", "ranking")
+TWO_STAGE = ("ranker", "rerank_depth")
+
+
+def settings_read(
+    name: str, task: str, has_content: bool = True, ranker: str | None = None
+) -> tuple[str, ...]:
     """The `model.*` settings a run of `name` (or "auto") on `task` reads.
 
     `auto` reads the settings of every candidate of the task and, when items
     may have content, those of the content model that answers search beside it.
+    A ranking stage (`ranker`) reads its own family's settings and the two-stage ones.
     """
     if name != AUTO:
-        return family(name).reads
-    names = [c.name for c in CANDIDATES[task]]
-    if has_content and task in TOP_K_TASKS:
-        names.append(CONTENT_MODEL)
-    read: dict[str, None] = {}
+        names = [name]
+    else:
+        names = [c.name for c in CANDIDATES[task]]
+        if has_content and task in TOP_K_TASKS:
+            names.append(CONTENT_MODEL)
+    if ranker in FAMILIES:
+        names.append(ranker)
+    read: dict[str, None] = dict.fromkeys(("ranker",))
+    if ranker:
+        read.update(dict.fromkeys(TWO_STAGE))
     for n in names:
         read.update(dict.fromkeys(FAMILIES[n].reads))
     return tuple(read)

@@ -132,11 +132,21 @@ class PairScorer(RecommenderModel):
         return tf.map_fn(one, queries, fn_output_signature=tf.TensorSpec([None], tf.float32))
 
     def _negatives(
-        self, items: tf.Tensor, candidates: tf.Tensor
+        self, items: tf.Tensor, candidates: tf.Tensor, hard: tf.Tensor | None = None
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
         """Negative ids [B, S], their candidate vectors [S * B, Dc] (block s is the
-        s-th negative of every row) and their log q [B, S] (None: uniform)."""
+        s-th negative of every row) and their log q [B, S] (None: uniform).
+
+        `hard`: given negatives per row, [B, S] positions in the negative pool
+        (the catalog's vocabulary items), used instead of drawn ones.
+        """
         count = self.num_negatives
+        if hard is not None and self.negative_pool is not None:
+            # The ranking stage: the retrieval stage's own candidates, [B, S] pool positions.
+            flat = tf.reshape(tf.transpose(tf.cast(hard, tf.int64)), [-1])
+            pool = {name: tf.gather(table, flat) for name, table in self.negative_pool.items()}
+            ids = tf.gather(self.negative_pool[keys.ITEM_ID], tf.cast(hard, tf.int64))
+            return tf.cast(ids, tf.int64), self.candidate_vectors(pool), None
         if self.negative_pool is not None:
             batch = tf.shape(items, tf.int64)[0]
             draws = tf.random.uniform(
@@ -160,13 +170,15 @@ class PairScorer(RecommenderModel):
         items = tf.cast(features[keys.ITEM_ID], tf.int64)
         queries = self.query_vectors(features)
         candidates = self.candidate_vectors(features)
-        negative_ids, negative_vectors, log_q = self._negatives(items, candidates)
+        hard = features.get(keys.HARD_NEGATIVES)
+        negative_ids, negative_vectors, log_q = self._negatives(items, candidates, hard)
+        count = self.num_negatives if hard is None else int(hard.shape[1])
         # One network call over the positives and all negatives: [B * (1 + S)].
         scores = self.score_pairs(
-            tf.tile(queries, [1 + self.num_negatives, 1]),
+            tf.tile(queries, [1 + count, 1]),
             tf.concat([candidates, negative_vectors], axis=0),
         )
-        scores = tf.transpose(tf.reshape(scores, [1 + self.num_negatives, -1]))
+        scores = tf.transpose(tf.reshape(scores, [1 + count, -1]))
         logits, negatives, labels = losses.sampled_logits(
             scores[:, 0], scores[:, 1:], items, negative_ids, log_q=log_q
         )

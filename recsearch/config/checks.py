@@ -57,7 +57,9 @@ def check_model_settings(config: PipelineConfig, raw_model: object, origin: str)
     if config.model.name not in (model_registry.AUTO, *model_registry.for_task(config.task)):
         return  # an unknown model, or one that does not fit the task: check_semantics says so
     content = config.items is not None and bool(config.items.text or config.items.image)
-    reads = model_registry.settings_read(config.model.name, config.task, content)
+    reads = model_registry.settings_read(
+        config.model.name, config.task, content, config.model.ranker
+    )
     given = [(f"model.{k}", k) for k in raw_model or {} if isinstance(raw_model, dict)]
     given += [(f"tuning.search_space.{k}", k) for k in config.tuning.search_space]
     model = repr(config.model.name)
@@ -73,6 +75,32 @@ def check_model_settings(config: PipelineConfig, raw_model: object, origin: str)
                     f"it; its own settings are {own} (and the training settings)"
                 )
             )
+
+
+def _check_ranker(config: PipelineConfig, fail) -> None:
+    """A ranking stage is a pair network, on a task two stages serve, over N >= top_k."""
+    ranker = config.model.ranker
+    if ranker is None:
+        return
+    if ranker not in model_registry.RANKERS:
+        fail("model.ranker", f"must be one of {list(model_registry.RANKERS)}, got {ranker!r}")
+    if config.task not in model_registry.TWO_STAGE_TASKS:
+        fail(
+            "model.ranker",
+            f"needs task {' or '.join(map(repr, model_registry.TWO_STAGE_TASKS))} "
+            f"(two stages rank a catalog), got {config.task!r}",
+        )
+    if config.model.name in model_registry.RANKERS:
+        fail(
+            "model.ranker",
+            f"needs a retrieval model as model.name, got the pair network {config.model.name!r}",
+        )
+    if config.model.rerank_depth < config.serving.top_k:
+        fail(
+            "model.rerank_depth",
+            f"must be at least serving.top_k ({config.serving.top_k}), "
+            f"got {config.model.rerank_depth}",
+        )
 
 
 def check_semantics(config: PipelineConfig, origin: str) -> None:
@@ -122,6 +150,7 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
             f"'scann' cannot search {config.model_name!r}: it scores pairs with a network, "
             "not an inner product; use 'auto' or 'brute_force'",
         )
+    _check_ranker(config, fail)
     top_k_metrics = ("recall", "ndcg", "mrr", "hit_rate")
     metrics_for_task = {
         "rating": ("rmse", "mae"),

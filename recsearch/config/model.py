@@ -37,6 +37,14 @@ class Model:
         the blessing metric; the best serves `recommend`. When items have
         text or images, two_tower also answers the content signatures in
         the same bundle. See modules/selection.py.
+      ranker: The ranking stage of a two-stage bundle: "neumf", "wide_deep",
+        "deepfm" or "dcn". The model of `name` retrieves each user's
+        `rerank_depth` best candidates, the ranker orders them; it is trained
+        on the retrieval model's own candidates drawn from each user's latest
+        training interactions (never the eval split). Unset: one stage. Both
+        stages read the shared settings here (embedding_dim, epochs, ...). See
+        modules/two_stage.py.
+      rerank_depth: Candidates per user the ranker reorders, N.
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower (of
         the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
@@ -103,6 +111,9 @@ class Model:
     epochs: int = 10
     seed: int = 42
     warm_start: bool = True
+    # Two stages: a pair network reorders the retrieval model's first N candidates.
+    ranker: str | None = None
+    rerank_depth: int = 100
     # Shared by several families (recsearch/model_registry.py says which).
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()

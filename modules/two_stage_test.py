@@ -1,0 +1,123 @@
+"""Two stages: ranking rows drawn from the retrieval model's candidates, and the bundle that
+retrieves, then reranks, trained by run_fn on real Transform output and served after reload."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from recsearch import features as keys
+from recsearch.apps import testing
+from recsearch.features import FeatureSpec
+from recsearch.modules import evaluation, selection, serving, trainer, tuning, two_stage
+
+pytestmark = pytest.mark.slow
+DEPTH = 12
+
+
+def two_stage_config(config, **model):
+    settings = {**testing.LIGHT_MODEL, "name": "two_tower", "ranker": "deepfm"}
+    settings.update(rerank_depth=DEPTH, num_negatives=4, **model)
+    return dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, **settings),
+        serving=dataclasses.replace(config.serving, index="brute_force"),
+    )
+
+
+def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
+    transformed, tmp_path
+):
+    config = two_stage_config(transformed.config)
+    args = testing.fn_args(
+        config,
+        transformed.transformed_dir,
+        transformed.transform_graph,
+        str(tmp_path / "serving"),
+        str(tmp_path / "run"),
+    )
+    hparams = args.custom_config["model"]
+    spec = FeatureSpec.from_json(args.custom_config["features"])
+    tft_output = tft.TFTransformOutput(args.transform_graph_path)
+    inner = selection.inner_data(args, hparams, spec, tft_output, None)
+    retriever = tuning.fit_inner("two_tower", hparams, inner, str(tmp_path / "logs"))
+    rows = two_stage.ranking_rows(retriever, inner, DEPTH, 4, seed=1)
+
+    held_items = inner.held[keys.ITEM_ID]
+    in_vocab = held_items < inner.catalog.item_vocab_size
+    assert len(rows.rows[keys.USER_ID]) == int(in_vocab.sum())
+    hard = rows.rows[keys.HARD_NEGATIVES]
+    assert hard.shape == (int(in_vocab.sum()), 4) and 0.0 < rows.retrieved_share <= 1.0
+    assert 0.0 <= rows.recall_at_depth <= 1.0
+    # The negatives are the user's DEPTH best unseen candidates by the retrieval
+    # model, as serving ranks them, minus what the user took later.
+    module = serving.RecommenderModule(retriever, inner.catalog, tft_output, top_k=1)
+    users = rows.rows[keys.USER_ID].astype(np.int64)
+    items = rows.rows[keys.ITEM_ID].astype(np.int64)
+    checked = 0
+    for user in np.unique(users)[:20]:
+        scores = module.score_users(tf.constant([user], tf.int64)).numpy()[0]
+        retrieved = set(np.argsort(-scores, kind="stable")[:DEPTH].tolist())
+        taken = set(items[users == user].tolist())
+        seen = set(inner.catalog.seen_by(int(user)).tolist())
+        for negatives in hard[users == user]:
+            from_retrieval = [n for n in negatives if n in retrieved]
+            if len(from_retrieval) == len(negatives):  # no uniform filler in this row
+                assert len(set(negatives.tolist())) == len(negatives)
+                assert not (set(negatives.tolist()) & (taken | seen))
+                checked += 1
+    assert checked > 0
+
+
+def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transformed, tmp_path):
+    config = two_stage_config(transformed.config)
+    version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
+    args = testing.fn_args(
+        config, transformed.transformed_dir, transformed.transform_graph, version_dir, run_dir
+    )
+    trainer.run_fn(args)
+    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+        history = json.load(f)
+    assert history["model"] == "two_tower" and history["ranker"] == "deepfm"
+    assert history["ranker_loss"] and all(np.isfinite(history["ranker_loss"]))
+    # The ranker trains the config's epochs on the data, then as many on its candidates.
+    assert len(history["ranker_loss"]) == 2 * config.model.epochs
+
+    model = tf.saved_model.load(version_dir)
+    users = ["u00001", "u00002", "u00003"]
+    out = model.signatures["recommend"](user_id=tf.constant(users))
+    ids, scores = out["item_ids"].numpy(), out["scores"].numpy()
+    k = config.serving.top_k
+    assert ids.shape == (3, k) and np.all(np.diff(scores, axis=1) <= 1e-6)
+    for user, row, row_scores in zip(users, ids, scores):
+        # predict is the ranker's score: the same numbers recommend ordered by.
+        again = model.signatures["predict"](
+            user_id=tf.constant([user] * k), item_id=tf.constant(row)
+        )["scores"].numpy()
+        np.testing.assert_allclose(again, row_scores, rtol=1e-4, atol=1e-5)
+        examples = tf.constant([testing.raw_example(config, user, item) for item in row])
+        graded = model.signatures["serving_default"](examples=examples)
+        # The Evaluator's rank is the served order; every answer was retrieved first.
+        np.testing.assert_array_equal(graded["rank"].numpy(), np.arange(k))
+        retrieval = graded[serving.RETRIEVAL_RANK].numpy()
+        assert np.all(retrieval < DEPTH)
+    # The ranker reorders: somewhere the served order is not the retrieval order.
+    examples = tf.constant(
+        [testing.raw_example(config, u, item) for u, row in zip(users, ids) for item in row]
+    )
+    retrieval = model.signatures["serving_default"](examples=examples)[serving.RETRIEVAL_RANK]
+    assert not np.array_equal(retrieval.numpy(), np.tile(np.arange(k), len(users)))
+
+
+def test_the_evaluator_reads_the_retrieval_rank_the_bundle_writes():
+    assert evaluation.RETRIEVAL_RANK_KEY == serving.RETRIEVAL_RANK
+    metric = evaluation.CatalogRanking("recall", 100, rank_key=evaluation.RETRIEVAL_RANK_KEY)
+    assert metric.name == "retrieval_recall@100"
+    with pytest.raises(ValueError, match="rank_key"):
+        evaluation.CatalogRanking("recall", 10, rank_key="score")
+    with pytest.raises(ValueError, match="auc"):
+        evaluation.CatalogRanking("auc", 10, rank_key=evaluation.RETRIEVAL_RANK_KEY)
