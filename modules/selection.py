@@ -9,7 +9,11 @@ with the reason.
 
 When items have text or images, the two-tower model also answers search,
 similar items and cold items in the same bundle, whichever candidate wins
-`recommend`: a user never trades search for accuracy.
+`recommend`: a user never trades search for accuracy. When it was compared
+and lost, its trial answers them as it is (`Selection.content_trial`): it
+was trained like the final models, on each user's earlier training
+interactions, and training it twice more (candidate and refit bundles) was
+most of a MovieLens run's time.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class Selection:
       content_signatures: The signatures the content model answers.
       model: The winner as trained on the inner split (not saved): a
         two-stage Trainer draws its ranking stage's candidates from it.
+      content_trial: The content model as trained on the inner split, when it
+        was a candidate and lost: it answers the content signatures as it is,
+        rather than being trained again for each bundle.
     """
 
     winner: Candidate
@@ -57,6 +64,9 @@ class Selection:
     content_model: str | None = None
     content_signatures: tuple[str, ...] = ()
     model: tf.keras.Model | None = dataclasses.field(default=None, repr=False, compare=False)
+    content_trial: tf.keras.Model | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
     def lines(self) -> list[str]:
         """What the terminal and the report say about the choice."""
@@ -133,8 +143,17 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         ("search_image",) if spec.item_image else ()
     )
     signatures = (*searches, "similar_items", "embed_items")
+    trial = next((models[c.label] for c in chosen if c.name == CONTENT_MODEL), None)
     return Selection(
-        winner, scores, seconds, skipped, metric, CONTENT_MODEL, signatures, model=model
+        winner,
+        scores,
+        seconds,
+        skipped,
+        metric,
+        CONTENT_MODEL,
+        signatures,
+        model=model,
+        content_trial=trial,
     )
 
 

@@ -73,7 +73,10 @@ def test_auto_measures_candidates_and_keeps_content_search(transformed, tmp_path
     assert set(chosen["scores"]) == {"ease (recency_half_life 10)", "two_tower"}
     assert chosen["scores"][chosen["winner_label"]] == max(chosen["scores"].values())
     with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
-        assert json.load(f)["model"] == chosen["winner"]
+        history = json.load(f)
+    assert history["model"] == chosen["winner"]
+    # A losing two_tower answers search as its trial was trained, not trained again.
+    assert history["content_from_trial"] == bool(chosen["content_model"])
     model = tf.saved_model.load(version_dir)
     # The sample shop's items have text and images: search stays, whoever wins.
     assert {"search_text", "search_image", "recommend", "similar_items"} <= set(model.signatures)

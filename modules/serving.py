@@ -35,6 +35,9 @@ from recsearch.modules import answers
 from recsearch.modules.ann import IndexParams, build_index
 from recsearch.modules.training_data import Catalog
 
+# The ranking stage's input: retrieval scores standardised over the user's
+# candidates, clipped to this (an excluded item gets the low end).
+SCORE_CLIP = 6.0
 # serving_default's output of a two-stage bundle: the item's rank by retrieval alone.
 RETRIEVAL_RANK = "retrieval_rank"
 SIGNATURES = ("recommend", "predict", "similar_items", "embed_items", "serving_default")
@@ -277,12 +280,16 @@ class RecommenderModule(tf.Module):
             (M >= rerank_depth); -inf marks an excluded one.
 
         Returns:
-          (scores, positions) [B, rerank_depth], ranker scores (-inf kept for
-          excluded candidates), in no particular order.
+          (scores, positions) [B, rerank_depth]: the ranker's output plus the
+          retrieval score standardised over the row's candidates (what it was
+          trained to correct, modules/two_stage.py); -inf kept for excluded
+          candidates; in no particular order.
         """
         top = tf.math.top_k(scores, k=self.rerank_depth)
         chosen = tf.gather(positions, top.indices, batch_dims=1)
-        ranked = self._ranker_scores(users, chosen)
+        ranked = self.ranker.rerank_scores(
+            self._ranker_scores(users, chosen), _standardize(top.values, top.values)
+        )
         excluded = tf.math.is_inf(top.values)
         return tf.where(excluded, tf.constant(-np.inf, tf.float32), ranked), chosen
 
@@ -362,8 +369,14 @@ class RecommenderModule(tf.Module):
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)
         if self.ranker is not None:
-            ranked = self._ranker_scores(users, safe[:, None])[:, 0]
-            return tf.where(in_catalog, ranked, tf.fill(tf.shape(ranked), -np.inf))
+            # The pair's retrieval score, standardised over the user's candidates.
+            retrieval = self.score_users(users, rerank=False)
+            top = tf.math.top_k(retrieval, k=self.rerank_depth).values
+            pair = tf.gather(retrieval, safe, batch_dims=1)[:, None]
+            ranked = self.ranker.rerank_scores(
+                self._ranker_scores(users, safe[:, None]), _standardize(pair, top)
+            )
+            return tf.where(in_catalog, ranked[:, 0], tf.fill(tf.shape(safe), -np.inf))
         queries, known = self._queries(users)
         scores = self.model.score_pairs(queries, tf.gather(self.candidates, safe))
         if self.fallback is None:
@@ -448,7 +461,15 @@ class RecommenderModule(tf.Module):
         positions = self._positions(parsed[keys.ITEM_ID])
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)
-        scores = self.score_users(users)
+        # Each distinct user of the batch is scored once: the eval split is written
+        # user by user, so a batch holds a few users' many examples.
+        distinct, row = tf.unique(users)
+        retrieval = self.score_users(distinct, rerank=False)
+        if self.ranker is not None:
+            scores = tf.gather(self._rerank_all(distinct, retrieval), row)
+        else:
+            scores = tf.gather(retrieval, row)
+        retrieval = tf.gather(retrieval, row)
         n = tf.shape(scores, tf.int64)[1]
         rank = _rank_of(scores, safe, in_catalog)
         target = tf.gather(scores, safe, batch_dims=1)
@@ -471,8 +492,7 @@ class RecommenderModule(tf.Module):
         }
         if self.ranker is not None:
             # The retrieval stage's own rank: its recall at rerank_depth bounds the bundle's.
-            retrieval = _rank_of(self.score_users(users, rerank=False), safe, in_catalog)
-            outputs[RETRIEVAL_RANK] = tf.cast(retrieval, tf.float32)
+            outputs[RETRIEVAL_RANK] = tf.cast(_rank_of(retrieval, safe, in_catalog), tf.float32)
         return outputs
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
@@ -487,6 +507,22 @@ class RecommenderModule(tf.Module):
             if hasattr(self, name):
                 result[name] = getattr(self, name).get_concrete_function()
         return result
+
+
+def _standardize(values: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+    """`values` [B, M] as z-values over each row's finite `reference` [B, D], clipped.
+
+    The graph twin of `two_stage.standardize`: an excluded (-inf) value gets the low end.
+    """
+    finite = tf.math.is_finite(reference)
+    count = tf.reduce_sum(tf.cast(finite, tf.float32), axis=1, keepdims=True)
+    kept = tf.where(finite, reference, 0.0)
+    mean = tf.reduce_sum(kept, axis=1, keepdims=True) / tf.maximum(count, 1.0)
+    spread = tf.where(finite, tf.square(reference - mean), 0.0)
+    std = tf.sqrt(tf.reduce_sum(spread, axis=1, keepdims=True) / tf.maximum(count, 1.0))
+    std = tf.where(count > 1.0, tf.maximum(std, 1e-6), 1.0)
+    z = tf.where(tf.math.is_finite(values), (values - mean) / std, -SCORE_CLIP)
+    return tf.clip_by_value(z, -SCORE_CLIP, SCORE_CLIP)
 
 
 def _rank_of(scores: tf.Tensor, positions: tf.Tensor, in_catalog: tf.Tensor) -> tf.Tensor:

@@ -89,7 +89,10 @@ def run_fn(fn_args: FnArgs) -> None:
     With "auto", the candidate families are compared on an inner split of the
     training data first (`selection`), and the winner is trained; when items
     have text or images and the winner is not the two-tower model, the
-    two-tower model is trained too and answers search in the same bundle.
+    two-tower model answers search in the same bundle: its trial from the
+    comparison, as it is (trained on each user's earlier training
+    interactions), so it is not trained twice more. With "ranker" in the
+    model config, the ranking stage is trained too (`two_stage`).
 
     The candidate is trained on the train split and exported where TFX's
     Evaluator reads it (`serving_model_dir`). With "refit" and a held-out
@@ -118,11 +121,23 @@ def run_fn(fn_args: FnArgs) -> None:
             {**hparams, **chosen.winner.settings},
             chosen.content_model,
             hparams,
+            content_trained=chosen.content_trial,
         )
         retriever = chosen.model
     if hparams.get("ranker"):
+        rows = ranking_rows(fn_args, plan, inner, retriever)
+        log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "ranker")
+        ranker, history = two_stage.train_ranker(hparams["ranker"], hparams, inner, rows, log_dir)
         plan = dataclasses.replace(
-            plan, ranking=ranking_rows(fn_args, plan, inner, retriever), ranker=hparams["ranker"]
+            plan,
+            ranker=hparams["ranker"],
+            ranker_model=ranker,
+            ranker_history={
+                **history,
+                "rows": len(rows.rows[keys.USER_ID]),
+                "retrieval_recall_at_depth_inner": rows.recall_at_depth,
+                "retrieved_negatives": rows.retrieved_share,
+            },
         )
     train_and_export(
         fn_args,
@@ -159,14 +174,21 @@ class TrainingPlan:
       content_name: The family that answers search_text, search_image,
         similar_items and embed_items, when not `name` itself.
       content_hparams: Its settings.
+      content_trained: That model already trained (auto's trial of it), used
+        as it is in every bundle of the run instead of training it again.
+      ranker: The ranking stage's family, for two stages.
+      ranker_model: It, trained (once: its rows come from the inner split).
+      ranker_history: Its training record.
     """
 
     name: str
     hparams: dict
     content_name: str | None = None
     content_hparams: dict | None = None
+    content_trained: tf.keras.Model | None = None
     ranker: str | None = None
-    ranking: two_stage.RankingRows | None = None
+    ranker_model: tf.keras.Model | None = None
+    ranker_history: dict | None = None
 
 
 def ranking_rows(
@@ -260,18 +282,12 @@ def train_and_export(
     model, losses, elapsed = train_model(
         fn_args, plan.name, plan.hparams, dataset, catalog, spec, tft_output, warm=True
     )
-    content = ranker = None
-    if plan.content_name:
+    content = plan.content_trained
+    if plan.content_name and content is None:
         content, _, _ = train_model(
             fn_args, plan.content_name, plan.content_hparams, dataset, catalog, spec, tft_output
         )
-    ranker_losses: list[float] = []
-    if plan.ranker:
-        ranker, ranker_losses, _ = train_model(
-            fn_args, plan.ranker, plan.hparams, dataset, catalog, spec, tft_output
-        )
-        log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "ranker_candidates")
-        ranker_losses += two_stage.fine_tune(ranker, plan.ranking, plan.hparams, log_dir)
+    ranker = plan.ranker_model
     if not distribute.is_chief():
         return interactions  # only the chief writes the bundle; the workers only train
     serving_config = config["serving"]
@@ -294,11 +310,10 @@ def train_and_export(
             {
                 "model": plan.name,
                 "content_model": plan.content_name,
+                # Whether it is auto's trial, kept as it was, or trained here.
+                "content_from_trial": plan.content_trained is not None,
                 "ranker": plan.ranker,
-                "ranker_loss": ranker_losses,
-                "retrieval_recall_at_depth_inner": (
-                    plan.ranking.recall_at_depth if plan.ranking else None
-                ),
+                "ranker_training": plan.ranker_history,
                 "loss": losses,
                 "seconds": elapsed,
                 "interactions": interactions,

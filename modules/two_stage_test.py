@@ -49,9 +49,13 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
 
     held_items = inner.held[keys.ITEM_ID]
     in_vocab = held_items < inner.catalog.item_vocab_size
-    assert len(rows.rows[keys.USER_ID]) == int(in_vocab.sum())
+    # Only the interactions whose item the retrieval stage retrieved are rows.
+    assert len(rows.rows[keys.USER_ID]) == round(rows.recall_at_depth * in_vocab.sum())
     hard = rows.rows[keys.HARD_NEGATIVES]
-    assert hard.shape == (int(in_vocab.sum()), 4) and 0.0 < rows.retrieved_share <= 1.0
+    assert hard.shape == (len(rows.rows[keys.USER_ID]), 4) and 0.0 < rows.retrieved_share <= 1.0
+    standardized = rows.rows[keys.RETRIEVAL_SCORES]
+    assert standardized.shape == (len(hard), 5)
+    assert np.all(np.abs(standardized) <= serving.SCORE_CLIP)
     assert 0.0 <= rows.recall_at_depth <= 1.0
     # The negatives are the user's DEPTH best unseen candidates by the retrieval
     # model, as serving ranks them, minus what the user took later.
@@ -64,7 +68,17 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
         retrieved = set(np.argsort(-scores, kind="stable")[:DEPTH].tolist())
         taken = set(items[users == user].tolist())
         seen = set(inner.catalog.seen_by(int(user)).tolist())
-        for negatives in hard[users == user]:
+        top = scores[sorted(retrieved)]
+        for item, negatives, z in zip(
+            items[users == user], hard[users == user], standardized[users == user]
+        ):
+            assert item in retrieved
+            # The positive's and the negatives' retrieval scores, standardised over
+            # the user's candidates: what the ranker learns to correct.
+            expected = (scores[np.concatenate([[item], negatives])] - top.mean()) / top.std()
+            np.testing.assert_allclose(
+                z, np.clip(expected, -serving.SCORE_CLIP, serving.SCORE_CLIP), rtol=1e-4, atol=1e-4
+            )
             from_retrieval = [n for n in negatives if n in retrieved]
             if len(from_retrieval) == len(negatives):  # no uniform filler in this row
                 assert len(set(negatives.tolist())) == len(negatives)
@@ -83,9 +97,12 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
     with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
         history = json.load(f)
     assert history["model"] == "two_tower" and history["ranker"] == "deepfm"
-    assert history["ranker_loss"] and all(np.isfinite(history["ranker_loss"]))
-    # The ranker trains the config's epochs on the data, then as many on its candidates.
-    assert len(history["ranker_loss"]) == 2 * config.model.epochs
+    ranker = history["ranker_training"]
+    assert ranker["loss"] and all(np.isfinite(ranker["loss"] + ranker["val_loss"]))
+    # Early stopping: at most the config's epochs, the best held-back epoch kept.
+    assert len(ranker["val_loss"]) <= config.model.epochs
+    assert ranker["epochs"] == int(np.argmin(ranker["val_loss"])) + 1
+    assert 0.0 <= ranker["retrieval_recall_at_depth_inner"] <= 1.0
 
     model = tf.saved_model.load(version_dir)
     users = ["u00001", "u00002", "u00003"]
@@ -121,3 +138,18 @@ def test_the_evaluator_reads_the_retrieval_rank_the_bundle_writes():
         evaluation.CatalogRanking("recall", 10, rank_key="score")
     with pytest.raises(ValueError, match="auc"):
         evaluation.CatalogRanking("auc", 10, rank_key=evaluation.RETRIEVAL_RANK_KEY)
+
+
+def test_the_graph_standardizes_retrieval_scores_as_the_training_rows_do():
+    rng = np.random.default_rng(3)
+    reference = rng.normal(2.0, 3.0, (4, 7)).astype(np.float32)
+    reference[1, 2] = reference[3, :5] = -np.inf  # excluded (seen) candidates
+    values = np.concatenate([reference[:, :3], rng.normal(0, 20, (4, 2))], axis=1)
+    values = values.astype(np.float32)
+    got = serving._standardize(tf.constant(values), tf.constant(reference)).numpy()
+    for row in range(4):
+        finite = reference[row][np.isfinite(reference[row])]
+        np.testing.assert_allclose(
+            got[row], two_stage.standardize(values[row], finite), rtol=1e-5, atol=1e-5
+        )
+    assert got[1, 2] == -serving.SCORE_CLIP and np.abs(got).max() <= serving.SCORE_CLIP

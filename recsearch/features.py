@@ -21,6 +21,8 @@ WEIGHT = "weight"
 # Candidate positions of retrieved items the user did not take, per training row:
 # the ranking stage of a two-stage bundle learns against them (modules/two_stage.py).
 HARD_NEGATIVES = "hard_negatives"
+# Their retrieval scores, and the positive's first, standardised per user [rows, 1 + S].
+RETRIEVAL_SCORES = "retrieval_scores"
 SESSION = "session_id"
 TEXT_VOCAB = "text_tokens"
 IMAGE = "item__image"

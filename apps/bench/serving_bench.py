@@ -27,11 +27,18 @@ import numpy as np
 
 from recsearch.apps.bench import docs
 
+# Two stages: candidates the ranker reorders per request (the two-stage issue's figure).
+TWO_STAGE_DEPTH = 200
+
 
 def build_synthetic_bundle(
-    path: str, num_items: int = 100_000, dim: int = 64, seen: int = 20
+    path: str, num_items: int = 100_000, dim: int = 64, seen: int = 20, rerank_depth: int = 0
 ) -> list[str]:
-    """Exports a RecommenderModule over `num_items` items; returns the known user ids."""
+    """Exports a RecommenderModule over `num_items` items; returns the known user ids.
+
+    With `rerank_depth`, a two-stage bundle: a DCN-v2 ranker (random weights, the
+    shape the pipeline trains) reorders the first `rerank_depth` retrieved items.
+    """
     import tensorflow as tf
     import tensorflow_transform as tft
 
@@ -72,8 +79,30 @@ def build_synthetic_bundle(
         user_features={},
         item_features={},
     )
-    serving.export(serving.RecommenderModule(model, catalog, tft_output, top_k=10), path)
+    ranker = synthetic_ranker(num_users, num_items + 1) if rerank_depth else None
+    module = serving.RecommenderModule(
+        model, catalog, tft_output, top_k=10, ranker=ranker, rerank_depth=rerank_depth or 100
+    )
+    serving.export(module, path)
     return users
+
+
+def synthetic_ranker(num_users: int, num_items: int, dim: int = 16):
+    """A DCN-v2 over user and item ids with random weights, built by one eager call."""
+    import tensorflow as tf
+
+    from recsearch.modules.models.dcn import DCN
+    from recsearch.modules.models.fields import FieldEmbeddings
+
+    ranker = DCN(
+        FieldEmbeddings({"user_id": num_users}, dim=dim, seed=1),
+        FieldEmbeddings({"item_id": num_items}, dim=dim, seed=2),
+    )
+    one = tf.constant([0], tf.int64)
+    ranker.score_pairs(
+        ranker.query_vectors({"user_id": one}), ranker.candidate_vectors({"item_id": one})
+    )
+    return ranker
 
 
 def in_process(path: str, users: list[str], requests: int = 1000) -> dict:
@@ -217,6 +246,9 @@ def run(movielens_dir: str | None, output: str, write_docs: str | None = None) -
     synthetic = os.path.join(output, "synthetic-100k")
     users = build_synthetic_bundle(os.path.join(synthetic, "1"))
     cases["synthetic (100,000 items)"] = (synthetic, users)
+    two_stage = os.path.join(output, "synthetic-100k-two-stage")
+    build_synthetic_bundle(os.path.join(two_stage, "1"), rerank_depth=TWO_STAGE_DEPTH)
+    cases[f"synthetic (100,000 items), DCN reranks {TWO_STAGE_DEPTH}"] = (two_stage, users)
     result = {
         **header("recsearch bench serving"),
         "cases": {

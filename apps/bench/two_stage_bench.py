@@ -30,7 +30,6 @@ CONFIGS = {
         **RETRIEVAL,
         "ranker": "dcn",
         "rerank_depth": 100,
-        "epochs": 6,
         "embedding_dim": 32,
     },
 }

@@ -67,12 +67,15 @@ def _catalog(
 
 
 def served_model_label(config: config_lib.PipelineConfig, chosen: dict | None) -> str:
-    """The model family that answers `recommend`: the configured one, or what auto chose."""
-    if not chosen:
-        return config.model_name
-    label = f"auto, which chose {chosen['winner_label']}"
-    if chosen.get("content_model"):
-        label += f" ({chosen['content_model']} answers search)"
+    """The model family that answers `recommend`: the configured one, or what auto chose
+    (and the ranker that reorders its candidates, for two stages)."""
+    label = config.model_name
+    if chosen:
+        label = f"auto, which chose {chosen['winner_label']}"
+        if chosen.get("content_model"):
+            label += f" ({chosen['content_model']} answers search)"
+    if config.model.ranker:
+        label += f", then {config.model.ranker} reorders its first {config.model.rerank_depth}"
     return label
 
 
@@ -134,6 +137,16 @@ def build(inputs: ReportInputs) -> Report:
         f"{history.get('seconds', 0.0):.1f} s. TensorBoard logs: "
         f"<code>{render.escape(inputs.model_run or '-')}</code></p>"
     )
+    ranker = history.get("ranker_training")
+    if ranker:
+        training_html += (
+            f"<p>Ranking stage ({render.escape(str(history.get('ranker')))}): "
+            f"{ranker['rows']} rows from the retrieval stage's candidates, which held "
+            f"{100 * ranker['retrieval_recall_at_depth_inner']:.1f}% of the users' latest "
+            f"training items; {ranker['epochs']} of {len(ranker['loss'])} epochs kept "
+            "(early stopping on held-back users). The Evaluator's retrieval_* metrics "
+            "are the retrieval stage alone.</p>"
+        )
     refit = (
         gather.training_history(inputs.model_run, "refit_history.json")
         if (inputs.model_run)

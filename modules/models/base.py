@@ -82,7 +82,10 @@ class RecommenderModel(tf.keras.Model):
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = losses["total_loss"] / float(replicas)
         gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        # A weight this loss does not use (a pair network's two-stage gate) has none.
+        self.optimizer.apply_gradients(
+            [(g, v) for g, v in zip(gradients, self.trainable_variables) if g is not None]
+        )
         return losses
 
     @tf.autograph.experimental.do_not_convert

@@ -97,6 +97,10 @@ class PairScorer(RecommenderModel):
         self.item_log_q = None
         if item_probability is not None:
             self.item_log_q = tf.constant(np.log(np.asarray(item_probability, np.float32)))
+        # Used by the ranking stage of two only (`rerank_scores`).
+        self.stage_gate = self.add_weight(
+            name="stage_gate", shape=(), initializer=tf.keras.initializers.Constant(0.1)
+        )
         self.negative_pool = None
         if negative_pool:
             read = set(item_fields.categorical) | set(item_fields.numeric)
@@ -106,6 +110,12 @@ class PairScorer(RecommenderModel):
                 if name in read
             }
             self.pool_size = len(next(iter(negative_pool.values())))
+
+    def rerank_scores(self, scores: tf.Tensor, retrieval: tf.Tensor) -> tf.Tensor:
+        """As the ranking stage of two: the standardised retrieval scores plus this
+        network's, weighed by a learned gate that starts small, so training starts from
+        the retrieval order and moves away from it only as far as it helps."""
+        return retrieval + self.stage_gate * scores
 
     def interact(self, user: tf.Tensor, item: tf.Tensor, linear: tf.Tensor) -> tf.Tensor:
         """Scores [B] from user fields [B, Fu, k], item fields [B, Fi, k], first-order sum [B]."""
@@ -179,6 +189,10 @@ class PairScorer(RecommenderModel):
             tf.concat([candidates, negative_vectors], axis=0),
         )
         scores = tf.transpose(tf.reshape(scores, [1 + count, -1]))
+        if keys.RETRIEVAL_SCORES in features:
+            # The ranking stage corrects the retrieval stage's (standardised) scores.
+            retrieval = tf.cast(features[keys.RETRIEVAL_SCORES], tf.float32)
+            scores = self.rerank_scores(scores, retrieval)
         logits, negatives, labels = losses.sampled_logits(
             scores[:, 0], scores[:, 1:], items, negative_ids, log_q=log_q
         )

@@ -66,8 +66,9 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
       task: The pipeline task.
 
     Returns:
-      {"train": frame, "eval": frame, "heldout": frame}, each in chronological
-      (or file) order. "heldout" holds every held-out interaction before the
+      {"train": frame, "eval": frame, "heldout": frame}, train and heldout in
+      chronological (or file) order, eval user by user, each user's rows in
+      that order. "heldout" holds every held-out interaction before the
       filters above, so train and heldout together are the whole log.
     """
     order = np.arange(len(frame))
@@ -110,4 +111,7 @@ def split_interactions(frame: pd.DataFrame, split: Split, task: str) -> dict[str
     parts = {TRAIN: train, EVAL: evaluation, HELDOUT: heldout}
     if keys.TIMESTAMP in frame:
         parts = {k: v.sort_values(keys.TIMESTAMP, kind="stable") for k, v in parts.items()}
+    # The eval split user by user (in time order within each): the Evaluator's
+    # batches then hold few users, and serving_default ranks each user once.
+    parts[EVAL] = parts[EVAL].sort_values(keys.USER_ID, kind="stable")
     return {name: part.reset_index(drop=True) for name, part in parts.items()}
