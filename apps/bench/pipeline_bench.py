@@ -3,7 +3,9 @@
 The pipeline runs with caching off. Popularity and EASE are scored on the very
 split RecsysExampleGen writes, read back from its output (same data) with the same metric
 code the Evaluator uses. The pushed bundle is also scored offline from the
-eval examples, as a cross-check of the Evaluator's figures.
+eval examples, as a cross-check of the Evaluator's figures: the Trainer's
+candidate bundle, the one the Evaluator judged (the pushed one is refit on
+train + held-out, so the eval items are among its users' seen items).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import platform
 import resource
 import time
+
+from tfx.utils import path_utils
 
 from recsearch import features as keys
 from recsearch.apps import local
@@ -55,6 +59,19 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
         "Examples",
         producer="RecsysExampleGen",
     )
+    # The bundle the Evaluator judged: the Trainer's candidate, not the refit one pushed.
+    judged = path_utils.serving_model_path(
+        latest_artifact_uri(
+            os.path.join(os.path.abspath(output), "metadata.sqlite"),
+            config.name,
+            "Model",
+            producer="Trainer",
+        )
+    )
+    chosen = next(
+        (line.split(":")[0] for line in summary.selection if "serves recommend" in line),
+        config.model_name,
+    )
     # The very split the pipeline trained and judged on, read back from ExampleGen's output.
     train = examples.read_split(examples_uri, "train")
     held = examples.read_split(examples_uri, "eval")
@@ -66,11 +83,13 @@ def run(data_dir: str, output: str, write_docs: str | None = None) -> dict:
         "components": {name: round(s, 1) for name, s in summary.timings.items()},
         "rows": {"train": len(train), "eval": len(held), "users": held.user_id.nunique()},
         "models": {
-            "two-tower (Evaluator)": {m: summary.metrics[f"{m}@{k}"] for m in ("recall", "ndcg")},
-            "two-tower (bundle, offline)": bundle_metrics(summary.serving_dir, examples_uri, k),
+            f"{chosen} (Evaluator)": {m: summary.metrics[f"{m}@{k}"] for m in ("recall", "ndcg")},
+            f"{chosen} (judged bundle, offline)": bundle_metrics(judged, examples_uri, k),
             "popularity": baselines.evaluate_scores(data, held, baselines.popularity_scores(data)),
             "EASE (l2=100)": baselines.evaluate_scores(data, held, baselines.ease_scores(data)),
         },
+        "model": chosen,
+        "selection": summary.selection,
         "blessed": summary.blessed,
     }
     return docs.record(result, docs.pipeline_table(result), output, "pipeline", write_docs)
