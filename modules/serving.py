@@ -101,8 +101,9 @@ class RecommenderModule(tf.Module):
           ranker: The ranking stage of a two-stage bundle (a pair-scoring
             network, modules/two_stage.py): `model` retrieves each user's
             `rerank_depth` best unseen candidates, the ranker orders them, and
-            they come before every other candidate; `predict` is the ranker's
-            score. None: `model` alone ranks.
+            they come before every other candidate; `predict` gives a pair the
+            score `recommend` orders by (the ranker's, added to the standardised
+            retrieval score). None: `model` alone ranks.
           rerank_depth: Candidates the ranker reorders, N.
 
         Raises:
