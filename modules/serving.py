@@ -38,6 +38,7 @@ from recsearch.modules.training_data import Catalog
 # The ranking stage's input: retrieval scores standardised over the user's
 # candidates, clipped to this (an excluded item gets the low end).
 SCORE_CLIP = 6.0
+DAY_SECONDS = 86400.0
 # serving_default's output of a two-stage bundle: the item's rank by retrieval alone.
 RETRIEVAL_RANK = "retrieval_rank"
 SIGNATURES = ("recommend", "predict", "similar_items", "embed_items", "serving_default")
@@ -126,6 +127,16 @@ class RecommenderModule(tf.Module):
             if self.rerank_depth < 1:
                 raise ValueError(f"rerank_depth must be positive, got {rerank_depth}")
             self.rank_candidates = tf.Variable(candidate_matrix(ranker, catalog), trainable=False)
+        # The ranking stage's freshness term reads each candidate's age at the request's time.
+        self.freshness = ranker is not None and catalog.item_first_seen is not None
+        if self.freshness:
+            self.item_first_seen = tf.Variable(
+                catalog.item_first_seen.astype(np.float64), trainable=False
+            )
+            self.recommend_at = _signature(
+                tf.TensorSpec([None], tf.string, name="user_id"),
+                tf.TensorSpec([None], tf.int64, name="request_time"),
+            )(self._recommend_at)
         self.content_model = content if content is not None else model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
@@ -240,11 +251,14 @@ class RecommenderModule(tf.Module):
             queries = tf.where(known[:, None], queries, fallback)
         return queries, known
 
-    def score_users(self, users: tf.Tensor, rerank: bool = True) -> tf.Tensor:
+    def score_users(
+        self, users: tf.Tensor, rerank: bool = True, now: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """Scores of every candidate [B, N] for user indices [B], seen items at -inf when excluded.
 
         Unknown users get the popularity scores (or the model's fallback query).
-        With a ranker (and `rerank`), in the two-stage order (`_rerank_all`).
+        With a ranker (and `rerank`), in the two-stage order (`_rerank_all`) at
+        request times `now` [B] (seconds; None: the clock's).
         """
         queries, known = self._queries(users)
         scores = self.model.score_matrix(queries, self.candidates)
@@ -259,8 +273,20 @@ class RecommenderModule(tf.Module):
             )
             scores = tf.where(mask, tf.constant(-np.inf, tf.float32), scores)
         if self.ranker is not None and rerank:
-            scores = self._rerank_all(users, scores)
+            scores = self._rerank_all(users, scores, now)
         return scores
+
+    def _ages(self, positions: tf.Tensor, now: tf.Tensor | None) -> tf.Tensor | None:
+        """Ages [B, M] of candidates `positions` [B, M] at times `now` [B], log(1 + days).
+
+        None without the freshness term. `now` None: the clock's time (a request
+        served now).
+        """
+        if not self.freshness:
+            return None
+        if now is None:
+            now = tf.fill(tf.shape(positions)[:1], tf.timestamp())
+        return item_ages(tf.gather(self.item_first_seen, positions), now)
 
     def _ranker_scores(self, users: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
         """The ranker's score of candidates `positions` [B, M] for users [B]: [B, M]."""
@@ -271,7 +297,11 @@ class RecommenderModule(tf.Module):
         return tf.reshape(self.ranker.score_pairs(flat, candidates), tf.shape(positions))
 
     def _rerank(
-        self, users: tf.Tensor, scores: tf.Tensor, positions: tf.Tensor
+        self,
+        users: tf.Tensor,
+        scores: tf.Tensor,
+        positions: tf.Tensor,
+        now: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """The ranker's order of each row's `rerank_depth` best retrieved candidates.
 
@@ -279,6 +309,8 @@ class RecommenderModule(tf.Module):
           users: User indices [B].
           scores: Retrieval scores [B, M] of candidates `positions` [B, M]
             (M >= rerank_depth); -inf marks an excluded one.
+          now: Request times [B] (seconds) the candidates' ages are taken at;
+            None: the clock's.
 
         Returns:
           (scores, positions) [B, rerank_depth]: the ranker's output plus the
@@ -289,7 +321,9 @@ class RecommenderModule(tf.Module):
         top = tf.math.top_k(scores, k=self.rerank_depth)
         chosen = tf.gather(positions, top.indices, batch_dims=1)
         ranked = self.ranker.rerank_scores(
-            self._ranker_scores(users, chosen), _standardize(top.values, top.values)
+            self._ranker_scores(users, chosen),
+            _standardize(top.values, top.values),
+            self._ages(chosen, now),
         )
         excluded = tf.math.is_inf(top.values)
         return tf.where(excluded, tf.constant(-np.inf, tf.float32), ranked), chosen
@@ -300,7 +334,9 @@ class RecommenderModule(tf.Module):
         count = tf.shape(scores, tf.int64)[1]
         return tf.tile(tf.range(count)[None, :], [tf.shape(scores)[0], 1])
 
-    def _rerank_all(self, users: tf.Tensor, scores: tf.Tensor) -> tf.Tensor:
+    def _rerank_all(
+        self, users: tf.Tensor, scores: tf.Tensor, now: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """Every candidate's score [B, N] in the two-stage order: the reranked ones first.
 
         The ranker's scores of the retrieved candidates are shifted above every
@@ -308,7 +344,7 @@ class RecommenderModule(tf.Module):
         tuner's) sees exactly the served order; the others keep their retrieval
         order below them.
         """
-        ranked, chosen = self._rerank(users, scores, self._every_position(scores))
+        ranked, chosen = self._rerank(users, scores, self._every_position(scores), now)
         finite = tf.math.is_finite(scores)
         top = tf.reduce_max(tf.where(finite, scores, -np.inf), axis=1)
         low = tf.reduce_min(tf.where(tf.math.is_finite(ranked), ranked, np.inf), axis=1)
@@ -321,7 +357,7 @@ class RecommenderModule(tf.Module):
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_row_splits)
         return tf.gather(seen, users)
 
-    def _recommend_ann(self, users: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _recommend_ann(self, users: tf.Tensor, now: tf.Tensor | None) -> dict[str, tf.Tensor]:
         """Top-K from the ScaNN index: fetch enough to drop seen items, then cut."""
         queries, known = self._queries(users)
         scores, positions = self._ann(self.index, queries)
@@ -331,7 +367,7 @@ class RecommenderModule(tf.Module):
             hit = tf.reduce_any(tf.equal(positions[:, :, None], seen[:, None, :]), axis=2)
             scores = tf.where(hit, tf.constant(-np.inf, tf.float32), scores)
         if self.ranker is not None:
-            scores, positions = self._rerank(users, scores, positions)
+            scores, positions = self._rerank(users, scores, positions, now)
         top = tf.math.top_k(scores, k=self.top_k)
         chosen = tf.gather(positions, top.indices, batch_dims=1)
         if self.fallback is None:
@@ -375,7 +411,9 @@ class RecommenderModule(tf.Module):
             top = tf.math.top_k(retrieval, k=self.rerank_depth).values
             pair = tf.gather(retrieval, safe, batch_dims=1)[:, None]
             ranked = self.ranker.rerank_scores(
-                self._ranker_scores(users, safe[:, None]), _standardize(pair, top)
+                self._ranker_scores(users, safe[:, None]),
+                _standardize(pair, top),
+                self._ages(safe[:, None], None),
             )
             return tf.where(in_catalog, ranked[:, 0], tf.fill(tf.shape(safe), -np.inf))
         queries, known = self._queries(users)
@@ -401,13 +439,21 @@ class RecommenderModule(tf.Module):
 
     @_signature(tf.TensorSpec([None], tf.string, name="user_id"))
     def recommend(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._recommend(user_id, None)
+
+    def _recommend_at(self, user_id: tf.Tensor, request_time: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`recommend` as if asked at `request_time` [B] (seconds, as the timestamp
+        column): the candidates' ages are taken then (replays and backtests)."""
+        return self._recommend(user_id, request_time)
+
+    def _recommend(self, user_id: tf.Tensor, now: tf.Tensor | None) -> dict[str, tf.Tensor]:
         users = self._users(self._transform({keys.USER_ID: user_id}))
         if self.index is not None:
-            return self._recommend_ann(users)
+            return self._recommend_ann(users, now)
         if self.ranker is not None:
             # The ranker's own scores (what predict gives), not the shifted full ranking.
             scores = self.score_users(users, rerank=False)
-            ranked, chosen = self._rerank(users, scores, self._every_position(scores))
+            ranked, chosen = self._rerank(users, scores, self._every_position(scores), now)
             top = tf.math.top_k(ranked, k=self.top_k)
             positions = tf.gather(chosen, top.indices, batch_dims=1)
             return {"item_ids": tf.gather(self.item_ids, positions), "scores": top.values}
@@ -458,7 +504,8 @@ class RecommenderModule(tf.Module):
     @_signature(tf.TensorSpec([None], tf.string, name="examples"))
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_example(examples, self._raw_spec)
-        users = self._users(self.tft_layer(parsed))
+        transformed = self.tft_layer(parsed)
+        users = self._users(transformed)
         positions = self._positions(parsed[keys.ITEM_ID])
         in_catalog = positions >= 0
         safe = tf.maximum(positions, 0)
@@ -467,7 +514,15 @@ class RecommenderModule(tf.Module):
         distinct, row = tf.unique(users)
         retrieval = self.score_users(distinct, rerank=False)
         if self.ranker is not None:
-            scores = tf.gather(self._rerank_all(distinct, retrieval), row)
+            now = None
+            if self.freshness and keys.TIMESTAMP in transformed:
+                # Each user's request comes at their earliest example of the batch.
+                now = tf.math.unsorted_segment_min(
+                    tf.reshape(tf.cast(transformed[keys.TIMESTAMP], tf.float64), [-1]),
+                    row,
+                    tf.size(distinct),
+                )
+            scores = tf.gather(self._rerank_all(distinct, retrieval, now), row)
         else:
             scores = tf.gather(retrieval, row)
         retrieval = tf.gather(retrieval, row)
@@ -504,10 +559,20 @@ class RecommenderModule(tf.Module):
             "embed_items": self.embed_items.get_concrete_function(),
             "serving_default": self.serve_examples.get_concrete_function(),
         }
-        for name in ("search_text", "search_image"):
+        for name in ("search_text", "search_image", "recommend_at"):
             if hasattr(self, name):
                 result[name] = getattr(self, name).get_concrete_function()
         return result
+
+
+def item_ages(first_seen: tf.Tensor, now: tf.Tensor) -> tf.Tensor:
+    """log(1 + days) from first appearances [B, M] to times `now` [B] (seconds), 0 if later.
+
+    The graph twin of `two_stage.item_ages`.
+    """
+    first_seen = tf.cast(first_seen, tf.float64)
+    days = tf.maximum(tf.cast(now, tf.float64)[:, None] - first_seen, 0.0) / DAY_SECONDS
+    return tf.cast(tf.math.log1p(days), tf.float32)
 
 
 def _standardize(values: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:

@@ -71,6 +71,10 @@ class Catalog:
       user_features: Feature name -> value per user index (last seen wins).
       item_features: Feature name -> value per candidate.
       rating_mean: Mean training rating (0 without ratings).
+      item_first_seen: Time of each candidate's first training interaction
+        (seconds, as the timestamp column; the latest training time for items
+        never interacted with, which are new as of training). None without
+        timestamps. The ranking stage of two reads an item's age from it.
     """
 
     num_users: int
@@ -87,6 +91,7 @@ class Catalog:
     rating_mean: float = 0.0
     seen_recency: np.ndarray | None = None
     seen_ratings: np.ndarray | None = None
+    item_first_seen: np.ndarray | None = None
 
     def __post_init__(self):
         if self.seen_recency is None:
@@ -198,6 +203,9 @@ def build_catalog(
     row_splits = np.searchsorted(seen_users, np.arange(num_users + 1)).astype(np.int64)
     candidate_counts = np.zeros(len(item_ids), dtype=np.int64)
     candidate_counts[:vocab_size] = counts[:vocab_size]
+    first_seen = None
+    if spec.has_timestamp and len(times):
+        first_seen = first_appearance(items, times, len(item_ids))
     return Catalog(
         num_users=num_users,
         num_items=num_items,
@@ -213,7 +221,20 @@ def build_catalog(
         user_features=user_features,
         item_features=item_features,
         rating_mean=rating_sum / rating_n if rating_n else 0.0,
+        item_first_seen=first_seen,
     )
+
+
+def first_appearance(items: np.ndarray, times: np.ndarray, size: int) -> np.ndarray:
+    """Earliest time of each item index below `size` [size] (int64 seconds).
+
+    Items without an interaction get the latest time: they are new as of the data's end.
+    """
+    times = np.asarray(times, np.int64)
+    first = np.full(size, times.max() if len(times) else 0, dtype=np.int64)
+    known = np.asarray(items, np.int64) < size
+    np.minimum.at(first, np.asarray(items, np.int64)[known], times[known])
+    return first
 
 
 @dataclasses.dataclass(frozen=True)

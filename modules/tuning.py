@@ -105,10 +105,16 @@ def validation_metric(
         raise ValueError("no validation interaction is left to rank; lower validation_fraction")
     ordered, starts = np.unique(pairs[:, 0], return_index=True)
     relevant = np.split(pairs[:, 1], starts[1:])
+    # Each user is asked at their earliest held-out time (the ranking stage's item ages).
+    asked = None
+    if keys.TIMESTAMP in held:
+        asked = np.full(catalog.num_users, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(asked, users, np.asarray(held[keys.TIMESTAMP], np.int64))
     ranks = []
     for start in range(0, len(ordered), _SCORE_USERS):
         chunk = ordered[start : start + _SCORE_USERS]
-        scores = module.score_users(tf.constant(chunk, tf.int64)).numpy()
+        now = None if asked is None else tf.constant(asked[chunk].astype(np.float64))
+        scores = module.score_users(tf.constant(chunk, tf.int64), now=now).numpy()
         for row, items_of_user in zip(scores, relevant[start : start + _SCORE_USERS]):
             ranks.append(ranking_metrics.ranks_of(row, items_of_user, ~np.isfinite(row)))
     # auc and log_loss are not rank metrics; their tuning objective is NDCG.

@@ -15,6 +15,12 @@ interactions, as `model: auto` and the Tuner use it):
    when fewer were retrieved). The others are left out: the ranker reorders
    the N and never sees another item when serving.
 
+Freshness: with timestamps, each row also carries its candidates' ages at the
+row's time, log(1 + days since the item's first training interaction); items
+that had not appeared by then are not drawn as its negatives (they did not
+exist yet). The ranker learns a term per age bucket from them; serving computes
+the ages from the request's time (modules/serving.py).
+
 Each row also carries the retrieval score of its positive and negatives,
 standardised over the user's N candidates. The ranker (a pair-scoring
 network: neumf, wide_deep, deepfm, dcn) adds its output, weighed by a
@@ -40,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules import fitting, serving, tuning
+from recsearch.modules import fitting, serving, training_data, tuning
 from recsearch.modules.model_factory import make_optimizer
 
 _USERS_PER_CALL = 256
@@ -54,9 +60,11 @@ class RankingRows:
       rows: Transformed feature columns of the later interactions whose item
         the retrieval stage retrieved, with
         `keys.HARD_NEGATIVES` [rows, S]: candidate positions retrieved for the
-        row's user that the user did not take, and `keys.RETRIEVAL_SCORES`
+        row's user that the user did not take, `keys.RETRIEVAL_SCORES`
         [rows, 1 + S]: the retrieval scores of the item and the negatives,
-        standardised over the user's candidates (`standardize`).
+        standardised over the user's candidates (`standardize`), and with
+        timestamps `keys.CANDIDATE_AGES` [rows, 1 + S]: their ages at the
+        row's time (`item_ages`).
       recall_at_depth: Share of the later interactions the retrieval stage
         put in its N candidates (the most the ranker can recover).
       retrieved_share: Share of the negatives that came from the retrieval
@@ -94,6 +102,16 @@ def ranking_rows(
     )
     depth = min(depth, catalog.num_candidates)
     rng = np.random.default_rng(seed)
+    first_seen = times = None
+    if data.spec.has_timestamp and keys.TIMESTAMP in held:
+        times = held[keys.TIMESTAMP].astype(np.int64)
+        parts = (data.fit_part, data.held)
+        first_seen = training_data.first_appearance(
+            np.concatenate([np.asarray(p[keys.ITEM_ID]) for p in parts]),
+            np.concatenate([np.asarray(p[keys.TIMESTAMP]) for p in parts]),
+            catalog.item_vocab_size,
+        )
+        by_age = np.argsort(first_seen, kind="stable")
     hard = np.zeros((len(users), negatives), np.int64)
     from_retrieval = 0
     order = np.argsort(users, kind="stable")
@@ -115,8 +133,14 @@ def ranking_rows(
             hits = rows[np.isin(taken, retrieved)]
             kept[hits] = True
             for row in hits:
-                picked = rng.choice(pool, size=min(negatives, len(pool)), replace=False)
-                fill = rng.integers(0, catalog.item_vocab_size, negatives - len(picked))
+                # An item that had not appeared by the row's time is no negative of it.
+                existing = pool if times is None else pool[first_seen[pool] <= times[row]]
+                picked = rng.choice(existing, size=min(negatives, len(existing)), replace=False)
+                if times is None:
+                    fill = rng.integers(0, catalog.item_vocab_size, negatives - len(picked))
+                else:
+                    existed = np.searchsorted(first_seen[by_age], times[row], side="right")
+                    fill = by_age[rng.integers(0, max(existed, 1), negatives - len(picked))]
                 hard[row] = np.concatenate([picked, fill])
                 standardized[row] = z[np.concatenate([[items[row]], hard[row]])]
                 from_retrieval += len(picked)
@@ -128,12 +152,16 @@ def ranking_rows(
             f"the retrieval stage found none of the users' latest training items in its "
             f"{depth} candidates: nothing to train the ranker on; raise model.rerank_depth"
         )
+    rows = {
+        **{k: v[kept] for k, v in held.items()},
+        keys.HARD_NEGATIVES: hard[kept],
+        keys.RETRIEVAL_SCORES: standardized[kept],
+    }
+    if first_seen is not None:
+        candidates = np.concatenate([items[:, None], hard], axis=1)[kept]
+        rows[keys.CANDIDATE_AGES] = item_ages(first_seen[candidates], times[kept][:, None])
     return RankingRows(
-        rows={
-            **{k: v[kept] for k, v in held.items()},
-            keys.HARD_NEGATIVES: hard[kept],
-            keys.RETRIEVAL_SCORES: standardized[kept],
-        },
+        rows=rows,
         recall_at_depth=float(kept.mean()),
         retrieved_share=from_retrieval / max(hard[kept].size, 1),
     )
@@ -154,6 +182,15 @@ def standardize(scores: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(z, nan=-clip), -clip, clip).astype(np.float32)
 
 
+def item_ages(first_seen: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """log(1 + days) from items' first appearance to `now` (seconds, broadcast), 0 if later.
+
+    The numpy twin of `RecommenderModule._ages`.
+    """
+    days = np.maximum(np.asarray(now, np.float64) - first_seen, 0.0) / serving.DAY_SECONDS
+    return np.log1p(days).astype(np.float32)
+
+
 def train_ranker(
     name: str, hparams: dict, data: tuning.InnerData, rows: RankingRows, log_dir: str
 ) -> tuple[tf.keras.Model, dict]:
@@ -163,7 +200,8 @@ def train_ranker(
     stops falling (after at most `epochs`), with the best epoch's weights.
 
     Returns:
-      The ranker and its history: "loss" and "val_loss" per epoch, "epochs" kept.
+      The ranker and its history: "loss" and "val_loss" per epoch, "epochs" kept,
+      and with item ages "freshness", its term per age bucket.
     """
     seed = int(hparams["seed"])
     tf.keras.utils.set_random_seed(seed)
@@ -195,4 +233,8 @@ def train_ranker(
     ).history
     losses = {k: [float(v) for v in history.get(k, [])] for k in ("loss", "val_loss")}
     kept = int(np.argmin(losses["val_loss"])) + 1 if losses["val_loss"] else 0
-    return ranker, {**losses, "epochs": kept}
+    record = {**losses, "epochs": kept}
+    if keys.CANDIDATE_AGES in rows.rows:
+        # The learned freshness term per age bucket (pair_scorer.AGE_BOUNDARIES).
+        record["freshness"] = [round(float(v), 4) for v in ranker.freshness.numpy()]
+    return ranker, record

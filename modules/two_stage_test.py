@@ -4,6 +4,7 @@ retrieves, then reranks, trained by run_fn on real Transform output and served a
 import dataclasses
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -85,6 +86,24 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
                 assert not (set(negatives.tolist()) & (taken | seen))
                 checked += 1
     assert checked > 0
+    # Freshness: each candidate's age at the row's time, from its first training
+    # interaction; no negative is an item that had not appeared yet.
+    every = {
+        k: np.concatenate([inner.fit_part[k], inner.held[k]])
+        for k in (keys.ITEM_ID, keys.TIMESTAMP)
+    }
+    first = {}
+    for item, at in zip(every[keys.ITEM_ID].tolist(), every[keys.TIMESTAMP].tolist()):
+        first[item] = min(first.get(item, at), at)
+    ages = rows.rows[keys.CANDIDATE_AGES]
+    times = rows.rows[keys.TIMESTAMP].astype(np.int64)
+    assert ages.shape == standardized.shape
+    for row in range(0, len(ages), max(1, len(ages) // 50)):
+        candidates = [items[row], *hard[row]]
+        born = np.array([first[c] for c in candidates], np.float64)
+        assert np.all(born <= times[row])
+        np.testing.assert_allclose(ages[row], np.log1p((times[row] - born) / 86400.0), rtol=1e-5)
+    assert ages.max() > ages.min()
 
 
 def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transformed, tmp_path):
@@ -103,6 +122,8 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
     assert len(ranker["val_loss"]) <= config.model.epochs
     assert ranker["epochs"] == int(np.argmin(ranker["val_loss"])) + 1
     assert 0.0 <= ranker["retrieval_recall_at_depth_inner"] <= 1.0
+    # The freshness term was trained: it moved away from its zero start.
+    assert len(ranker["freshness"]) == 33 and np.abs(ranker["freshness"]).max() > 0
 
     model = tf.saved_model.load(version_dir)
     users = ["u00001", "u00002", "u00003"]
@@ -122,6 +143,11 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
         np.testing.assert_array_equal(graded["rank"].numpy(), np.arange(k))
         retrieval = graded[serving.RETRIEVAL_RANK].numpy()
         assert np.all(retrieval < DEPTH)
+    # recommend_at is recommend asked at a given time; asked now, the same answer.
+    now = tf.constant([int(time.time())] * 3, tf.int64)
+    at_now = model.signatures["recommend_at"](user_id=tf.constant(users), request_time=now)
+    np.testing.assert_array_equal(at_now["item_ids"].numpy(), ids)
+    np.testing.assert_allclose(at_now["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
     # The ranker reorders: somewhere the served order is not the retrieval order.
     examples = tf.constant(
         [testing.raw_example(config, u, item) for u, row in zip(users, ids) for item in row]
@@ -153,3 +179,14 @@ def test_the_graph_standardizes_retrieval_scores_as_the_training_rows_do():
             got[row], two_stage.standardize(values[row], finite), rtol=1e-5, atol=1e-5
         )
     assert got[1, 2] == -serving.SCORE_CLIP and np.abs(got).max() <= serving.SCORE_CLIP
+
+
+def test_the_graph_takes_item_ages_as_the_training_rows_do():
+    day = 86400
+    first_seen = np.array([[0, 3 * day, 30 * day], [30 * day, 3 * day, 0]], np.int64)
+    now = np.array([31.0 * day, 2.0 * day])
+    got = serving.item_ages(tf.constant(first_seen), tf.constant(now)).numpy()
+    np.testing.assert_allclose(got, two_stage.item_ages(first_seen, now[:, None]), rtol=1e-6)
+    # 31 days after the first item appeared; an item born after the request has age 0.
+    assert got[0, 0] == pytest.approx(np.log1p(31.0)) and got[1, 0] == 0.0
+    assert got[1, 2] == pytest.approx(np.log1p(2.0))

@@ -23,6 +23,9 @@ WEIGHT = "weight"
 HARD_NEGATIVES = "hard_negatives"
 # Their retrieval scores, and the positive's first, standardised per user [rows, 1 + S].
 RETRIEVAL_SCORES = "retrieval_scores"
+# The same candidates' ages at the row's time, log(1 + days since the item's first
+# interaction) [rows, 1 + S]: the ranking stage's freshness feature.
+CANDIDATE_AGES = "candidate_ages"
 SESSION = "session_id"
 TEXT_VOCAB = "text_tokens"
 IMAGE = "item__image"

@@ -66,7 +66,11 @@ def write_config(first: pd.DataFrame, data_dir: str, directory: str) -> str:
 def served_metrics(
     serving_dir: str, first: pd.DataFrame, later: pd.DataFrame
 ) -> tuple[dict[str, float], int]:
-    """Metrics of the pushed bundle's `recommend` on the later data; consumed items served."""
+    """Metrics of the pushed bundle's `recommend` on the later data; consumed items served.
+
+    A bundle that takes the request's time (`recommend_at`: a ranking stage with
+    item ages) is asked at each user's first later interaction, when they came back.
+    """
     import tensorflow as tf
 
     from recsearch import bundle
@@ -74,11 +78,19 @@ def served_metrics(
     model = bundle.load(serving_dir)
     seen = first.groupby(keys.USER_ID)[keys.ITEM_ID].agg(set)
     relevant = later.groupby(keys.USER_ID)[keys.ITEM_ID].agg(set)
+    came_back = later.groupby(keys.USER_ID)[keys.TIMESTAMP].min()
     users = sorted(relevant.index)
     ranks, consumed = [], 0
     for start in range(0, len(users), 256):
         batch = users[start : start + 256]
-        out = model.signatures["recommend"](user_id=tf.constant(batch))["item_ids"].numpy()
+        if "recommend_at" in model.signatures:
+            out = model.signatures["recommend_at"](
+                user_id=tf.constant(batch),
+                request_time=tf.constant(came_back[batch].to_numpy(np.int64)),
+            )
+        else:
+            out = model.signatures["recommend"](user_id=tf.constant(batch))
+        out = out["item_ids"].numpy()
         for user, row in zip(batch, out):
             top = [v.decode() for v in row[:K]]
             consumed += len(set(top) & seen.get(user, set()))

@@ -29,6 +29,9 @@ from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.fields import FieldEmbeddings
 
 DEFAULT_HIDDEN = (64, 32)
+# Buckets of an item's age, log(1 + days), for the ranking stage's freshness term:
+# a quarter wide up to 8 (about eight years), then one for every older item.
+AGE_BOUNDARIES = [0.25 * i for i in range(1, 33)]
 
 
 def mlp(widths: Sequence[int], name: str) -> list[tf.keras.layers.Layer]:
@@ -101,6 +104,9 @@ class PairScorer(RecommenderModel):
         self.stage_gate = self.add_weight(
             name="stage_gate", shape=(), initializer=tf.keras.initializers.Constant(0.1)
         )
+        self.freshness = self.add_weight(
+            name="freshness", shape=(len(AGE_BOUNDARIES) + 1,), initializer="zeros"
+        )
         self.negative_pool = None
         if negative_pool:
             read = set(item_fields.categorical) | set(item_fields.numeric)
@@ -111,11 +117,22 @@ class PairScorer(RecommenderModel):
             }
             self.pool_size = len(next(iter(negative_pool.values())))
 
-    def rerank_scores(self, scores: tf.Tensor, retrieval: tf.Tensor) -> tf.Tensor:
+    def rerank_scores(
+        self, scores: tf.Tensor, retrieval: tf.Tensor, ages: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """As the ranking stage of two: the standardised retrieval scores plus this
         network's, weighed by a learned gate that starts small, so training starts from
-        the retrieval order and moves away from it only as far as it helps."""
-        return retrieval + self.stage_gate * scores
+        the retrieval order and moves away from it only as far as it helps.
+
+        `ages`: each candidate's age at the request's time, log(1 + days) (same shape
+        as `scores`); a learned term per age bucket (`AGE_BOUNDARIES`) is added, zero
+        at first: how much fresher items gain. None: no freshness term.
+        """
+        ranked = retrieval + self.stage_gate * scores
+        if ages is None:
+            return ranked
+        buckets = tf.raw_ops.Bucketize(input=tf.cast(ages, tf.float32), boundaries=AGE_BOUNDARIES)
+        return ranked + tf.gather(self.freshness, buckets)
 
     def interact(self, user: tf.Tensor, item: tf.Tensor, linear: tf.Tensor) -> tf.Tensor:
         """Scores [B] from user fields [B, Fu, k], item fields [B, Fi, k], first-order sum [B]."""
@@ -192,7 +209,7 @@ class PairScorer(RecommenderModel):
         if keys.RETRIEVAL_SCORES in features:
             # The ranking stage corrects the retrieval stage's (standardised) scores.
             retrieval = tf.cast(features[keys.RETRIEVAL_SCORES], tf.float32)
-            scores = self.rerank_scores(scores, retrieval)
+            scores = self.rerank_scores(scores, retrieval, features.get(keys.CANDIDATE_AGES))
         logits, negatives, labels = losses.sampled_logits(
             scores[:, 0], scores[:, 1:], items, negative_ids, log_q=log_q
         )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.modules.models import losses
+from recsearch.modules.models import losses, pair_scorer
 from recsearch.modules.models.dcn import DCN, CrossLayer
 from recsearch.modules.models.deepfm import DeepFM, fm_pairwise
 from recsearch.modules.models.fields import FieldEmbeddings
@@ -133,3 +133,15 @@ def test_uniform_negatives_come_from_the_pool():
     logits = np.stack([positives] + [negatives] * 3, axis=1)
     expected = np.mean(np.log(np.exp(logits).sum(axis=1)) - positives)
     assert float(model.compute_loss(BATCH)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_freshness_term_is_read_per_age_bucket():
+    model = NeuMF(*_fields(dim=4), hidden_layers=(5,))
+    model.freshness.assign(np.arange(len(pair_scorer.AGE_BOUNDARIES) + 1, dtype=np.float32))
+    scores = tf.zeros([1, 4])
+    retrieval = tf.constant([[1.0, 0.0, 0.0, 0.0]])
+    # log(1 + days): under a quarter, just over a quarter, 2.1, beyond the last boundary.
+    ages = tf.constant([[0.1, 0.26, 2.1, 50.0]])
+    got = model.rerank_scores(scores, retrieval, ages).numpy()
+    np.testing.assert_allclose(got, [[1.0, 1, 8, 32]])
+    np.testing.assert_allclose(model.rerank_scores(scores, retrieval).numpy(), retrieval)
