@@ -128,7 +128,11 @@ class RecommenderModule(tf.Module):
                 raise ValueError(f"rerank_depth must be positive, got {rerank_depth}")
             self.rank_candidates = tf.Variable(candidate_matrix(ranker, catalog), trainable=False)
         # The ranking stage's freshness term reads each candidate's age at the request's time.
-        self.freshness = ranker is not None and catalog.item_first_seen is not None
+        self.freshness = (
+            ranker is not None
+            and bool(getattr(ranker, "reads_ages", False))
+            and catalog.item_first_seen is not None
+        )
         if self.freshness:
             self.item_first_seen = tf.Variable(
                 catalog.item_first_seen.astype(np.float64), trainable=False

@@ -46,10 +46,11 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules import fitting, serving, training_data, tuning
+from recsearch.modules import fitting, serving, tuning
 from recsearch.modules.model_factory import make_optimizer
 
 _USERS_PER_CALL = 256
+_STEPS_PER_EPOCH = 64
 
 
 @dataclasses.dataclass
@@ -82,8 +83,11 @@ def ranking_rows(
     depth: int,
     negatives: int,
     seed: int,
+    freshness: bool = True,
 ) -> RankingRows:
     """The ranking stage's training rows, drawn from `retriever`'s candidates on `data.held`.
+
+    `freshness`: with timestamps, give each row its candidates' ages.
 
     Raises:
       ValueError: No later interaction is left to learn from.
@@ -103,14 +107,11 @@ def ranking_rows(
     depth = min(depth, catalog.num_candidates)
     rng = np.random.default_rng(seed)
     first_seen = times = None
-    if data.spec.has_timestamp and keys.TIMESTAMP in held:
+    if data.spec.has_timestamp and keys.TIMESTAMP in held and catalog.item_first_seen is not None:
         times = held[keys.TIMESTAMP].astype(np.int64)
-        parts = (data.fit_part, data.held)
-        first_seen = training_data.first_appearance(
-            np.concatenate([np.asarray(p[keys.ITEM_ID]) for p in parts]),
-            np.concatenate([np.asarray(p[keys.TIMESTAMP]) for p in parts]),
-            catalog.item_vocab_size,
-        )
+        # What a bundle trained on the fitting part would know: its first appearances
+        # (items it never saw count as new at its end), as serving reads the catalog's.
+        first_seen = catalog.item_first_seen[: catalog.item_vocab_size]
         by_age = np.argsort(first_seen, kind="stable")
     hard = np.zeros((len(users), negatives), np.int64)
     from_retrieval = 0
@@ -157,7 +158,7 @@ def ranking_rows(
         keys.HARD_NEGATIVES: hard[kept],
         keys.RETRIEVAL_SCORES: standardized[kept],
     }
-    if first_seen is not None:
+    if freshness and first_seen is not None:
         candidates = np.concatenate([items[:, None], hard], axis=1)[kept]
         rows[keys.CANDIDATE_AGES] = item_ages(first_seen[candidates], times[kept][:, None])
     return RankingRows(
@@ -211,13 +212,17 @@ def train_ranker(
         held_back = np.arange(len(users)) % 10 == 0
     train = {k: v[~held_back] for k, v in rows.rows.items()}
     check = {k: v[held_back] for k, v in rows.rows.items()}
-    batch = int(hparams["batch_size"])
+    # The rows are few (a share of the users' latest interactions): batches small
+    # enough for at least _STEPS_PER_EPOCH steps an epoch.
+    batch = min(int(hparams["batch_size"]), max(32, len(train[keys.USER_ID]) // _STEPS_PER_EPOCH))
     dataset = tuning.column_dataset(train, seed)
     ranker = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
     ranker.compute_loss(next(iter(dataset(batch, shuffle=False))))
     ranker.compile(optimizer=make_optimizer(hparams))
+    # Serving gives it the candidates' ages only if it learnt from them.
+    ranker.reads_ages = keys.CANDIDATE_AGES in train
     stop = tf.keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=1, restore_best_weights=True
+        monitor="val_loss", patience=2, restore_best_weights=True
     )
     epochs = int(hparams["epochs"])
     history = ranker.fit(

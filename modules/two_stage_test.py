@@ -86,23 +86,22 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
                 assert not (set(negatives.tolist()) & (taken | seen))
                 checked += 1
     assert checked > 0
-    # Freshness: each candidate's age at the row's time, from its first training
-    # interaction; no negative is an item that had not appeared yet.
-    every = {
-        k: np.concatenate([inner.fit_part[k], inner.held[k]])
-        for k in (keys.ITEM_ID, keys.TIMESTAMP)
-    }
+    # Freshness: each candidate's age at the row's time, from its first interaction in
+    # the part the retrieval model was fitted on (never seen there: new at its end); no
+    # negative is an item that had not appeared by the row's time.
+    fitted = inner.fit_part
     first = {}
-    for item, at in zip(every[keys.ITEM_ID].tolist(), every[keys.TIMESTAMP].tolist()):
+    for item, at in zip(fitted[keys.ITEM_ID].tolist(), fitted[keys.TIMESTAMP].tolist()):
         first[item] = min(first.get(item, at), at)
+    end = int(fitted[keys.TIMESTAMP].max())
     ages = rows.rows[keys.CANDIDATE_AGES]
     times = rows.rows[keys.TIMESTAMP].astype(np.int64)
     assert ages.shape == standardized.shape
     for row in range(0, len(ages), max(1, len(ages) // 50)):
-        candidates = [items[row], *hard[row]]
-        born = np.array([first[c] for c in candidates], np.float64)
-        assert np.all(born <= times[row])
-        np.testing.assert_allclose(ages[row], np.log1p((times[row] - born) / 86400.0), rtol=1e-5)
+        born = np.array([first.get(c, end) for c in [items[row], *hard[row]]], np.float64)
+        assert np.all(born[1:] <= times[row])
+        expected = np.log1p(np.maximum(times[row] - born, 0) / 86400.0)
+        np.testing.assert_allclose(ages[row], expected, rtol=1e-5)
     assert ages.max() > ages.min()
 
 

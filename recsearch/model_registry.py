@@ -252,7 +252,7 @@ def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str
 # and the tasks a two-stage bundle serves.
 RANKERS = ("neumf", "wide_deep", "deepfm", "dcn")
 TWO_STAGE_TASKS = ("retrieval", "ranking")
-TWO_STAGE = ("ranker", "rerank_depth")
+TWO_STAGE = ("ranker", "rerank_depth", "freshness")
 
 
 def settings_read(

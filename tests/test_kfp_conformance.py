@@ -12,6 +12,7 @@ kept it from running, and the runner must refuse or fail it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 
@@ -180,3 +181,58 @@ def test_an_artifact_type_the_entrypoint_cannot_import_fails_its_task(compiled, 
     )
     with pytest.raises(kfp.TaskFailed, match="kfp"):
         conformance.run("bad", {client.SERVING_DIR: str(tmp_path / "s")})
+
+
+def test_a_two_stage_config_compiles_and_runs_to_a_pushed_two_stage_bundle(
+    sample_config, sample_dir, tmp_path
+):
+    """Two stages live in the Trainer's run_fn and the Evaluator's config: the same graph."""
+    config = dataclasses.replace(
+        sample_config,
+        model=dataclasses.replace(
+            sample_config.model, name="two_tower", ranker="dcn", rerank_depth=12
+        ),
+    )
+    path = runner.compile_pipeline(
+        config,
+        str(tmp_path / "two_stage.json"),
+        image="registry.example/recsearch:test",
+        pipeline_root="gs://shop-bucket/pipelines",
+        data_root="gs://shop-bucket/data",
+    )
+    with open(path, encoding="utf-8") as f:
+        job = json.load(f)
+    work = tmp_path / "work"
+    work.mkdir()
+    conformance = kfp.ConformanceRunner(
+        job, str(tmp_path / "root"), env=kfp.dockerfile_env(DOCKERFILE), workdir=str(work)
+    )
+    serving = str(tmp_path / "serving")
+    done = conformance.run(
+        "two-stage",
+        {
+            client.DATA_ROOT: sample_dir,
+            client.SERVING_DIR: serving,
+            client.STATE_DIR: str(tmp_path / "state"),
+        },
+    )
+    pushed = done["Pusher"].outputs["pushed_model"]["metadata"]
+    assert pushed["pushed"] == 1
+    from recsearch.modules.trainer import HISTORY_FILE
+
+    run_dir = done["Trainer"].outputs["model_run"]["uri"]
+    with open(os.path.join(run_dir, HISTORY_FILE), encoding="utf-8") as f:
+        history = json.load(f)
+    assert history["ranker"] == "dcn" and history["ranker_training"]["rows"] > 0
+    from recsearch.components.evaluator.results import read_metrics
+
+    metrics, _ = read_metrics(done["Evaluator"].outputs["evaluation"]["uri"])
+    # Each stage's figure: the retrieval stage's recall at N bounds the bundle's at K.
+    assert 0.0 < metrics["recall@10"] <= metrics["retrieval_recall@12"]
+    import tensorflow as tf
+
+    bundle = tf.saved_model.load(os.path.join(serving, pushed["pushed_version"]))
+    answer = bundle.signatures["recommend_at"](
+        user_id=tf.constant(["u00001"]), request_time=tf.constant([1_700_000_000], tf.int64)
+    )
+    assert answer["item_ids"].shape == (1, config.serving.top_k)

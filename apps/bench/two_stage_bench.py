@@ -6,7 +6,9 @@ genres and the users' age, gender and occupation as side tables; each pushed
 bundle's `recommend` is scored on the last 20%. The pipeline runs once per
 configuration in the same process, on the same files: the retrieval model
 alone, and the same retrieval model with a ranker over its first N candidates
-(`model.ranker`, modules/two_stage.py).
+(`model.ranker`, modules/two_stage.py), with and without the item ages it reads
+(`model.freshness`). A bundle that takes the request's time is asked at each user's
+first later interaction (`recommend_at`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ CONFIGS = {
         "ranker": "dcn",
         "rerank_depth": 100,
         "embedding_dim": 32,
+    },
+    "ease, then dcn over 100 without item ages": {
+        **RETRIEVAL,
+        "ranker": "dcn",
+        "rerank_depth": 100,
+        "embedding_dim": 32,
+        "freshness": False,
     },
 }
 

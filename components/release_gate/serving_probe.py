@@ -119,6 +119,21 @@ def probe(model_dir: str, known_user: str, known_item: str, repeats: int = 50) -
         "finite": bool(np.isfinite(pairs["scores"][0])),
     }
     cases.update(_content_cases(model.signatures, known_item, k))
+    if "recommend_at" in model.signatures:
+        # A ranking stage with item ages: recommend asked at a given time.
+        def run_at():
+            out = model.signatures["recommend_at"](
+                user_id=tf.constant([known_user]), request_time=tf.constant([asked], tf.int64)
+            )
+            return {name: v.numpy() for name, v in out.items()}
+
+        asked = int(time.time())
+        at = run_at()
+        cases["recommend_at known user"] = {
+            "shape_ok": at["item_ids"].shape == (1, k),
+            "deterministic": _same(at, run_at()),
+            "finite": bool(np.isfinite(at["scores"]).all()),
+        }
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
