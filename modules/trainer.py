@@ -211,7 +211,7 @@ def ranking_rows(
         int(hparams["rerank_depth"]),
         int(hparams["num_negatives"]),
         int(hparams["seed"]),
-        freshness=bool(hparams.get("freshness", True)),
+        freshness=bool(hparams.get("freshness", False)),
     )
     logging.info(
         "Trainer: two stages: %d ranking rows; the retrieval stage finds %.1f%% of users' "

@@ -83,7 +83,7 @@ def ranking_rows(
     depth: int,
     negatives: int,
     seed: int,
-    freshness: bool = True,
+    freshness: bool = False,
 ) -> RankingRows:
     """The ranking stage's training rows, drawn from `retriever`'s candidates on `data.held`.
 

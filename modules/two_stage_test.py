@@ -21,7 +21,7 @@ DEPTH = 12
 
 
 def two_stage_config(config, **model):
-    settings = {**testing.LIGHT_MODEL, "name": "two_tower", "ranker": "deepfm"}
+    settings = {**testing.LIGHT_MODEL, "name": "two_tower", "ranker": "deepfm", "freshness": True}
     settings.update(rerank_depth=DEPTH, num_negatives=4, **model)
     return dataclasses.replace(
         config,
@@ -46,7 +46,7 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
     tft_output = tft.TFTransformOutput(args.transform_graph_path)
     inner = selection.inner_data(args, hparams, spec, tft_output, None)
     retriever = tuning.fit_inner("two_tower", hparams, inner, str(tmp_path / "logs"))
-    rows = two_stage.ranking_rows(retriever, inner, DEPTH, 4, seed=1)
+    rows = two_stage.ranking_rows(retriever, inner, DEPTH, 4, seed=1, freshness=True)
 
     held_items = inner.held[keys.ITEM_ID]
     in_vocab = held_items < inner.catalog.item_vocab_size

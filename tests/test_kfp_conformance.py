@@ -190,7 +190,7 @@ def test_a_two_stage_config_compiles_and_runs_to_a_pushed_two_stage_bundle(
     config = dataclasses.replace(
         sample_config,
         model=dataclasses.replace(
-            sample_config.model, name="two_tower", ranker="dcn", rerank_depth=12
+            sample_config.model, name="two_tower", ranker="dcn", rerank_depth=12, freshness=True
         ),
     )
     path = runner.compile_pipeline(

@@ -34,12 +34,12 @@ CONFIGS = {
         "rerank_depth": 100,
         "embedding_dim": 32,
     },
-    "ease, then dcn over 100 without item ages": {
+    "ease, then dcn over 100 with item ages": {
         **RETRIEVAL,
         "ranker": "dcn",
         "rerank_depth": 100,
         "embedding_dim": 32,
-        "freshness": False,
+        "freshness": True,
     },
 }
 

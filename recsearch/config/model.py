@@ -47,7 +47,8 @@ class Model:
       rerank_depth: Candidates per user the ranker reorders, N.
       freshness: With a ranker and a timestamp column, the ranker also reads
         each candidate's age at the request's time (a learned term per age
-        bucket). False: it does not.
+        bucket). Off by default: on MovieLens it cost 1% NDCG@10
+        (docs/benchmarks.md).
       embedding_dim: Size of the user and item embeddings.
       hidden_layers: Widths of the dense layers on top of each tower (of
         the deep part of neumf, wide_deep, deepfm and dcn: (64, 32) if empty).
@@ -117,7 +118,7 @@ class Model:
     # Two stages: a pair network reorders the retrieval model's first N candidates.
     ranker: str | None = None
     rerank_depth: int = 100
-    freshness: bool = True
+    freshness: bool = False
     # Shared by several families (recsearch/model_registry.py says which).
     embedding_dim: int = 64
     hidden_layers: tuple[int, ...] = ()
