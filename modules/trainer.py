@@ -139,7 +139,7 @@ def run_fn(fn_args: FnArgs) -> None:
                 "retrieved_negatives": rows.retrieved_share,
             },
         )
-    train_and_export(
+    candidate = train_and_export(
         fn_args,
         plan,
         fn_args.train_files,
@@ -150,8 +150,12 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     if not (config.get("refit") and heldout_files and distribute.is_chief()):
         return
-    logging.info("Trainer: refitting on train + held-out for serving")
-    sizes = train_and_export(
+    refit_epochs = int(config.get("refit_epochs") or 0)
+    logging.info(
+        "Trainer: refitting on train + held-out for serving (%s)",
+        f"{refit_epochs} epochs from the candidate's weights" if refit_epochs else "from scratch",
+    )
+    refit = train_and_export(
         fn_args,
         plan,
         [*fn_args.train_files, *heldout_files],
@@ -160,8 +164,19 @@ def run_fn(fn_args: FnArgs) -> None:
         spec,
         tft_output,
         history_name=REFIT_HISTORY_FILE,
+        start_from=candidate if refit_epochs else None,
+        epochs=refit_epochs or None,
     )
-    logging.info("Trainer: the served model saw %d interactions", sizes)
+    logging.info("Trainer: the served model saw %d interactions", refit.interactions)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """What `train_and_export` trained: the interactions it saw, and the models."""
+
+    interactions: int
+    model: tf.keras.Model
+    content: tf.keras.Model | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,11 +263,14 @@ def train_and_export(
     spec: FeatureSpec,
     tft_output: tft.TFTransformOutput,
     history_name: str = HISTORY_FILE,
-) -> int:
+    start_from: Trained | None = None,
+    epochs: int | None = None,
+) -> Trained:
     """Trains the plan's model(s) on `files` and exports the bundle to `export_dir`.
 
-    Returns:
-      The number of training interactions.
+    `start_from`: models trained before on the same vocabularies (the judged
+    candidate, for the refit); each starts from its weights and trains `epochs`
+    (None: the plan's). Otherwise a previous served model may warm-start it.
     """
     config = fn_args.custom_config
 
@@ -280,17 +298,37 @@ def train_and_export(
         catalog.num_cold_items,
         interactions,
     )
+    hparams = plan.hparams if epochs is None else {**plan.hparams, "epochs": epochs}
     model, losses, elapsed = train_model(
-        fn_args, plan.name, plan.hparams, dataset, catalog, spec, tft_output, warm=True
+        fn_args,
+        plan.name,
+        hparams,
+        dataset,
+        catalog,
+        spec,
+        tft_output,
+        warm=start_from is None,
+        start=start_from and start_from.model,
     )
     content = plan.content_trained
     if plan.content_name and content is None:
+        content_hparams = plan.content_hparams
+        if epochs is not None:
+            content_hparams = {**content_hparams, "epochs": epochs}
         content, _, _ = train_model(
-            fn_args, plan.content_name, plan.content_hparams, dataset, catalog, spec, tft_output
+            fn_args,
+            plan.content_name,
+            content_hparams,
+            dataset,
+            catalog,
+            spec,
+            tft_output,
+            start=start_from and start_from.content,
         )
     ranker = plan.ranker_model
+    trained = Trained(interactions, model, content)
     if not distribute.is_chief():
-        return interactions  # only the chief writes the bundle; the workers only train
+        return trained  # only the chief writes the bundle; the workers only train
     serving_config = config["serving"]
     serving.export_bundle(
         model,
@@ -317,13 +355,14 @@ def train_and_export(
                 "ranker_training": plan.ranker_history,
                 "loss": losses,
                 "seconds": elapsed,
+                "started_from_candidate": start_from is not None,
                 "interactions": interactions,
                 "users": catalog.user_vocab_size,
                 "items": catalog.num_candidates,
             },
             f,
         )
-    return interactions
+    return trained
 
 
 def train_model(
@@ -335,8 +374,12 @@ def train_model(
     spec: FeatureSpec,
     tft_output: tft.TFTransformOutput,
     warm: bool = False,
+    start: tf.keras.Model | None = None,
 ) -> tuple[tf.keras.Model, list[float], float]:
     """Builds model `name`, warm-starts it when `warm` and asked, and trains it.
+
+    `start`: a model of the same family and vocabularies whose trained weights
+    it starts from instead (`carry_weights`).
 
     Returns:
       The model, its loss per epoch and the training seconds.
@@ -354,7 +397,9 @@ def train_model(
         base_model = fn_args.base_model
         if base_model and not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
             base_model = None
-        if warm and base_model and hparams.get("warm_start", True) and not closed_form:
+        if start is not None and not closed_form:
+            carry_weights(start, model)
+        elif warm and base_model and hparams.get("warm_start", True) and not closed_form:
             report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
             warm_start.write_report(report, fn_args.model_run_dir)
             logging.info("Trainer: warm start from %s: %s", base_model, report["tables"])
@@ -370,3 +415,21 @@ def train_model(
     elapsed = time.time() - started
     logging.info("Trainer: %s trained in %.1f s", name, elapsed)
     return model, losses, elapsed
+
+
+def carry_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
+    """Copies `source`'s trainable weights into `target`, built alike.
+
+    Raises:
+      ValueError: The two models' trainable weights differ in number or shape.
+    """
+    pairs = list(zip(source.trainable_weights, target.trainable_weights))
+    if len(source.trainable_weights) != len(target.trainable_weights) or any(
+        a.shape != b.shape for a, b in pairs
+    ):
+        raise ValueError(
+            f"cannot start {type(target).__name__} from {type(source).__name__}: "
+            "their weights differ"
+        )
+    for a, b in pairs:
+        b.assign(a)

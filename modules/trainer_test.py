@@ -1,5 +1,7 @@
 """run_fn end to end on real Transform output: train, export, reload, call every signature."""
 
+import dataclasses
+import json
 import os
 
 import numpy as np
@@ -195,3 +197,42 @@ def test_scann_companion_matches_exact_top_k_on_a_tiny_catalog(trained_bundle):
         got, want = approximate[name](**inputs), exact[name](**inputs)
         np.testing.assert_array_equal(got["item_ids"].numpy(), want["item_ids"].numpy())
         np.testing.assert_allclose(got["scores"].numpy(), want["scores"].numpy(), rtol=1e-4)
+
+
+def test_the_refit_starts_from_the_candidate_and_trains_refit_epochs(transformed, tmp_path):
+    data = tmp_path / "transformed"
+    data.mkdir()
+    for split, source in [(s, s) for s in ("train", "eval", "catalog")] + [("heldout", "eval")]:
+        os.symlink(
+            os.path.join(transformed.transformed_dir, f"Split-{source}"), data / f"Split-{split}"
+        )
+    config = transformed.config
+    config = dataclasses.replace(
+        config, release=dataclasses.replace(config.release, refit_epochs=1)
+    )
+    version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
+    args = testing.fn_args(config, str(data), transformed.transform_graph, version_dir, run_dir)
+    trainer.run_fn(args)
+    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+        candidate = json.load(f)
+    with open(os.path.join(run_dir, trainer.REFIT_HISTORY_FILE)) as f:
+        refit = json.load(f)
+    assert len(candidate["loss"]) == config.model.epochs and not candidate["started_from_candidate"]
+    assert len(refit["loss"]) == 1 and refit["started_from_candidate"]
+    # It went on from the candidate's weights: its one epoch starts near where the
+    # candidate ended, not where it began.
+    assert refit["loss"][0] < (candidate["loss"][0] + candidate["loss"][-1]) / 2
+    assert refit["interactions"] > candidate["interactions"]
+    model = tf.saved_model.load(trainer.refit_model_dir(version_dir))
+    out = model.signatures["recommend"](user_id=tf.constant(["u00001"]))
+    assert out["item_ids"].shape == (1, config.serving.top_k)
+
+
+def test_carrying_weights_between_models_built_differently_is_refused():
+    small = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+    wide = tf.keras.Sequential([tf.keras.layers.Dense(4, input_shape=(3,))])
+    with pytest.raises(ValueError, match="weights differ"):
+        trainer.carry_weights(small, wide)
+    twin = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+    trainer.carry_weights(small, twin)
+    np.testing.assert_array_equal(twin.weights[0].numpy(), small.weights[0].numpy())

@@ -89,6 +89,7 @@ def trainer_config(config: config_lib.PipelineConfig) -> dict:
         "training": config_lib.to_dict(config.training),
         "task": config.task,
         "refit": config.release.refit,
+        "refit_epochs": config.release.refit_epochs,
         "eval_metric": config.eval_metric,
         "top_k": config.evaluation.top_k,
         "split_method": config.split.method,

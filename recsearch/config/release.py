@@ -53,6 +53,10 @@ class Release:
         held-out) and push that model, so serving knows every user's newest
         interactions. The blessing stays the one measured on the held-out
         split; false pushes the judged model itself.
+      refit_epochs: Epochs of the refit, started from the judged candidate's
+        trained weights (the same vocabularies: every table carries over).
+        0: train it from scratch with `model.epochs`. Closed-form models
+        (EASE) are solved again either way.
     """
 
     min_coverage: float | None = None
@@ -64,6 +68,7 @@ class Release:
     min_ann_recall: float | None = 0.9
     keep_versions: int = 5
     refit: bool = True
+    refit_epochs: int = 2
 
 
 @dataclasses.dataclass(frozen=True)
