@@ -198,7 +198,8 @@ def train_ranker(
     """The ranker, trained on the ranking rows with early stopping.
 
     A tenth of the users' rows are held back; training stops when their loss
-    stops falling (after at most `epochs`), with the best epoch's weights.
+    has not fallen for two epochs (after at most `epochs`), with the best
+    epoch's weights. Batches give at least _STEPS_PER_EPOCH steps an epoch.
 
     Returns:
       The ranker and its history: "loss" and "val_loss" per epoch, "epochs" kept,
