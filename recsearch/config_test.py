@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from recsearch import config as config_lib
 from recsearch.data import sample
@@ -138,10 +139,10 @@ def test_beam_runners(tmp_path):
     assert config.beam.pipeline_args()[0] == f"--direct_num_workers={config_lib.available_cores()}"
     # auto: one process for a small log, a worker per core for a large or unknown one.
     auto = config_lib.Beam()
-    assert auto.pipeline_args(cores=4, data_bytes=1000) == [
-        "--direct_num_workers=1",
-        "--direct_running_mode=in_memory",
-    ]
+    # Beam's defaults: no arguments at all (TFX then stages no sdist of itself).
+    assert auto.pipeline_args(cores=4, data_bytes=1000) == []
+    options = PipelineOptions([]).view_as(DirectOptions)
+    assert (options.direct_running_mode, options.direct_num_workers) == config_lib.BEAM_DEFAULTS
     large = config_lib.AUTO_MULTI_PROCESSING_BYTES
     assert auto.pipeline_args(cores=4, data_bytes=large) == [
         "--direct_num_workers=4",

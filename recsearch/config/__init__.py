@@ -32,6 +32,7 @@ from recsearch.config.pipeline_config import (
 from recsearch.config.release import Evaluation, Release, Serving
 from recsearch.config.runtime import (
     AUTO_MULTI_PROCESSING_BYTES,
+    BEAM_DEFAULTS,
     KUBEFLOW_TARGETS,
     Beam,
     Kubeflow,
@@ -49,6 +50,7 @@ from recsearch.config.sources import (
 
 __all__ = [
     "AUTO_MULTI_PROCESSING_BYTES",
+    "BEAM_DEFAULTS",
     "DATA_SECTIONS",
     "KUBEFLOW_TARGETS",
     "Beam",

@@ -53,6 +53,11 @@ class Beam:
             small = data_bytes is not None and data_bytes < AUTO_MULTI_PROCESSING_BYTES
             mode = "in_memory" if small else "multi_processing"
             workers = 1 if small else workers
+        if (mode, workers) == BEAM_DEFAULTS:
+            # Beam's own defaults, so nothing to pass: given any Beam argument, TFX
+            # builds an sdist of itself for the workers (make_beam_dependency_flags),
+            # about 2 s per Beam component, which a DirectRunner never installs.
+            return list(self.extra_args)
         return [
             f"--direct_num_workers={workers}",
             f"--direct_running_mode={mode}",
@@ -60,6 +65,8 @@ class Beam:
         ]
 
 
+# DirectRunner's running mode and workers when no argument names them.
+BEAM_DEFAULTS = ("in_memory", 1)
 # Below this much interaction data, `direct_running_mode: auto` runs Beam in one process.
 AUTO_MULTI_PROCESSING_BYTES = 16 << 20
 
