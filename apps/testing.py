@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 
 import tensorflow as tf
@@ -58,6 +59,7 @@ __all__ = [
     "serving_on_loopback",
     "tiny_catalog",
     "transform_sample",
+    "with_heldout",
     "write_config",
     "write_raw_examples",
 ]
@@ -113,6 +115,20 @@ def raw_example(config: config_lib.PipelineConfig, user: str, item: str | bytes)
             feature[name].float_list.value.append(0.0)
     feature["timestamp"].int64_list.value.append(0)
     return example.SerializeToString()
+
+
+def with_heldout(transformed_dir: str, directory: str) -> str:
+    """`directory`: the transformed splits linked, plus the eval split as `Split-heldout`.
+
+    run_fn refits on train + held-out when the held-out split sits beside them, as
+    the pipeline writes it.
+    """
+    os.makedirs(directory, exist_ok=True)
+    for split, source in [("train",) * 2, ("eval",) * 2, ("catalog",) * 2, ("heldout", "eval")]:
+        target = os.path.join(transformed_dir, f"Split-{source}")
+        if os.path.isdir(target):
+            os.symlink(target, os.path.join(directory, f"Split-{split}"))
+    return directory
 
 
 @contextlib.contextmanager

@@ -42,9 +42,9 @@ def test_trained_through_run_fn_and_served_after_reload(transformed, tmp_path, o
             config, serving=dataclasses.replace(config.serving, index="brute_force")
         )
     version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
-    args = testing.fn_args(
-        config, transformed.transformed_dir, transformed.transform_graph, version_dir, run_dir
-    )
+    # With a held-out split: the refit starts from the candidate's weights.
+    data = testing.with_heldout(transformed.transformed_dir, str(tmp_path / "transformed"))
+    args = testing.fn_args(config, data, transformed.transform_graph, version_dir, run_dir)
     trainer.run_fn(args)
     model = tf.saved_model.load(version_dir)
     assert {"recommend", "predict", "similar_items", "embed_items", "serving_default"} <= set(
@@ -71,6 +71,14 @@ def test_trained_through_run_fn_and_served_after_reload(transformed, tmp_path, o
     with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
         losses = json.load(f)["loss"]
     assert losses and all(np.isfinite(losses))
+    with open(os.path.join(run_dir, trainer.REFIT_HISTORY_FILE)) as f:
+        refit = json.load(f)
+    closed_form = overrides["name"] == "ease"
+    assert refit["started_from_candidate"] is not closed_form
+    assert closed_form or len(refit["loss"]) == config.release.refit_epochs
+    served = tf.saved_model.load(trainer.refit_model_dir(version_dir))
+    refit_ids = served.signatures["recommend"](user_id=users)["item_ids"].numpy()
+    assert refit_ids.shape == ids.shape
     # The Evaluator's outputs: the rank of an item among the user's unseen items,
     # its AUC against them and the balanced log loss.
     example = testing.raw_example(config, "u00001", ids[0][0])

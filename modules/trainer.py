@@ -355,7 +355,9 @@ def train_and_export(
                 "ranker_training": plan.ranker_history,
                 "loss": losses,
                 "seconds": elapsed,
-                "started_from_candidate": start_from is not None,
+                # Closed-form models are solved again, whatever they start from.
+                "started_from_candidate": start_from is not None
+                and not getattr(model, "closed_form", False),
                 "interactions": interactions,
                 "users": catalog.user_vocab_size,
                 "items": catalog.num_candidates,

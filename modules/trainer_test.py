@@ -200,18 +200,13 @@ def test_scann_companion_matches_exact_top_k_on_a_tiny_catalog(trained_bundle):
 
 
 def test_the_refit_starts_from_the_candidate_and_trains_refit_epochs(transformed, tmp_path):
-    data = tmp_path / "transformed"
-    data.mkdir()
-    for split, source in [(s, s) for s in ("train", "eval", "catalog")] + [("heldout", "eval")]:
-        os.symlink(
-            os.path.join(transformed.transformed_dir, f"Split-{source}"), data / f"Split-{split}"
-        )
+    data = testing.with_heldout(transformed.transformed_dir, str(tmp_path / "transformed"))
     config = transformed.config
     config = dataclasses.replace(
         config, release=dataclasses.replace(config.release, refit_epochs=1)
     )
     version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
-    args = testing.fn_args(config, str(data), transformed.transform_graph, version_dir, run_dir)
+    args = testing.fn_args(config, data, transformed.transform_graph, version_dir, run_dir)
     trainer.run_fn(args)
     with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
         candidate = json.load(f)
