@@ -28,18 +28,22 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DOCKERFILE = os.path.join(REPO, "Dockerfile")
 
 
-@pytest.fixture(scope="module")
-def compiled(sample_config, tmp_path_factory):
-    out = tmp_path_factory.mktemp("compiled")
+def compile_job(config, path: str) -> dict:
+    """The config compiled for a cluster's bucket and image, as `recsearch kubeflow compile`."""
     path = runner.compile_pipeline(
-        sample_config,
-        str(out / "shop.json"),
+        config,
+        path,
         image="registry.example/recsearch:test",
         pipeline_root="gs://shop-bucket/pipelines",
         data_root="gs://shop-bucket/data",
     )
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def compiled(sample_config, tmp_path_factory):
+    return compile_job(sample_config, str(tmp_path_factory.mktemp("compiled") / "shop.json"))
 
 
 @pytest.fixture(scope="module")
@@ -193,15 +197,7 @@ def test_a_two_stage_config_compiles_and_runs_to_a_pushed_two_stage_bundle(
             sample_config.model, name="two_tower", ranker="dcn", rerank_depth=12, freshness=True
         ),
     )
-    path = runner.compile_pipeline(
-        config,
-        str(tmp_path / "two_stage.json"),
-        image="registry.example/recsearch:test",
-        pipeline_root="gs://shop-bucket/pipelines",
-        data_root="gs://shop-bucket/data",
-    )
-    with open(path, encoding="utf-8") as f:
-        job = json.load(f)
+    job = compile_job(config, str(tmp_path / "two_stage.json"))
     work = tmp_path / "work"
     work.mkdir()
     conformance = kfp.ConformanceRunner(
