@@ -46,6 +46,15 @@ def test_json_round_trip(tmp_path):
     assert config_lib.from_json(config_lib.to_json(config)) == config
 
 
+def test_item_ages_without_a_timestamp_column_are_refused(tmp_path):
+    untimed = BOOKS.replace(", timestamp: ts", "")
+    ranker = "model: {name: two_tower, ranker: dcn, freshness: true}\n"
+    with pytest.raises(ConfigError, match="'model.freshness' needs interactions.timestamp"):
+        config_lib.load_config(_write(tmp_path, untimed + ranker))
+    config = config_lib.load_config(_write(tmp_path, BOOKS + ranker))
+    assert config.model.freshness
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

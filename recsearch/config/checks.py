@@ -95,6 +95,11 @@ def _check_ranker(config: PipelineConfig, fail) -> None:
             "model.ranker",
             f"needs a retrieval model as model.name, got the pair network {config.model.name!r}",
         )
+    if config.model.freshness and config.interactions.timestamp is None:
+        fail(
+            "model.freshness",
+            "needs interactions.timestamp: an item's age is read from the interactions' times",
+        )
     if config.model.rerank_depth < config.serving.top_k:
         fail(
             "model.rerank_depth",
