@@ -208,28 +208,28 @@ class RecommenderModule(tf.Module):
 
     # Encoding raw inputs.
 
-    def _raw_features(self, batch: tf.Tensor, given: Mapping[str, tf.Tensor]) -> dict:
-        """A full raw feature dict for the Transform graph: given values, defaults elsewhere."""
-        raw = {}
-        for name, spec in self._raw_spec.items():
-            if isinstance(spec, tf.io.FixedLenFeature):
-                shape = tf.concat([[batch], tf.constant(spec.shape, tf.int32)], axis=0)
-                if name in given:
-                    raw[name] = tf.reshape(tf.cast(given[name], spec.dtype), shape)
-                else:
-                    zero = "" if spec.dtype == tf.string else 0
-                    raw[name] = tf.fill(shape, tf.constant(zero, spec.dtype))
-            else:
-                raw[name] = tf.SparseTensor(
-                    indices=tf.zeros([0, 2], tf.int64),
-                    values=tf.zeros([0], spec.dtype),
-                    dense_shape=tf.stack([tf.cast(batch, tf.int64), tf.constant(1, tf.int64)]),
-                )
-        return raw
-
     def _transform(self, given: Mapping[str, tf.Tensor]) -> dict:
-        batch = tf.shape(next(iter(given.values())))[0]
-        return self.tft_layer(self._raw_features(batch, given))
+        """The Transform graph's outputs that `given` raw features determine.
+
+        Only the given inputs are fed: the graph is pruned to what they
+        determine (a user id's lookup does not run the text and image steps),
+        so each signature traces and runs a part of it.
+        """
+        raw = {}
+        for name, value in given.items():
+            spec = self._raw_spec[name]
+            if isinstance(spec, tf.io.FixedLenFeature):
+                shape = tf.concat([[-1], tf.constant(spec.shape, tf.int32)], axis=0)
+                raw[name] = tf.reshape(tf.cast(value, spec.dtype), shape)
+            else:  # one value per row
+                values = tf.reshape(tf.cast(value, spec.dtype), [-1])
+                rows = tf.range(tf.size(values, out_type=tf.int64))
+                raw[name] = tf.SparseTensor(
+                    indices=tf.stack([rows, tf.zeros_like(rows)], axis=1),
+                    values=values,
+                    dense_shape=tf.stack([tf.size(values, out_type=tf.int64), 1]),
+                )
+        return self.tft_layer(raw)
 
     def _users(self, transformed: Mapping) -> tf.Tensor:
         return tf.reshape(tf.cast(transformed[keys.USER_ID], tf.int64), [-1])

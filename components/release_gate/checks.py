@@ -186,10 +186,11 @@ def popularity_shift(candidate: BundleView, baseline: BundleView) -> float:
     return 0.5 * float(sum(abs(v) for v in share.values()))
 
 
-def serving_check(
-    model_dir: str, known_user: str, known_item: str, config: GateConfig, timeout: float = 600
-) -> Check:
-    """Runs the serving probe in a separate process and judges its answers."""
+def start_probe(model_dir: str, known_user: str, known_item: str) -> subprocess.Popen:
+    """Starts the serving probe on `model_dir` in a separate process; `serving_check` judges it.
+
+    Started first, it loads TensorFlow and the bundle while the other checks run.
+    """
     command = [
         sys.executable,
         "-m",
@@ -198,11 +199,21 @@ def serving_check(
         known_user,
         known_item,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if result.returncode != 0:
-        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def serving_check(probe: subprocess.Popen, config: GateConfig, timeout: float = 600) -> Check:
+    """Waits for the serving probe (`start_probe`) and judges its answers."""
+    try:
+        stdout, stderr = probe.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        probe.communicate()
+        return Check("serving", False, f"the bundle did not answer within {timeout:g} s")
+    if probe.returncode != 0:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
         return Check("serving", False, f"the bundle failed in a fresh process: {tail}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(stdout.strip().splitlines()[-1])
     problems = [
         f"{case}: {what} failed"
         for case, outcome in report["cases"].items()

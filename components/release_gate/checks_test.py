@@ -39,7 +39,8 @@ def test_data_check_finds_time_leakage_and_unknown_users(view):
 
 
 def test_serving_check_runs_in_a_fresh_process(trained_bundle):
-    ok = checks.serving_check(trained_bundle.version_dir, "u00001", "i0001", checks.GateConfig())
+    probe = checks.start_probe(trained_bundle.version_dir, "u00001", "i0001")
+    ok = checks.serving_check(probe, checks.GateConfig())
     assert ok.passed, ok.detail
     assert set(ok.figures["cases"]) == {
         "recommend known user",
@@ -52,14 +53,15 @@ def test_serving_check_runs_in_a_fresh_process(trained_bundle):
         "search_image",
     }
     slow = checks.serving_check(
-        trained_bundle.version_dir, "u00001", "i0001", checks.GateConfig(latency_budget_ms=1e-6)
+        checks.start_probe(trained_bundle.version_dir, "u00001", "i0001"),
+        checks.GateConfig(latency_budget_ms=1e-6),
     )
     assert not slow.passed and "exceeds 1e-06 ms" in slow.detail
 
 
 def test_serving_check_fails_on_a_broken_bundle(tmp_path):
     (tmp_path / "saved_model.pb").write_bytes(b"not a graph")
-    result = checks.serving_check(str(tmp_path), "u", "i", checks.GateConfig())
+    result = checks.serving_check(checks.start_probe(str(tmp_path), "u", "i"), checks.GateConfig())
     assert not result.passed
     assert "failed in a fresh process" in result.detail
 

@@ -45,19 +45,30 @@ def run_checks(
     """
     release_dir = release_dir or candidate_dir
     train = examples.read_split(examples_uri, "train")
-    evaluation = examples.read_split(examples_uri, "eval")
-    candidate = checks.BundleView.load(candidate_dir)
-    baseline = checks.BundleView.load(baseline_dir) if baseline_dir else None
-    users, evaluation = checks.sample_users(evaluation, MAX_USERS)
-    known_user = train[keys.USER_ID].iloc[0]
-    known_item = train[keys.ITEM_ID].iloc[0]
-    metrics = checks.evaluator_check(evaluation_uri)
+    # The serving probe runs in its own process while the other checks run here.
+    probe = checks.start_probe(
+        release_dir, train[keys.USER_ID].iloc[0], train[keys.ITEM_ID].iloc[0]
+    )
+    try:
+        evaluation = examples.read_split(examples_uri, "eval")
+        candidate = checks.BundleView.load(candidate_dir)
+        baseline = checks.BundleView.load(baseline_dir) if baseline_dir else None
+        users, evaluation = checks.sample_users(evaluation, MAX_USERS)
+        metrics = checks.evaluator_check(evaluation_uri)
+        judged = [
+            metrics,
+            checks.popularity_check(
+                train, evaluation, candidate, metrics.figures["metrics"], config
+            ),
+            checks.catalog_check(candidate, baseline, users, config),
+            checks.data_check(train, evaluation, candidate, baseline, config),
+        ]
+    except BaseException:
+        probe.kill()
+        raise
     return [
-        metrics,
-        checks.popularity_check(train, evaluation, candidate, metrics.figures["metrics"], config),
-        checks.catalog_check(candidate, baseline, users, config),
-        checks.data_check(train, evaluation, candidate, baseline, config),
-        checks.serving_check(release_dir, known_user, known_item, config),
+        *judged,
+        checks.serving_check(probe, config),
         checks.ann_check(release_dir, users, config),
     ]
 
