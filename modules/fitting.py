@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sys
 import time
@@ -81,18 +83,51 @@ def create_model(
     return build_model(name, hparams, parts)
 
 
-def fit(model: tf.keras.Model, dataset, hparams: dict, steps: int, log_dir: str) -> list[float]:
+def training_budget(hparams: dict, rows: int | None) -> tuple[int, int | None]:
+    """(epochs, steps per epoch or None) within `hparams["max_examples"]` examples seen.
+
+    Whole passes over the `rows` training rows while they fit the budget (at
+    least one); a single pass that exceeds it is cut to max_examples /
+    batch_size steps. Without a budget or a row count, the configured epochs.
+    """
+    epochs = int(hparams["epochs"])
+    budget = hparams.get("max_examples")
+    if not budget or not rows or rows * epochs <= int(budget):
+        return epochs, None
+    if rows <= int(budget):
+        return int(budget) // rows, None
+    return 1, math.ceil(int(budget) / int(hparams["batch_size"]))
+
+
+def fit(
+    model: tf.keras.Model,
+    dataset,
+    hparams: dict,
+    steps: int,
+    log_dir: str,
+    rows: int | None = None,
+) -> list[float]:
     """Trains by gradient descent; returns the loss per epoch.
 
     A step budget (train_args.num_steps, a runtime parameter on Kubeflow)
-    replaces the epochs; otherwise the config's epochs run in full.
+    replaces the epochs; otherwise the config's epochs run, within the
+    `max_examples` budget over `rows` training rows (`training_budget`).
     """
-    epochs = 1 if steps else int(hparams["epochs"])
+    epochs, per_epoch = (1, steps) if steps else training_budget(hparams, rows)
+    if not steps and (epochs != int(hparams["epochs"]) or per_epoch):
+        logging.info(
+            "Trainer: %d training rows x %s epochs exceed model.max_examples %s: %d %s",
+            rows,
+            hparams["epochs"],
+            hparams.get("max_examples"),
+            epochs if per_epoch is None else per_epoch,
+            "epochs" if per_epoch is None else "steps",
+        )
     data = dataset(int(hparams["batch_size"]), shuffle=True)
     history = model.fit(
         data.repeat() if steps else data,
         epochs=epochs,
-        steps_per_epoch=steps or None,
+        steps_per_epoch=per_epoch,
         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=log_dir), EpochProgress(epochs)],
         verbose=0,
     )

@@ -413,7 +413,14 @@ def train_model(
         losses = [float(model.evaluate(data, verbose=0, return_dict=True)["loss"])]
         logging.info("Trainer: %s solved in closed form", type(model).__name__)
     else:
-        losses = fit(model, dataset, hparams, int(fn_args.train_steps or 0), fn_args.model_run_dir)
+        losses = fit(
+            model,
+            dataset,
+            hparams,
+            int(fn_args.train_steps or 0),
+            fn_args.model_run_dir,
+            rows=int(catalog.item_counts.sum()),
+        )
     elapsed = time.time() - started
     logging.info("Trainer: %s trained in %.1f s", name, elapsed)
     return model, losses, elapsed

@@ -163,7 +163,7 @@ def fit_inner(name: str, hparams: dict, data: InnerData, log_dir: str) -> tf.ker
     model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
     model.compile(optimizer=make_optimizer(hparams))
     if not getattr(model, "closed_form", False):
-        fitting.fit(model, dataset, hparams, 0, log_dir)
+        fitting.fit(model, dataset, hparams, 0, log_dir, rows=len(data.fit_part[keys.USER_ID]))
     return model
 
 

@@ -63,6 +63,7 @@ def test_item_ages_without_a_timestamp_column_are_refused(tmp_path):
         ("split: {eval_fraction: 1.5}", "'split.eval_fraction' must be between 0 and 1"),
         ("model: {epochs: two}", "'model.epochs' must be an integer, got 'two'"),
         ("model: {embedding_dim: 0}", "'model.embedding_dim' must be positive, got 0"),
+        ("model: {max_examples: 0}", "'model.max_examples' must be positive, got 0"),
         ("task: rating\ninteractions: {path: a.csv}", "'interactions.rating' must name"),
         ("features: {crosses: [[user.country]]}", "'features.crosses[0]' must name two"),
         ("evaluation: {metric: rmse}", "'evaluation.metric' 'rmse' does not fit"),

@@ -22,7 +22,16 @@ from typing import Any
 from recsearch.config.model import Model
 
 # Settings every family reads: how it is trained and seeded.
-TRAINING = ("name", "learning_rate", "optimizer", "batch_size", "epochs", "seed", "warm_start")
+TRAINING = (
+    "name",
+    "learning_rate",
+    "optimizer",
+    "batch_size",
+    "epochs",
+    "max_examples",
+    "seed",
+    "warm_start",
+)
 # The content encoders of two_tower (text and images of the items).
 _CONTENT = (
     "use_side_features",

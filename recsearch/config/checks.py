@@ -198,6 +198,8 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
         "features.text_vocab_size": config.features.text_vocab_size,
         "features.image_size": config.features.image_size,
     }
+    if config.model.max_examples is not None:
+        positive["model.max_examples"] = config.model.max_examples
     for key, value in positive.items():
         if value <= 0:
             fail(key, f"must be positive, got {value}")

@@ -103,6 +103,12 @@ class Model:
       l2: L2 penalty on embeddings.
       batch_size: Training batch size.
       epochs: Passes over the training data.
+      max_examples: Training budget in examples seen: when `epochs` passes
+        over the training rows would exceed it, the Trainer runs as many
+        whole passes as fit (at least one), or, when one pass exceeds it,
+        `max_examples / batch_size` steps. Unset: `epochs` in full. The
+        default (20M) leaves logs up to 2M rows at 10 epochs untouched and
+        keeps a 10M-row log to two passes.
       seed: Seed for initialisation and shuffling.
     """
 
@@ -113,6 +119,7 @@ class Model:
     optimizer: Literal["adam", "adagrad"] = "adam"
     batch_size: int = 1024
     epochs: int = 10
+    max_examples: int | None = 20_000_000
     seed: int = 42
     warm_start: bool = True
     # Two stages: a pair network reorders the retrieval model's first N candidates.
