@@ -114,15 +114,15 @@ def fit(
     `max_examples` budget over `rows` training rows (`training_budget`).
     """
     epochs, per_epoch = (1, steps) if steps else training_budget(hparams, rows)
-    if not steps and (epochs != int(hparams["epochs"]) or per_epoch):
-        logging.info(
-            "Trainer: %d training rows x %s epochs exceed model.max_examples %s: %d %s",
-            rows,
-            hparams["epochs"],
-            hparams.get("max_examples"),
-            epochs if per_epoch is None else per_epoch,
-            "epochs" if per_epoch is None else "steps",
+    if not steps and (epochs, per_epoch) != (int(hparams["epochs"]), None):
+        cut = f"{epochs} epochs" if per_epoch is None else f"{per_epoch} steps"
+        message = (
+            f"{rows} training rows x {hparams['epochs']} epochs exceed "
+            f"model.max_examples ({hparams['max_examples']}): training {cut}"
         )
+        logging.info("Trainer: %s", message)
+        # Beside the progress bar, so the terminal says why it shows fewer epochs.
+        sys.stderr.write(f"        {message}\n")
     data = dataset(int(hparams["batch_size"]), shuffle=True)
     history = model.fit(
         data.repeat() if steps else data,

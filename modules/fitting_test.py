@@ -37,13 +37,21 @@ def _dataset(rows: int):
     "budget, epochs_run, steps_run",
     [(None, 5, 50), (250, 2, 20), (55, 1, 6)],
 )
-def test_fit_runs_the_budgeted_epochs_and_steps(tmp_path, budget, epochs_run, steps_run):
+def test_fit_runs_the_budgeted_epochs_and_steps(tmp_path, capsys, budget, epochs_run, steps_run):
     model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     hparams = {"epochs": 5, "batch_size": 10, "max_examples": budget}
     losses = fitting.fit(model, _dataset(100), hparams, 0, str(tmp_path), rows=100)
     assert len(losses) == epochs_run
     assert int(model.optimizer.iterations.numpy()) == steps_run
+    # The terminal says when the budget cut the training, and by how much.
+    said = capsys.readouterr().err
+    if budget is None:
+        assert "max_examples" not in said
+    else:
+        cut = f"{epochs_run} epochs" if steps_run == epochs_run * 10 else f"{steps_run} steps"
+        assert f"100 training rows x 5 epochs exceed model.max_examples ({budget}): " in said
+        assert f"training {cut}" in said
 
 
 def test_a_step_budget_from_train_args_replaces_epochs_and_examples(tmp_path):
