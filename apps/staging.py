@@ -94,10 +94,20 @@ def transform_sample(config: config_lib.PipelineConfig, root: str) -> tuple[str,
             file_pattern=os.path.join(raw_dir, f"Split-{split}", "*"), schema=schema
         )
 
-    train_io = source(splits.TRAIN)
+    from recsearch.components.recsys_example_gen import component
+
+    analyzed = [
+        s
+        for s in component.analyzed_splits(config)
+        if os.path.isdir(os.path.join(raw_dir, f"Split-{s}"))
+    ]
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
-        train = pipeline | "ReadTrain" >> train_io.BeamSource()
-        transform_fn = (train, train_io.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(fn)
+        # The splits the pipeline's Transform analyzes (the catalog for the text vocabulary).
+        data = [pipeline | f"Analyze[{s}]" >> source(s).BeamSource() for s in analyzed]
+        transform_fn = (
+            data | "AnalyzedSplits" >> beam.Flatten(),
+            source(splits.TRAIN).TensorAdapterConfig(),
+        ) | tft_beam.AnalyzeDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
         present = [
             s

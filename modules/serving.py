@@ -33,6 +33,7 @@ from recsearch import features as keys
 from recsearch.bundle import companion_path
 from recsearch.modules import answers
 from recsearch.modules.ann import IndexParams, build_index
+from recsearch.modules.preprocessing import dense_content
 from recsearch.modules.training_data import Catalog
 
 # The ranking stage's input: retrieval scores standardised over the user's
@@ -144,6 +145,13 @@ class RecommenderModule(tf.Module):
         self.content_model = content if content is not None else model
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
+        # Transform writes items' text and pixels sparse (modules/preprocessing.py);
+        # they are the item features with more than one value per item.
+        self._content_shapes = {
+            name: values.shape[1:]
+            for name, values in catalog.item_features.items()
+            if values.ndim > 1
+        }
         self._text_features = [
             n for n in getattr(getattr(self.content_model, "item_tower", None), "text", []) or []
         ]
@@ -229,7 +237,7 @@ class RecommenderModule(tf.Module):
                     values=values,
                     dense_shape=tf.stack([tf.size(values, out_type=tf.int64), 1]),
                 )
-        return self.tft_layer(raw)
+        return dense_content(self.tft_layer(raw), self._content_shapes)
 
     def _users(self, transformed: Mapping) -> tf.Tensor:
         return tf.reshape(tf.cast(transformed[keys.USER_ID], tf.int64), [-1])

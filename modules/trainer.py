@@ -274,22 +274,32 @@ def train_and_export(
     """
     config = fn_args.custom_config
 
-    def dataset(batch_size: int, shuffle: bool, files_=None) -> tf.data.Dataset:
+    def read(files_, batch_size: int, shuffle: bool, content=None) -> tf.data.Dataset:
         return training_data.make_dataset(
-            files_ or files,
+            files_,
             fn_args.data_accessor,
             tft_output,
             batch_size=batch_size,
             shuffle=shuffle,
             seed=int(plan.hparams["seed"]),
+            spec=spec,
+            content=content,
         )
 
     catalog = training_data.build_catalog(
-        dataset(_STATS_BATCH, shuffle=False).as_numpy_iterator(),
+        read(files, _STATS_BATCH, shuffle=False).as_numpy_iterator(),
         tft_output,
         spec,
-        dataset(_STATS_BATCH, False, catalog_files).as_numpy_iterator() if catalog_files else (),
+        read(catalog_files, _STATS_BATCH, False, training_data.OWN).as_numpy_iterator()
+        if catalog_files
+        else (),
     )
+    # Interactions get their item's text and image here, held once per item.
+    item_content = training_data.ItemContent.of(catalog, spec)
+
+    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+        return read(files, batch_size, shuffle, item_content)
+
     interactions = int(catalog.item_counts.sum())
     logging.info(
         "Trainer: %d users, %d candidate items (%d cold), %d training interactions",

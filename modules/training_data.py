@@ -19,7 +19,10 @@ from tfx_bsl.public import tfxio
 
 from recsearch import features as keys
 from recsearch.features import FeatureSpec
-from recsearch.modules.preprocessing import vocabulary_name
+from recsearch.modules.preprocessing import content_shapes, dense_content, vocabulary_name
+
+# `make_dataset(content=OWN)`: rows keep the content they were written with (the catalog split).
+OWN = "own"
 
 
 def make_dataset(
@@ -30,8 +33,18 @@ def make_dataset(
     shuffle: bool,
     num_epochs: int | None = 1,
     seed: int = 42,
+    spec: FeatureSpec | None = None,
+    content: ItemContent | str | None = None,
 ) -> tf.data.Dataset:
-    """Batches of transformed features as a dict of tensors."""
+    """Batches of transformed features as a dict of tensors.
+
+    Args:
+      spec: The feature spec; needed when the data has item content.
+      content: How rows get items' text and images (`FeatureSpec.content_features`),
+        which Transform writes on catalog rows only: `OWN` keeps each row's own
+        in the models' dense shapes (the catalog split), an `ItemContent` puts
+        each item's on its interactions, None leaves them out.
+    """
     options = tfxio.TensorFlowDatasetOptions(
         batch_size=batch_size,
         shuffle=shuffle,
@@ -40,9 +53,74 @@ def make_dataset(
         num_epochs=num_epochs,
         drop_final_batch=False,
     )
-    return data_accessor.tf_dataset_factory(
-        files, options, tft_output.transformed_metadata.schema
-    ).prefetch(tf.data.AUTOTUNE)
+    data = data_accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
+    names = spec.content_features() if spec is not None else ()
+    if names and content == OWN:
+        shapes = content_shapes(spec)
+        data = data.map(
+            lambda batch: dense_content(batch, shapes), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    elif names:
+        data = data.map(
+            lambda batch: {k: v for k, v in batch.items() if k not in names},
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        if content is not None:
+            data = content.put_on(data)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemContent:
+    """Each item's text token ids and pixels, held once per item.
+
+    Interactions name their item (`ITEM_KEY`, the raw id) and get its content
+    in the input pipeline, so no interaction stores or decodes it.
+
+    Attributes:
+      item_ids: Raw id of each row of the tables.
+      tables: Feature name -> [len(item_ids) + 1, ...] values (the last row,
+        all zeros, for items without content); pixels as uint8.
+      dtypes: Each feature's dtype as the models take it.
+    """
+
+    item_ids: np.ndarray
+    tables: dict[str, np.ndarray]
+    dtypes: dict[str, np.dtype]
+
+    @classmethod
+    def of(cls, catalog: Catalog, spec: FeatureSpec) -> ItemContent | None:
+        """The catalog's content, or None when items have none."""
+        names = [name for name in spec.content_features() if name in catalog.item_features]
+        if not names:
+            return None
+        tables, dtypes = {}, {}
+        for name in names:
+            values = catalog.item_features[name]
+            dtypes[name] = values.dtype
+            stored = values.astype(np.uint8) if name == keys.IMAGE else values
+            tables[name] = np.concatenate([stored, np.zeros_like(stored[:1])])
+        return cls(catalog.item_ids, tables, dtypes)
+
+    def put_on(self, data: tf.data.Dataset) -> tf.data.Dataset:
+        """Batches of interactions with each row's item's content (zeros if it has none)."""
+        missing = len(self.item_ids)
+        rows = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(self.item_ids.astype(str)), tf.range(missing, dtype=tf.int64)
+            ),
+            default_value=missing,
+        )
+        tables = {name: tf.constant(values) for name, values in self.tables.items()}
+
+        def attach(batch: dict) -> dict:
+            index = rows.lookup(tf.reshape(batch[keys.ITEM_KEY], [-1]))
+            out = dict(batch)
+            for name, table in tables.items():
+                out[name] = tf.cast(tf.gather(table, index), self.dtypes[name])
+            return out
+
+        return data.map(attach, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 @dataclasses.dataclass
@@ -176,6 +254,10 @@ def build_catalog(
     cold_rows: dict[str, list] = {name: [] for name in spec.item_features()}
     position = {item: i for i, item in enumerate(vocab)}
     for batch in catalog_batches:
+        for name in spec.content_features():
+            if name not in item_features:  # only catalog rows have items' content
+                value = np.asarray(batch[name])
+                item_features[name] = np.zeros((vocab_size, *value.shape[1:]), value.dtype)
         for row, key in enumerate(batch[keys.ITEM_KEY]):
             item = key.decode() if isinstance(key, bytes) else str(key)
             if item in position and position[item] < vocab_size:
@@ -288,6 +370,8 @@ def _scatter(
     size: int,
 ) -> None:
     for name in columns:
+        if name not in batch:  # item content, which interaction batches leave out
+            continue
         values = np.asarray(batch[name])
         if name not in table:
             table[name] = np.zeros((size, *values.shape[1:]), dtype=values.dtype)

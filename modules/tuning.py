@@ -143,14 +143,24 @@ class InnerData:
     config: Mapping
 
 
-def column_dataset(columns: Mapping[str, np.ndarray], seed: int) -> Callable:
-    """`dataset(batch_size, shuffle)` over columns in memory, as `fitting.fit` takes it."""
+def column_dataset(
+    columns: Mapping[str, np.ndarray],
+    seed: int,
+    content: training_data.ItemContent | None = None,
+) -> Callable:
+    """`dataset(batch_size, shuffle)` over columns in memory, as `fitting.fit` takes it.
+
+    `content`: each item's text and image, put on the rows of its interactions.
+    """
 
     def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
         data = tf.data.Dataset.from_tensor_slices(dict(columns))
         if shuffle:
             data = data.shuffle(len(next(iter(columns.values()))), seed=seed)
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        data = data.batch(batch_size)
+        if content is not None:
+            data = content.put_on(data)
+        return data.prefetch(tf.data.AUTOTUNE)
 
     return dataset
 
@@ -158,7 +168,8 @@ def column_dataset(columns: Mapping[str, np.ndarray], seed: int) -> Callable:
 def fit_inner(name: str, hparams: dict, data: InnerData, log_dir: str) -> tf.keras.Model:
     """Model `name` trained on `data.fit_part` as the Trainer would train it."""
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
-    dataset = column_dataset(data.fit_part, int(hparams["seed"]))
+    content = training_data.ItemContent.of(data.catalog, data.spec)
+    dataset = column_dataset(data.fit_part, int(hparams["seed"]), content)
     model = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
     model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
     model.compile(optimizer=make_optimizer(hparams))
@@ -214,10 +225,12 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
         raise NotImplementedError("trials keep no model; the Trainer trains the best values")
 
 
-def read_columns(files: list[str], fn_args: FnArgs, tft_output) -> dict[str, np.ndarray]:
-    """Every transformed training row in memory, as columns (tuning budgets are small)."""
+def read_columns(
+    files: list[str], fn_args: FnArgs, tft_output, spec: FeatureSpec
+) -> dict[str, np.ndarray]:
+    """Every transformed training row in memory, as columns, less items' content."""
     batches = training_data.make_dataset(
-        files, fn_args.data_accessor, tft_output, batch_size=8192, shuffle=False
+        files, fn_args.data_accessor, tft_output, batch_size=8192, shuffle=False, spec=spec
     ).as_numpy_iterator()
     parts: dict[str, list] = {}
     for batch in batches:
@@ -238,7 +251,7 @@ def inner_data(
 
     Used by the Tuner's trials and by `model: auto`; the eval split is never read.
     """
-    columns = read_columns(fn_args.train_files, fn_args, tft_output)
+    columns = read_columns(fn_args.train_files, fn_args, tft_output, spec)
     fit_part, held = inner_split(
         columns,
         fraction,
@@ -248,7 +261,13 @@ def inner_data(
     catalog_batches = ()
     if catalog_files:
         catalog_batches = training_data.make_dataset(
-            catalog_files, fn_args.data_accessor, tft_output, 8192, shuffle=False
+            catalog_files,
+            fn_args.data_accessor,
+            tft_output,
+            8192,
+            shuffle=False,
+            spec=spec,
+            content=training_data.OWN,
         ).as_numpy_iterator()
     catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
     return InnerData(fit_part, held, catalog, spec, tft_output, fn_args.custom_config)

@@ -137,6 +137,14 @@ class FeatureSpec:
         image = (IMAGE,) if self.item_image else ()
         return self.item_categorical + self.item_hashed + self.item_numeric + self.item_text + image
 
+    def content_features(self) -> tuple[str, ...]:
+        """Item text and image: read once per item from the catalog, never per interaction.
+
+        Interactions carry them empty; Transform encodes them for catalog rows
+        only, and the Trainer puts each item's content on its interactions.
+        """
+        return self.item_text + ((IMAGE,) if self.item_image else ())
+
     def raw_types(self) -> dict[str, str]:
         """Raw feature name to its tf.Example type: "bytes", "float" or "int"."""
         types = {USER_ID: "bytes", ITEM_ID: "bytes"}

@@ -12,9 +12,11 @@ blocks (pandas frames), not one element each:
   on the shard, the shuffle that also gathers every interaction of a user
   into one place for the per-user split (`splits.split_interactions`, the
   same code the in-memory check runs, applied to each shard's users);
-- the items table (one row per item) is read once and joined as a side
-  input: text and images are read once per item, and the item catalog is
-  written from it;
+- the items table (one row per item) is read once; its light columns
+  (categories, numbers) are joined onto interactions as a side input, while
+  its content (text, image bytes) is read, written and later decoded once
+  per item, in the catalog split; interactions carry it empty
+  (`FeatureSpec.content_features`);
 - eval rows naming items never trained on are dropped against the set of
   train items (a side input), as the in-memory split drops them;
 - rows are encoded to tf.Examples in batches with tfx_bsl's coder.
@@ -169,6 +171,7 @@ class SplitShard(beam.DoFn):
 
     def __init__(self, config: PipelineConfig):
         self._config = config
+        self._content = FeatureSpec.from_config(config).content_features()
 
     def process(self, element, items: pd.DataFrame | None, user_defaults: dict | None):
         shard, grouped = element
@@ -186,6 +189,8 @@ class SplitShard(beam.DoFn):
             frame = tables.join_side_features(frame, users, "user", user_defaults["fill"])
         frame = tables.join_side_features(frame, items, "item")
         config = self._config
+        for name in self._content:
+            frame[name] = b"" if name == keys.IMAGE else ""  # the catalog has it, once
         local = dataclasses.replace(config.split, drop_unseen_items=False)
         parts = splits.split_interactions(frame, local, config.task)
         for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL):
@@ -338,9 +343,16 @@ def ReadSplits(  # Beam's naming of PTransforms
         problems.append(read[PROBLEMS])
         side[entity] = read["table"]
 
-    def as_side(entity):
-        table = side[entity]
+    def as_side(entity, table=None):
+        table = side[entity] if table is None else table
         return beam.pvalue.AsSingleton(table, default_value=None) if table is not None else None
+
+    light_items = None
+    if side["item"] is not None:
+        content = list(spec.content_features())
+        light_items = side["item"] | "ItemsWithoutContent" >> beam.Map(
+            lambda items: items.drop(columns=content)
+        )
 
     grouped = {"interactions": logs["rows"]}
     user_defaults = None
@@ -356,7 +368,7 @@ def ReadSplits(  # Beam's naming of PTransforms
         | "ByUserShard" >> beam.CoGroupByKey()
         | "SplitShards"
         >> beam.ParDo(
-            SplitShard(config), items=as_side("item"), user_defaults=user_defaults
+            SplitShard(config), items=as_side("item", light_items), user_defaults=user_defaults
         ).with_outputs(splits.TRAIN, splits.HELDOUT, splits.EVAL, SplitShard.TRAIN_ITEMS)
     )
     frames = {name: parts[name] for name in (splits.TRAIN, splits.HELDOUT, splits.EVAL)}

@@ -71,9 +71,12 @@ def analyzed_splits(config: config_lib.PipelineConfig) -> list[str]:
     With a refit, the served model is trained on the whole log, so its ids
     must all be in the vocabularies: items that first occur in the held-out
     part are known (the candidate judged on eval has them untrained, as any
-    item with no training interaction).
+    item with no training interaction). With an items table the catalog is
+    analyzed too: the token vocabulary is learnt from each item's text once
+    (the other analyzers skip its rows, modules/preprocessing.py).
     """
-    return [splits.TRAIN, splits.HELDOUT] if config.release.refit else [splits.TRAIN]
+    names = [splits.TRAIN, splits.HELDOUT] if config.release.refit else [splits.TRAIN]
+    return names + ([splits.CATALOG] if config.items is not None else [])
 
 
 class RecsysExampleGen(FileBasedExampleGen):

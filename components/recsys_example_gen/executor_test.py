@@ -49,6 +49,20 @@ def test_do_writes_joined_train_eval_and_catalog(sample_config, tmp_path):
         ), name
     features = train[0].features.feature
     assert {"user_id", "item_id", "user__age", "item__category", "item__title"} <= set(features)
+    # Items' content is written once per item, in the catalog: interactions carry it empty,
+    # their light item columns joined as before.
+    category = dict(zip(expected["catalog"]["item_id"], expected["catalog"]["item__category"]))
+    for example in train:
+        feature = example.features.feature
+        assert feature["item__title"].bytes_list.value == [b""]
+        assert feature["item__image"].bytes_list.value == [b""]
+        item = feature["item_id"].bytes_list.value[0].decode()
+        assert feature["item__category"].bytes_list.value[0].decode() == category[item]
+    titled = [e for e in catalog if e.features.feature["item__title"].bytes_list.value[0]]
+    assert len(titled) == len(catalog)
+    assert all(
+        e.features.feature["item__image"].bytes_list.value[0][:4] == b"\x89PNG" for e in catalog
+    )
     users = {e.features.feature["user_id"].bytes_list.value[0] for e in train}
     assert len(users) == expected["train"]["user_id"].nunique()
     # Views have no rating: the feature is present without a value, as CsvExampleGen writes it.
