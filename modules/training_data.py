@@ -268,6 +268,9 @@ def build_catalog(
                 item_ids.append(item)
                 for name in spec.item_features():
                     cold_rows[name].append(batch[name][row])
+    for name, shape in content_shapes(spec).items():
+        if name not in item_features:  # no catalog rows: items have no text or image
+            item_features[name] = np.zeros((vocab_size, *shape), np.int64)
     if len(item_ids) > vocab_size:
         for name, rows in cold_rows.items():
             item_features[name] = np.concatenate([item_features[name], np.stack(rows)])

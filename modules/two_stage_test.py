@@ -14,7 +14,7 @@ import tensorflow_transform as tft
 from recsearch import features as keys
 from recsearch.apps import testing
 from recsearch.features import FeatureSpec
-from recsearch.modules import evaluation, selection, serving, trainer, tuning, two_stage
+from recsearch.modules import evaluation, fitting, selection, serving, trainer, tuning, two_stage
 
 pytestmark = pytest.mark.slow
 DEPTH = 12
@@ -44,7 +44,8 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
     hparams = args.custom_config["model"]
     spec = FeatureSpec.from_json(args.custom_config["features"])
     tft_output = tft.TFTransformOutput(args.transform_graph_path)
-    inner = selection.inner_data(args, hparams, spec, tft_output, None)
+    catalog = fitting.sibling_split(args.train_files, fitting.CATALOG_SPLIT)
+    inner = selection.inner_data(args, hparams, spec, tft_output, catalog)
     retriever = tuning.fit_inner("two_tower", hparams, inner, str(tmp_path / "logs"))
     rows = two_stage.ranking_rows(retriever, inner, DEPTH, 4, seed=1, freshness=True)
 
@@ -147,7 +148,10 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
     at_now = model.signatures["recommend_at"](user_id=tf.constant(users), request_time=now)
     np.testing.assert_array_equal(at_now["item_ids"].numpy(), ids)
     np.testing.assert_allclose(at_now["scores"].numpy(), scores, rtol=1e-5, atol=1e-5)
-    # The ranker reorders: somewhere the served order is not the retrieval order.
+    # The ranker reorders: somewhere (among twenty users' answers) the served order is not
+    # the retrieval order.
+    users = [f"u{n:05d}" for n in range(1, 21)]
+    ids = model.signatures["recommend"](user_id=tf.constant(users))["item_ids"].numpy()
     examples = tf.constant(
         [testing.raw_example(config, u, item) for u, row in zip(users, ids) for item in row]
     )
