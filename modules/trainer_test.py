@@ -231,3 +231,30 @@ def test_carrying_weights_between_models_built_differently_is_refused():
     twin = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
     trainer.carry_weights(small, twin)
     np.testing.assert_array_equal(twin.weights[0].numpy(), small.weights[0].numpy())
+
+
+def test_carrying_the_optimizer_continues_training_exactly_where_it_stopped():
+    def model():
+        tf.keras.utils.set_random_seed(3)
+        built = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+        built.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="mse")
+        return built
+
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    y = x[:, :2] * 2.0
+    source = model()
+    source.fit(x, y, epochs=3, verbose=0)
+    continued, fresh = model(), model()
+    for target in (continued, fresh):
+        trainer.carry_weights(source, target)
+    assert trainer.carry_optimizer(source, continued)
+    assert int(continued.optimizer.iterations) == int(source.optimizer.iterations) > 0
+    # One more step of each: the carried state takes the source's own step, a fresh Adam not.
+    for target in (source, continued, fresh):
+        target.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    np.testing.assert_allclose(continued.weights[0].numpy(), source.weights[0].numpy(), atol=1e-6)
+    assert not np.allclose(fresh.weights[0].numpy(), source.weights[0].numpy(), atol=1e-4)
+    # Another optimizer's state is not carried.
+    other = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+    other.compile(optimizer=tf.keras.optimizers.Adagrad(0.05), loss="mse")
+    assert not trainer.carry_optimizer(source, other)

@@ -123,17 +123,52 @@ class FeatureTower(tf.keras.layers.Layer):
         vectors = [self.text_encoder(features[name]) for name in self.text]
         return tf.add_n(vectors) / float(len(vectors))
 
+    def encode_content(
+        self, features: Mapping[str, tf.Tensor], by: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        """The text and image encoders' vectors: {"text": [B, text dim], "image": [B, image dim]}.
+
+        Only the parts the tower has. `by`: a key per row ([B], the raw item id)
+        that determines the row's content: each distinct key is encoded once
+        and its vectors gathered back to its rows (a batch names popular items
+        many times; the image encoder is most of a step's work).
+        """
+        names = [*self.text, *([self.image_feature] if self.image_feature else [])]
+        if not names:
+            return {}
+        rows = None
+        if by is not None:
+            distinct, rows = tf.unique(tf.reshape(by, [-1]))
+            first = tf.math.unsorted_segment_min(tf.range(tf.size(rows)), rows, tf.size(distinct))
+            features = {name: tf.gather(features[name], first) for name in names}
+        vectors = {}
+        if self.text:
+            vectors["text"] = self.encode_text(features)
+        if self.image_feature:
+            vectors["image"] = self.image_encoder(features[self.image_feature])
+        if rows is not None:
+            vectors = {part: tf.gather(v, rows) for part, v in vectors.items()}
+        return vectors
+
     # Nothing here branches on tensor values; skipping AutoGraph's source
     # conversion of the Keras layers below saves seconds on the first step.
     @tf.autograph.experimental.do_not_convert
-    def call(self, features: Mapping[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
+    def call(
+        self,
+        features: Mapping[str, tf.Tensor],
+        training: bool | None = None,
+        content: Mapping[str, tf.Tensor] | None = None,
+    ) -> tf.Tensor:
+        """The tower's vectors; `content`: `encode_content`'s, when the caller has them."""
         parts = [self.embeddings[name](features[name]) for name in sorted(self.cardinalities)]
         if self.numeric:
             parts.append(tf.stack([tf.cast(features[n], tf.float32) for n in self.numeric], axis=1))
+        if content is None:
+            content = self.encode_content(features)
         if self.text:
-            parts.append(self.encode_text(features))
+            parts.append(content["text"])
         if self.image_feature:
-            parts.append(self.image_encoder(features[self.image_feature]))
+            parts.append(content["image"])
         x = parts[0] if self.is_plain_embedding else tf.concat(parts, axis=1)
         for layer in self.mlp:
             x = layer(x)

@@ -158,7 +158,10 @@ class TwoTowerModel(RecommenderModel):
         items = features[keys.ITEM_ID]
         log_q = None if self.item_log_q is None else tf.gather(self.item_log_q, items)
         tower_input = self._hide_ids(features) if training and self.id_dropout else features
-        candidates = self.candidate_vectors(tower_input)
+        # Items' text and image are encoded once per distinct item of the batch, and the
+        # same vectors serve the item tower and the text and image queries.
+        content = self.item_tower.encode_content(tower_input, by=features.get(keys.ITEM_KEY))
+        candidates = self.item_tower(tower_input, content=content)
         extra = self._mixed_negatives() if training and self.mixed_negatives else None
         weights = features.get(keys.WEIGHT)  # interactions.weight, when configured
 
@@ -176,9 +179,8 @@ class TwoTowerModel(RecommenderModel):
             )
 
         loss = rank(self.query_vectors(features))
-        if self.text_head is not None:
-            loss += self.content_weight * rank(self.text_query_vectors(features))
-        if self.image_head is not None:
-            pixels = features[self.item_tower.image_feature]
-            loss += self.content_weight * rank(self.image_query_vectors(pixels))
+        if self.text_head is not None:  # as text_query_vectors
+            loss += self.content_weight * rank(self._finish(self.text_head(content["text"])))
+        if self.image_head is not None:  # as image_query_vectors
+            loss += self.content_weight * rank(self._finish(self.image_head(content["image"])))
         return loss
