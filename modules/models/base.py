@@ -20,6 +20,9 @@ def rows_in_vocabulary(table: tf.Tensor, items: tf.Tensor, vocab_size: int) -> t
     return tf.where(known[:, None], rows, tf.zeros_like(rows))
 
 
+_LOSS_TERMS = ("loss", "regularization_loss", "total_loss")
+
+
 class RecommenderModel(tf.keras.Model):
     """A model that scores a user and an item from a query and a candidate vector.
 
@@ -35,6 +38,14 @@ class RecommenderModel(tf.keras.Model):
     """
 
     inner_product = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Each loss term's mean over the epoch's rows. Keras reports what a step returns
+        # and resets the model's metrics each epoch: returning the bare batch losses
+        # would report the epoch's last batch alone (a remainder of a few rows, whose
+        # in-batch softmax has few negatives), and early stopping would watch it.
+        self.loss_means = [tf.keras.metrics.Mean(name=name) for name in _LOSS_TERMS]
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         raise NotImplementedError("subclasses implement query_vectors")
@@ -74,6 +85,15 @@ class RecommenderModel(tf.keras.Model):
             "total_loss": loss + regularization,
         }
 
+    def _averaged(
+        self, features: Mapping[str, tf.Tensor], losses: Mapping[str, tf.Tensor]
+    ) -> dict[str, tf.Tensor]:
+        """The loss terms' means so far this epoch (or evaluation), weighted by rows."""
+        rows = tf.cast(tf.shape(tf.nest.flatten(features)[0])[0], tf.float32)
+        for mean in self.loss_means:
+            mean.update_state(losses[mean.name], sample_weight=rows)
+        return {mean.name: mean.result() for mean in self.loss_means}
+
     @tf.autograph.experimental.do_not_convert
     def train_step(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -86,8 +106,8 @@ class RecommenderModel(tf.keras.Model):
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(gradients, self.trainable_variables) if g is not None]
         )
-        return losses
+        return self._averaged(features, losses)
 
     @tf.autograph.experimental.do_not_convert
     def test_step(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return self._loss_terms(features, training=False)
+        return self._averaged(features, self._loss_terms(features, training=False))
