@@ -441,11 +441,11 @@ def train_model(
 def carry_optimizer(source: tf.keras.Model, target: tf.keras.Model) -> bool:
     """Continues `source`'s optimizer state (its step count, Adam's moments) in `target`'s.
 
-    A fresh Adam moves every weight about one learning rate on its first
-    steps, whatever the weights are: on a million interactions a refit from
-    carried weights began with a higher loss than the model from scratch had
-    (4.82 against 4.20). Returns False, changing nothing, when the two
-    optimizers' states differ (another optimizer, or `source` never trained).
+    A fresh Adam moves every weight it has a gradient for by about one
+    learning rate on its first steps, whatever the weights are; carried, the
+    refit takes the steps the candidate would have taken next. Returns False,
+    changing nothing, when the two optimizers' states differ (another
+    optimizer, or `source` never trained).
     """
     optimizer = getattr(source, "optimizer", None)
     if optimizer is None or not getattr(optimizer, "_built", False):
