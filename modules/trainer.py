@@ -444,18 +444,20 @@ def carry_optimizer(source: tf.keras.Model, target: tf.keras.Model) -> bool:
     A fresh Adam moves every weight it has a gradient for by about one
     learning rate on its first steps, whatever the weights are; carried, the
     refit takes the steps the candidate would have taken next. Returns False,
-    changing nothing, when the two optimizers' states differ (another
-    optimizer, or `source` never trained).
+    carrying nothing, when the two optimizers' states differ (another
+    optimizer, `source` never trained, or other shapes).
     """
     optimizer = getattr(source, "optimizer", None)
-    if optimizer is None or not getattr(optimizer, "_built", False):
+    if (
+        optimizer is None
+        or not getattr(optimizer, "_built", False)
+        or type(optimizer) is not type(target.optimizer)
+    ):
         return False
     state = [v.numpy() for v in optimizer.variables]
+    # Building creates the slots it would create on its first step anyway.
     target.optimizer.build(target.trainable_variables)
-    mine = target.optimizer.variables
-    if type(optimizer) is not type(target.optimizer) or [v.shape for v in mine] != [
-        s.shape for s in state
-    ]:
+    if [v.shape for v in target.optimizer.variables] != [s.shape for s in state]:
         return False
     target.optimizer.set_weights(state)
     return True
