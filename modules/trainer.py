@@ -286,8 +286,15 @@ def train_and_export(
             content=content,
         )
 
-    catalog = training_data.build_catalog(
+    # One device: the rows read for the catalog stay in memory for training when they
+    # fit (tf.data then does no per-row work); other strategies stream, as do larger logs.
+    one_device = config.get("training", {}).get("strategy", "default") == "default"
+    kept = training_data.KeptColumns(
         read(files, _STATS_BATCH, shuffle=False).as_numpy_iterator(),
+        budget=training_data.IN_MEMORY_BYTES if one_device else 0,
+    )
+    catalog = training_data.build_catalog(
+        kept,
         tft_output,
         spec,
         read(catalog_files, _STATS_BATCH, False, training_data.OWN).as_numpy_iterator()
@@ -296,9 +303,18 @@ def train_and_export(
     )
     # Interactions get their item's text and image here, held once per item.
     item_content = training_data.ItemContent.of(catalog, spec)
+    columns = kept.columns()
+    if columns and len(columns[keys.USER_ID]):
+        dataset = training_data.column_dataset(columns, int(plan.hparams["seed"]), item_content)
+    else:
 
-    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
-        return read(files, batch_size, shuffle, item_content)
+        def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+            return read(files, batch_size, shuffle, item_content)
+
+    logging.info(
+        "Trainer: training rows %s",
+        "held in memory" if columns else "streamed from the files each epoch",
+    )
 
     interactions = int(catalog.item_counts.sum())
     logging.info(

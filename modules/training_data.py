@@ -9,7 +9,7 @@ user's seen items (to exclude them), and per-user and per-item feature rows
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -23,6 +23,11 @@ from recsearch.modules.preprocessing import content_shapes, dense_content, vocab
 
 # `make_dataset(content=OWN)`: rows keep the content they were written with (the catalog split).
 OWN = "own"
+# The Trainer holds its training rows in memory (less items' content) up to this size;
+# larger logs are streamed from the files each epoch.
+IN_MEMORY_BYTES = 2 << 30
+# What a string (an object array's element) is counted as, with its pointer.
+_OBJECT_BYTES = 64
 
 
 def make_dataset(
@@ -68,6 +73,92 @@ def make_dataset(
         if content is not None:
             data = content.put_on(data)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+class KeptColumns:
+    """Batches passed through as they are read, and kept as columns while they fit.
+
+    `for batch in kept` yields the batches; afterwards `columns()` is every row
+    as one array per feature, or None when they passed `budget` bytes (then
+    nothing is held). A budget of None keeps everything.
+    """
+
+    def __init__(self, batches: Iterable[Mapping[str, np.ndarray]], budget: int | None) -> None:
+        self._batches = batches
+        self._budget = budget
+        self._parts: dict[str, list[np.ndarray]] | None = {}
+        self._bytes = 0
+        self._read = False
+
+    def __iter__(self) -> Iterator[Mapping[str, np.ndarray]]:
+        for batch in self._batches:
+            if self._parts is not None:
+                for name, values in batch.items():
+                    self._parts.setdefault(name, []).append(values)
+                    self._bytes += values.nbytes
+                    if values.dtype == object:
+                        self._bytes += values.size * _OBJECT_BYTES
+                if self._budget is not None and self._bytes > self._budget:
+                    self._parts = None
+            yield batch
+        self._read = True
+
+    def columns(self) -> dict[str, np.ndarray] | None:
+        if not self._read:
+            raise RuntimeError("KeptColumns.columns() before the batches were read")
+        if self._parts is None:
+            return None
+        return {name: np.concatenate(values) for name, values in self._parts.items()}
+
+
+def read_columns(batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Every row of `batches` in memory, as one array per feature."""
+    kept = KeptColumns(batches, budget=None)
+    for _ in kept:
+        pass
+    return kept.columns() or {}
+
+
+def column_dataset(
+    columns: Mapping[str, np.ndarray],
+    seed: int,
+    content: ItemContent | None = None,
+) -> Callable[[int, bool], tf.data.Dataset]:
+    """`dataset(batch_size, shuffle)` over columns in memory, as `fitting.fit` takes it.
+
+    Shuffled, each pass over the dataset (each epoch) takes the rows in a new
+    order of all of them, drawn from `seed`; a batch is gathered from the
+    columns at once, so tf.data does no work per row.
+
+    `content`: each item's text and image, put on the rows of its interactions.
+    """
+    tensors = {name: tf.constant(values) for name, values in columns.items()}
+    rows = len(next(iter(columns.values())))
+
+    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+        generator = tf.random.Generator.from_seed(seed)
+        count = -(-rows // batch_size)
+
+        def order(_) -> tf.Tensor:
+            if shuffle:
+                return tf.argsort(generator.uniform([rows]))
+            return tf.range(rows)
+
+        def cut(order: tf.Tensor) -> tf.data.Dataset:
+            return tf.data.Dataset.range(count).map(
+                lambda b: order[b * batch_size : (b + 1) * batch_size]
+            )
+
+        data = tf.data.Dataset.from_tensors(0).map(order).flat_map(cut)
+        data = data.map(
+            lambda index: {name: tf.gather(t, index) for name, t in tensors.items()},
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        if content is not None:
+            data = content.put_on(data)
+        return data.prefetch(tf.data.AUTOTUNE)
+
+    return dataset
 
 
 @dataclasses.dataclass(frozen=True)

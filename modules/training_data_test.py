@@ -116,3 +116,57 @@ def test_dense_content_fills_rows_without_values():
     dense = preprocessing.dense_content({"t": sparse, "other": tf.constant([1, 2, 3])}, {"t": (4,)})
     np.testing.assert_array_equal(dense["t"], [[0, 0, 0, 0], [7, 8, 0, 0], [0, 0, 0, 0]])
     np.testing.assert_array_equal(dense["other"], [1, 2, 3])
+
+
+def _batches(rows: int, size: int):
+    ids = np.arange(rows, dtype=np.int64)
+    for start in range(0, rows, size):
+        part = ids[start : start + size]
+        yield {
+            keys.USER_ID: part,
+            keys.ITEM_KEY: np.array([f"i{i}".encode() for i in part], dtype=object),
+            "pixels": np.stack([np.full((2, 2), i) for i in part]),
+        }
+
+
+def test_kept_columns_pass_batches_through_and_keep_them_while_they_fit():
+    kept = training_data.KeptColumns(_batches(10, 4), budget=10_000)
+    assert [len(b[keys.USER_ID]) for b in kept] == [4, 4, 2]
+    columns = kept.columns()
+    np.testing.assert_array_equal(columns[keys.USER_ID], np.arange(10))
+    assert columns[keys.ITEM_KEY][7] == b"i7"
+    assert columns["pixels"].shape == (10, 2, 2) and columns["pixels"][9, 1, 1] == 9
+    # 4 rows: 32 bytes of ids, 32 + 4 * 64 counted for the strings, 128 of pixels.
+    over = training_data.KeptColumns(_batches(10, 4), budget=4 * 8 + 4 * 72 + 4 * 32 - 1)
+    assert sum(len(b[keys.USER_ID]) for b in over) == 10  # every batch still passes
+    assert over.columns() is None
+    with pytest.raises(RuntimeError, match="before the batches were read"):
+        training_data.KeptColumns(_batches(10, 4), budget=None).columns()
+
+
+def test_column_dataset_takes_every_row_once_a_pass_in_a_new_order_each_pass():
+    columns = training_data.read_columns(_batches(1000, 64))
+    dataset = training_data.column_dataset(columns, seed=3)
+
+    def passes(data, count):
+        it = iter(data.repeat(count))
+        return [
+            np.concatenate([next(it)[keys.USER_ID] for _ in range(-(-1000 // 128))])
+            for _ in range(count)
+        ]
+
+    plain = passes(dataset(128, shuffle=False), 1)[0]
+    np.testing.assert_array_equal(plain, np.arange(1000))
+    first, second = passes(dataset(128, shuffle=True), 2)
+    for order in (first, second):
+        np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    assert not np.array_equal(first, second) and not np.array_equal(first, plain)
+    # Each call starts from the seed: the same orders again.
+    np.testing.assert_array_equal(passes(dataset(128, shuffle=True), 1)[0], first)
+    batch = next(iter(dataset(128, shuffle=True)))
+    assert batch[keys.USER_ID].shape == (128,)
+    # Every column of a row is gathered together.
+    np.testing.assert_array_equal(batch["pixels"].numpy()[:, 0, 0], batch[keys.USER_ID].numpy())
+    assert batch[keys.ITEM_KEY].numpy()[0] == f"i{batch[keys.USER_ID].numpy()[0]}".encode()
+    sizes = [len(b[keys.USER_ID]) for b in dataset(128, shuffle=True)]
+    assert sizes == [128] * 7 + [104]

@@ -143,33 +143,11 @@ class InnerData:
     config: Mapping
 
 
-def column_dataset(
-    columns: Mapping[str, np.ndarray],
-    seed: int,
-    content: training_data.ItemContent | None = None,
-) -> Callable:
-    """`dataset(batch_size, shuffle)` over columns in memory, as `fitting.fit` takes it.
-
-    `content`: each item's text and image, put on the rows of its interactions.
-    """
-
-    def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
-        data = tf.data.Dataset.from_tensor_slices(dict(columns))
-        if shuffle:
-            data = data.shuffle(len(next(iter(columns.values()))), seed=seed)
-        data = data.batch(batch_size)
-        if content is not None:
-            data = content.put_on(data)
-        return data.prefetch(tf.data.AUTOTUNE)
-
-    return dataset
-
-
 def fit_inner(name: str, hparams: dict, data: InnerData, log_dir: str) -> tf.keras.Model:
     """Model `name` trained on `data.fit_part` as the Trainer would train it."""
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
     content = training_data.ItemContent.of(data.catalog, data.spec)
-    dataset = column_dataset(data.fit_part, int(hparams["seed"]), content)
+    dataset = training_data.column_dataset(data.fit_part, int(hparams["seed"]), content)
     model = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
     model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
     model.compile(optimizer=make_optimizer(hparams))
@@ -225,20 +203,6 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
         raise NotImplementedError("trials keep no model; the Trainer trains the best values")
 
 
-def read_columns(
-    files: list[str], fn_args: FnArgs, tft_output, spec: FeatureSpec
-) -> dict[str, np.ndarray]:
-    """Every transformed training row in memory, as columns, less items' content."""
-    batches = training_data.make_dataset(
-        files, fn_args.data_accessor, tft_output, batch_size=8192, shuffle=False, spec=spec
-    ).as_numpy_iterator()
-    parts: dict[str, list] = {}
-    for batch in batches:
-        for name, values in batch.items():
-            parts.setdefault(name, []).append(values)
-    return {name: np.concatenate(values) for name, values in parts.items()}
-
-
 def inner_data(
     fn_args: FnArgs,
     tft_output: tft.TFTransformOutput,
@@ -251,7 +215,16 @@ def inner_data(
 
     Used by the Tuner's trials and by `model: auto`; the eval split is never read.
     """
-    columns = read_columns(fn_args.train_files, fn_args, tft_output, spec)
+    columns = training_data.read_columns(
+        training_data.make_dataset(
+            fn_args.train_files,
+            fn_args.data_accessor,
+            tft_output,
+            batch_size=8192,
+            shuffle=False,
+            spec=spec,
+        ).as_numpy_iterator()
+    )
     fit_part, held = inner_split(
         columns,
         fraction,

@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
-from recsearch.modules import fitting, serving, tuning
+from recsearch.modules import fitting, serving, training_data, tuning
 from recsearch.modules.model_factory import make_optimizer
 
 _USERS_PER_CALL = 256
@@ -216,7 +216,7 @@ def train_ranker(
     # The rows are few (a share of the users' latest interactions): batches small
     # enough for at least _STEPS_PER_EPOCH steps an epoch.
     batch = min(int(hparams["batch_size"]), max(32, len(train[keys.USER_ID]) // _STEPS_PER_EPOCH))
-    dataset = tuning.column_dataset(train, seed)
+    dataset = training_data.column_dataset(train, seed)
     ranker = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
     ranker.compute_loss(next(iter(dataset(batch, shuffle=False))))
     ranker.compile(optimizer=make_optimizer(hparams))
@@ -228,7 +228,7 @@ def train_ranker(
     epochs = int(hparams["epochs"])
     history = ranker.fit(
         dataset(batch, shuffle=True),
-        validation_data=tuning.column_dataset(check, seed)(batch, shuffle=False),
+        validation_data=training_data.column_dataset(check, seed)(batch, shuffle=False),
         epochs=epochs,
         callbacks=[
             stop,
