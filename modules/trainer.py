@@ -304,8 +304,10 @@ def train_and_export(
     # Interactions get their item's text and image here, held once per item.
     item_content = training_data.ItemContent.of(catalog, spec)
     columns = kept.columns()
-    if columns and len(columns[keys.USER_ID]):
+    in_memory = bool(columns) and len(columns[keys.USER_ID]) > 0
+    if in_memory:
         dataset = training_data.column_dataset(columns, int(plan.hparams["seed"]), item_content)
+        del columns  # the dataset holds them as tensors
     else:
 
         def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
@@ -313,7 +315,7 @@ def train_and_export(
 
     logging.info(
         "Trainer: training rows %s",
-        "held in memory" if columns else "streamed from the files each epoch",
+        "held in memory" if in_memory else "streamed from the files each epoch",
     )
 
     interactions = int(catalog.item_counts.sum())

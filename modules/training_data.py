@@ -78,9 +78,9 @@ def make_dataset(
 class KeptColumns:
     """Batches passed through as they are read, and kept as columns while they fit.
 
-    `for batch in kept` yields the batches; afterwards `columns()` is every row
-    as one array per feature, or None when they passed `budget` bytes (then
-    nothing is held). A budget of None keeps everything.
+    `for batch in kept` yields the batches; afterwards `columns()` hands over
+    every row as one array per feature, or None when they passed `budget` bytes
+    (then nothing is held). A budget of None keeps everything.
     """
 
     def __init__(self, batches: Iterable[Mapping[str, np.ndarray]], budget: int | None) -> None:
@@ -104,11 +104,13 @@ class KeptColumns:
         self._read = True
 
     def columns(self) -> dict[str, np.ndarray] | None:
+        """The kept rows, handed over: the batches are let go, so a second call gives None."""
         if not self._read:
             raise RuntimeError("KeptColumns.columns() before the batches were read")
-        if self._parts is None:
+        parts, self._parts = self._parts, None
+        if parts is None:
             return None
-        return {name: np.concatenate(values) for name, values in self._parts.items()}
+        return {name: np.concatenate(parts.pop(name)) for name in list(parts)}
 
 
 def read_columns(batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:

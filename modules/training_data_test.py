@@ -136,6 +136,7 @@ def test_kept_columns_pass_batches_through_and_keep_them_while_they_fit():
     np.testing.assert_array_equal(columns[keys.USER_ID], np.arange(10))
     assert columns[keys.ITEM_KEY][7] == b"i7"
     assert columns["pixels"].shape == (10, 2, 2) and columns["pixels"][9, 1, 1] == 9
+    assert kept.columns() is None  # handed over once, not held twice
     # 4 rows: 32 bytes of ids, 32 + 4 * 64 counted for the strings, 128 of pixels.
     over = training_data.KeptColumns(_batches(10, 4), budget=4 * 8 + 4 * 72 + 4 * 32 - 1)
     assert sum(len(b[keys.USER_ID]) for b in over) == 10  # every batch still passes
