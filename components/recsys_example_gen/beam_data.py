@@ -377,6 +377,8 @@ def ReadSplits(  # Beam's naming of PTransforms
         frames[splits.EVAL] = frames[splits.EVAL] | "KeepSeenItems" >> beam.FlatMap(
             _seen_only, trained=beam.pvalue.AsList(trained)
         )
+    if config.evaluation.max_users is not None:
+        frames[splits.EVAL] = _sample_users(frames[splits.EVAL], config.evaluation.max_users)
     problems.append(
         frames[splits.EVAL]
         | "EvalRows" >> beam.Map(len)
@@ -395,6 +397,37 @@ def ReadSplits(  # Beam's naming of PTransforms
     }
     written[PROBLEMS] = problems | "AllProblems" >> beam.Flatten()
     return written
+
+
+def _sample_users(frames: beam.PCollection, limit: int) -> beam.PCollection:
+    """The eval frames of at most `limit` users: those whose keys are lowest.
+
+    A user's rows are all in one shard, so each shard's distinct keys are the
+    users'; the `limit`-th lowest key over all shards is the cut.
+    """
+    cut = (
+        frames
+        | "EvalUserKeys" >> beam.FlatMap(lambda e: np.unique(_user_keys(e[1])).tolist())
+        | "LowestKeys" >> beam.combiners.Top.Smallest(limit)
+        | "Cut" >> beam.Map(lambda lowest: lowest[-1] if len(lowest) == limit else None)
+    )
+    return frames | "SampleEvalUsers" >> beam.FlatMap(
+        _users_up_to, cut=beam.pvalue.AsSingleton(cut)
+    )
+
+
+def _user_keys(frame: pd.DataFrame) -> np.ndarray:
+    return splits.user_sample_keys(frame[keys.USER_ID])
+
+
+def _users_up_to(element: tuple[int, pd.DataFrame], cut: int | None) -> Iterator[tuple]:
+    shard, frame = element
+    if cut is None:  # no more users than the limit
+        yield element
+        return
+    kept = frame[_user_keys(frame) <= cut]
+    if len(kept):
+        yield shard, kept
 
 
 def _empty_log(count: int, config: PipelineConfig, path: str) -> Iterator[tuple]:

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
@@ -103,6 +104,34 @@ def test_multi_processing_direct_runner_writes_the_same_splits(sample_config, tm
         assert sorted(map(_canonical, a)) == sorted(map(_canonical, b)), name
 
 
+def test_eval_users_are_a_fixed_sample_of_the_lowest_keys(sample_config, tmp_path):
+    """evaluation.max_users: the eval split holds that many users, all their rows; nothing else
+    changes. Under the multi_processing runner, so the sampling steps are pickled."""
+    config = dataclasses.replace(
+        sample_config, evaluation=dataclasses.replace(sample_config.evaluation, max_users=20)
+    )
+    args = config_lib.Beam(direct_running_mode="multi_processing").pipeline_args(cores=2)
+    examples = _run(config, tmp_path, beam_args=args)
+    frame, _ = tables.load_all(config)
+    expected = splits.split_interactions(frame, config.split, config.task)
+    eval_users = expected["eval"]["user_id"].drop_duplicates()
+    assert len(eval_users) > 20
+    order = np.argsort(splits.user_sample_keys(eval_users))
+    sampled = set(eval_users.to_numpy()[order[:20]])
+    rows = expected["eval"][expected["eval"]["user_id"].isin(sampled)]
+    written = _read(examples.uri, "eval")
+    assert sorted(map(_key, written)) == sorted(
+        zip(rows["user_id"], rows["item_id"], rows["timestamp"])
+    )
+    # Training data and the refit's held-out rows are the whole log's.
+    for name in ("train", "heldout"):
+        assert len(_read(examples.uri, name)) == len(expected[name]), name
+    # The keys are fixed: the same ids give the same keys in any order or process.
+    keys_ = splits.user_sample_keys(eval_users)
+    np.testing.assert_array_equal(splits.user_sample_keys(eval_users[::-1]), keys_[::-1])
+    assert keys_.dtype == np.int64 and (keys_ >= 0).all()
+
+
 def _canonical(example) -> tuple:
     """An example's features in name order (a proto map serializes in no fixed order)."""
     features = example.features.feature
@@ -190,6 +219,14 @@ def test_data_settings_travel_in_custom_config(sample_config):
         sample_config, release=dataclasses.replace(sample_config.release, refit=False)
     )
     assert _exec_properties(no_refit)["custom_config"] != props["custom_config"]
+    fewer_eval_users = dataclasses.replace(
+        sample_config, evaluation=dataclasses.replace(sample_config.evaluation, max_users=5)
+    )
+    assert _exec_properties(fewer_eval_users)["custom_config"] != props["custom_config"]
+    metric = dataclasses.replace(
+        sample_config, evaluation=dataclasses.replace(sample_config.evaluation, metric="ndcg")
+    )
+    assert _exec_properties(metric)["custom_config"] == props["custom_config"]
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,8 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
     }
     if config.model.max_examples is not None:
         positive["model.max_examples"] = config.model.max_examples
+    if config.evaluation.max_users is not None:
+        positive["evaluation.max_users"] = config.evaluation.max_users
     for key, value in positive.items():
         if value <= 0:
             fail(key, f"must be positive, got {value}")

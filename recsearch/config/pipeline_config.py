@@ -99,10 +99,15 @@ def data_settings(config: PipelineConfig) -> PipelineConfig:
     a model, release or Kubeflow setting leaves them (and TFX's cache of
     ExampleGen, StatisticsGen, SchemaGen and Transform) as they were; a
     `features` setting (Transform's encoding) reruns Transform only. Of
-    `release`, only `refit` shapes the data (the held-out split).
+    `release`, only `refit` shapes the data (the held-out split); of
+    `evaluation`, only `max_users` (the eval split's users).
     """
     kept = {name: getattr(config, name) for name in DATA_SECTIONS}
-    return PipelineConfig(**kept, release=Release(refit=config.release.refit))
+    return PipelineConfig(
+        **kept,
+        release=Release(refit=config.release.refit),
+        evaluation=Evaluation(max_users=config.evaluation.max_users),
+    )
 
 
 def join_path(base: str, path: str) -> str:

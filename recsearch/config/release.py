@@ -20,6 +20,10 @@ class Evaluation:
       min_improvement: The candidate must beat the served model by at
         least this much (0: at least as good). A negative value tolerates a
         small regression.
+      max_users: The eval split holds at most this many users, a fixed
+        sample (the users whose id hashes lowest, so the same users run after
+        run); None keeps every user. Bounds the Evaluator, the release gate
+        and the report on a large log; training data is not touched.
     """
 
     top_k: int = 10
@@ -28,6 +32,7 @@ class Evaluation:
     ] = "auto"
     value_threshold: float | None = None
     min_improvement: float = 0.0
+    max_users: int | None = 50_000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,16 @@ def user_draws(seed: int, user: str, n: int) -> np.ndarray:
     return np.random.default_rng([seed, zlib.crc32(user.encode())]).random(n)
 
 
+def user_sample_keys(users: pd.Series) -> np.ndarray:
+    """A fixed key per user id (int64, 63 bits of a hash), the same in every process and run.
+
+    The eval split's user sample (`evaluation.max_users`) keeps the users whose
+    keys are lowest.
+    """
+    hashed = pd.util.hash_pandas_object(users.astype(str), index=False).to_numpy()
+    return (hashed >> np.uint64(1)).astype(np.int64)
+
+
 def method_for(split: Split, has_timestamps: bool) -> str:
     """The split method to use: `auto` is temporal with timestamps, random without."""
     if split.method == "auto":
