@@ -13,7 +13,7 @@ from recsearch import errors
 from recsearch.apps.progress import ComponentProgress, MemorySampler, captured_logs
 from recsearch.apps.results import RunSummary, connection_config, summarize
 from recsearch.data import spans, tables
-from recsearch.data.splits import split_interactions
+from recsearch.data.splits import EVAL, sample_users, split_interactions
 from recsearch.features import FeatureSpec
 
 
@@ -64,8 +64,10 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
             _, pattern = spans.select(path, span, config.interactions.span_window)
         frame, catalog = tables.load_all(config, pattern)
         parts = split_interactions(frame, config.split, config.task)
-    rows = {name: len(part) for name, part in parts.items()}
-    rows["story"] = data_story(config, frame, catalog, parts)
+    # What ExampleGen writes: the eval split is the sample of users the Evaluator judges.
+    judged = sample_users(parts[EVAL], config.evaluation.max_users)
+    rows = {name: len(part) for name, part in {**parts, EVAL: judged}.items()}
+    rows["story"] = data_story(config, frame, catalog, parts, judged)
     return rows
 
 
@@ -101,8 +103,11 @@ def check_sources(config: config_lib.PipelineConfig, span: int | None = None) ->
                 sources.file_format(source, path)
 
 
-def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list[str]:
-    """What `validate` tells about the data: sizes, time span, the split, what was dropped."""
+def data_story(config: config_lib.PipelineConfig, frame, catalog, parts, judged=None) -> list[str]:
+    """What `validate` tells about the data: sizes, time span, the split, what was dropped.
+
+    `judged`: the eval rows of the users the Evaluator judges (`evaluation.max_users`).
+    """
     from recsearch import features as keys
     from recsearch.data import splits
     from recsearch.model_registry import candidates_for
@@ -140,6 +145,12 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts) -> list
         lines.append(
             f"{len(evaluation):,} held-out rows are scored; {dropped:,} are not "
             f"({'; '.join(reasons)}); the refit still trains on all of them"
+        )
+    if judged is not None and len(judged) < len(evaluation):
+        lines.append(
+            f"the Evaluator judges a fixed sample of {judged[keys.USER_ID].nunique():,} of "
+            f"the {evaluation[keys.USER_ID].nunique():,} scored users ({len(judged):,} rows; "
+            "evaluation.max_users)"
         )
     if config.model.name == "auto":
         chosen, skipped = candidates_for(config.task, items)

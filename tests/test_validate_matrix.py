@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from recsearch.apps import cli
+from recsearch.config import load_config
+from recsearch.data import splits, tables
 from tests import newcomer_data
 from tests.newcomer_data import Log
 
@@ -115,3 +117,21 @@ def test_validate_tells_the_story_of_the_data(tmp_path, capsys):
     assert "split temporal: each user's latest 20% held out" in out
     assert "held-out rows are scored;" in out and "name items never in train" in out
     assert "model auto will compare ease (recency_half_life 10), two_tower" in out
+
+
+def test_validate_counts_the_eval_sample_the_evaluator_judges(tmp_path, capsys):
+    path = newcomer_data.write(str(tmp_path / "data"), Log())
+    with open(path, "a") as f:
+        f.write("evaluation: {max_users: 7}\n")
+    assert cli.main(["validate", "--config", path]) == 0
+    out = capsys.readouterr().out
+    config = load_config(path)
+    frame, _ = tables.load_all(config)
+    scored = splits.split_interactions(frame, config.split, config.task)["eval"]
+    judged = splits.sample_users(scored, 7)
+    assert judged["user_id"].nunique() == 7 < scored["user_id"].nunique()
+    assert f"{len(judged)} eval rows" in out
+    assert (
+        f"the Evaluator judges a fixed sample of 7 of the {scored['user_id'].nunique()} "
+        f"scored users ({len(judged)} rows; evaluation.max_users)" in out
+    )

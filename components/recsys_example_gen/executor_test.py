@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
@@ -123,6 +124,8 @@ def test_eval_users_are_a_fixed_sample_of_the_lowest_keys(sample_config, tmp_pat
     assert sorted(map(_key, written)) == sorted(
         zip(rows["user_id"], rows["item_id"], rows["timestamp"])
     )
+    # The same sample `recsearch validate` counts (splits.sample_users, in pandas).
+    pd.testing.assert_frame_equal(splits.sample_users(expected["eval"], 20), rows)
     # Training data and the refit's held-out rows are the whole log's.
     for name in ("train", "heldout"):
         assert len(_read(examples.uri, name)) == len(expected[name]), name

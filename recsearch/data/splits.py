@@ -43,6 +43,21 @@ def user_sample_keys(users: pd.Series) -> np.ndarray:
     return (hashed >> np.uint64(1)).astype(np.int64)
 
 
+def sample_users(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """`frame`'s rows of at most `limit` users: those whose `user_sample_keys` are lowest.
+
+    The eval split's sample (`evaluation.max_users`); RecsysExampleGen draws
+    the same one as a Beam pass (`beam_data._sample_users`). None: every user.
+    """
+    if limit is None or not len(frame):
+        return frame
+    user_keys = user_sample_keys(frame[keys.USER_ID])
+    distinct = np.unique(user_keys)
+    if len(distinct) <= limit:
+        return frame
+    return frame[user_keys <= distinct[limit - 1]]
+
+
 def method_for(split: Split, has_timestamps: bool) -> str:
     """The split method to use: `auto` is temporal with timestamps, random without."""
     if split.method == "auto":

@@ -85,3 +85,15 @@ def test_random_split_of_a_user_does_not_depend_on_the_rest_of_the_log():
         log, Split(method="random", eval_fraction=0.3, seed=6), "rating"
     )
     assert set(other["heldout"]["item_id"]) != set(whole["item_id"])  # the seed matters
+
+
+def test_user_sample_keeps_every_row_of_the_lowest_key_users():
+    log = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u1", "u3", "u4"], "item_id": list("abcdef")})
+    user_keys = dict(zip(log["user_id"], splits.user_sample_keys(log["user_id"])))
+    lowest = sorted(user_keys, key=user_keys.get)[:2]
+    sampled = splits.sample_users(log, 2)
+    assert set(sampled["user_id"]) == set(lowest)
+    pd.testing.assert_frame_equal(sampled, log[log["user_id"].isin(lowest)])
+    # No limit, or no more users than it: the frame as it is.
+    assert splits.sample_users(log, None) is log
+    assert splits.sample_users(log, 4) is log
