@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from recsearch.config.model import Model
 from recsearch.modules import fitting
 
 
@@ -13,12 +14,14 @@ from recsearch.modules import fitting
         (1_000, 10, None, (10, None)),  # no budget: the configured epochs
         (1_000, 10, 10_000, (10, None)),  # exactly within it
         (1_000, 10, 2_500, (2, None)),  # as many whole passes as fit
-        (10_000_000, 10, 20_000_000, (2, None)),  # the default at 10M rows
+        (1_000_000, 10, 3_000_000, (3, None)),  # the default at 1M rows: three passes
+        (10_000_000, 10, 3_000_000, (1, 2_930)),  # and at 10M: ceil(3M / 1024) steps of one pass
         (30_000_000, 10, 20_000_000, (1, 19_532)),  # one pass is too many: ceil(20M / 1024) steps
         (None, 10, 5, (10, None)),  # rows unknown: the configured epochs
     ],
 )
 def test_training_budget_by_examples_seen(rows, epochs, budget, expected):
+    assert Model().max_examples == 3_000_000  # the default the cases above name
     hparams = {"epochs": epochs, "batch_size": 1024, "max_examples": budget}
     assert fitting.training_budget(hparams, rows) == expected
 
