@@ -8,41 +8,47 @@ from tensorflow_model_analysis.metrics import metric_types
 from recsearch.modules import evaluation
 
 
-def _inputs(ranks):
+def _inputs(user, rank):
     return metric_types.StandardMetricInputs(
-        labels=None, predictions={"rank": np.array(ranks, dtype=np.float32)}, example_weights=None
+        labels=None,
+        predictions={"rank": np.array([rank], dtype=np.float32)},
+        example_weights=None,
+        features={"user_id": np.array([user])},
     )
 
 
-def _combine(metric, users):
+def _combine(metric, examples):
     config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(prediction_key="rank")])
     (computation,) = evaluation.CatalogRanking(metric=metric, top_k=2).computations(
-        eval_config=config, query_key="user_id"
+        eval_config=config
     )
     combiner = computation.combiner
     halves = [combiner.create_accumulator(), combiner.create_accumulator()]
-    for i, ranks in enumerate(users):
-        combiner.add_input(halves[i % 2], _inputs(ranks))
+    for i, (user, rank) in enumerate(examples):
+        combiner.add_input(halves[i % 2], _inputs(user, rank))
     merged = combiner.merge_accumulators(halves)
     ((key, value),) = combiner.extract_output(merged).items()
     return key, value
 
 
 def test_recall_and_ndcg_averaged_over_users():
-    # User A: ranks 0 and 5 (one hit of two); user B: rank 1 (a hit).
-    key, recall = _combine("recall", [[0, 5], [1]])
+    # User A: ranks 0 and 5 (one hit of two); user B: rank 1 (a hit). A's two examples
+    # land in different accumulators, so merging must put them back together.
+    examples = [(b"A", 0), (b"B", 1), (b"A", 5)]
+    key, recall = _combine("recall", examples)
     assert key.name == "recall@2"
     assert recall == pytest.approx((0.5 + 1.0) / 2)
-    _, ndcg = _combine("ndcg", [[0, 5], [1]])
+    _, ndcg = _combine("ndcg", examples)
     ideal_a = 1 + 1 / np.log2(3)
     assert ndcg == pytest.approx((1 / ideal_a + (1 / np.log2(3)) / 1.0) / 2)
 
 
-def test_unknown_metric_and_missing_query_key_raise():
+def test_unknown_metric_and_a_query_key_raise():
     with pytest.raises(ValueError, match="got 'precision'"):
         evaluation.CatalogRanking(metric="precision")
-    with pytest.raises(ValueError, match="query_key"):
-        evaluation.CatalogRanking().computations(eval_config=tfma.EvalConfig())
+    # TFMA's query_key would group a user's examples before slicing them.
+    with pytest.raises(ValueError, match="must not set a query_key"):
+        evaluation.CatalogRanking().computations(eval_config=tfma.EvalConfig(), query_key="u")
 
 
 def test_metric_resolves_from_its_module_name():

@@ -15,6 +15,8 @@ Metrics are averaged over users with at least one relevant item.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 METRICS = ("recall", "ndcg", "mrr", "hit_rate")
@@ -26,20 +28,52 @@ def user_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
     Raises:
       ValueError: `ranks` is empty or `k` is not positive.
     """
+    ranks = _checked(ranks, k)
+    return {metric: _METRIC[metric](ranks, k) for metric in METRICS}
+
+
+def user_metric(ranks: np.ndarray, k: int, metric: str) -> float:
+    """One of `user_metrics`, computing only it (the Evaluator's metrics each read one).
+
+    Raises:
+      ValueError: `ranks` is empty or `k` is not positive.
+      KeyError: An unknown metric.
+    """
+    return _METRIC[metric](_checked(ranks, k), k)
+
+
+def _checked(ranks: np.ndarray, k: int) -> np.ndarray:
     ranks = np.asarray(ranks, dtype=np.float64).reshape(-1)
     if ranks.size == 0:
         raise ValueError("a user needs at least one relevant item")
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
-    hits = ranks < k
-    ideal = np.sum(1.0 / np.log2(np.arange(min(ranks.size, k)) + 2.0))
+    return ranks
+
+
+@functools.lru_cache(maxsize=1024)
+def _ideal_dcg(hits: int) -> float:
+    return float(np.sum(1.0 / np.log2(np.arange(hits) + 2.0)))
+
+
+def _recall(ranks: np.ndarray, k: int) -> float:
+    return float((ranks < k).sum() / min(ranks.size, k))
+
+
+def _ndcg(ranks: np.ndarray, k: int) -> float:
+    return float(np.sum(1.0 / np.log2(ranks[ranks < k] + 2.0)) / _ideal_dcg(min(ranks.size, k)))
+
+
+def _mrr(ranks: np.ndarray, k: int) -> float:
     first = ranks.min()
-    return {
-        "recall": float(hits.sum() / min(ranks.size, k)),
-        "ndcg": float(np.sum(1.0 / np.log2(ranks[hits] + 2.0)) / ideal),
-        "mrr": float(1.0 / (first + 1.0)) if first < k else 0.0,
-        "hit_rate": float(hits.any()),
-    }
+    return float(1.0 / (first + 1.0)) if first < k else 0.0
+
+
+def _hit_rate(ranks: np.ndarray, k: int) -> float:
+    return float((ranks < k).any())
+
+
+_METRIC = {"recall": _recall, "ndcg": _ndcg, "mrr": _mrr, "hit_rate": _hit_rate}
 
 
 def mean_metrics(ranks_per_user: list[np.ndarray], k: int) -> dict[str, float]:

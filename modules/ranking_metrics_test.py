@@ -19,6 +19,20 @@ def test_user_metrics_by_hand():
     assert m["hit_rate"] == 1.0
 
 
+def test_one_metric_alone_is_the_same_number():
+    # The Evaluator asks for one metric at a time; the same bits as all four at once.
+    for ranks in ([0, 3, 12], [4], [10, 11], list(range(12)), [2.0, 2.0, 7.0]):
+        every = rm.user_metrics(np.array(ranks), k=10)
+        assert {m: rm.user_metric(np.array(ranks), 10, m) for m in rm.METRICS} == every
+    assert rm.user_metric(np.array([0, 3, 12]), 10, "ndcg") == pytest.approx(
+        (1 + 1 / math.log2(5)) / (1 + 1 / math.log2(3) + 1 / math.log2(4))
+    )
+    with pytest.raises(KeyError):
+        rm.user_metric(np.array([1]), 10, "precision")
+    with pytest.raises(ValueError, match="at least one relevant item"):
+        rm.user_metric(np.array([]), 10, "recall")
+
+
 def test_recall_is_capped_by_k():
     # Twelve relevant items, the first ten ranked on top: a perfect top-10.
     m = rm.user_metrics(np.arange(12), k=10)

@@ -85,7 +85,7 @@ def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         two_stage = config.model.ranker is not None
         if two_stage:
             metrics += _retrieval_stage_metrics(config)
-        spec = tfma.MetricsSpec(metrics=metrics, query_key=keys.USER_ID)
+        spec = tfma.MetricsSpec(metrics=metrics)
         every_output = config.task == "ranking" or two_stage
         model_spec = tfma.ModelSpec(
             signature_name="serving_default",

@@ -92,7 +92,8 @@ def test_metrics_per_event_type_without_blessing_on_them():
 
 def test_retrieval_threshold_sits_on_the_blessing_metric_only():
     thresholds, spec = _thresholds(_config(evaluation={"metric": "ndcg", "value_threshold": 0.1}))
-    assert spec.query_key == "user_id"
+    # The metric groups ranks by user itself, after slicing (modules/evaluation.py).
+    assert not spec.query_key
     ((key, threshold),) = thresholds.items()
     assert '"metric": "ndcg"' in key
     assert threshold.value_threshold.lower_bound.value == 0.1

@@ -21,6 +21,7 @@ from recsearch.apps.results import connection_config
 from recsearch.apps.testing import write_config
 from recsearch.config import load_config
 from recsearch.errors import AnomaliesError, find_cause
+from recsearch.modules import ranking_metrics
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +75,50 @@ def test_cli_recommend_prints_ranked_items(first_run, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 10
     assert lines[0].split()[0] == "1"
+
+
+def test_evaluator_metrics_are_the_candidates_ranks_grouped_by_user(first_run):
+    """The Evaluator's figures, overall and per event type, recomputed by hand: the
+    candidate's serving_default rank of every eval example, grouped by user. (Its
+    extractors drop every feature but the user and the event before grouping.)"""
+    config, output, summary = first_run
+    store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
+
+    def first_output(component: str, kind: str) -> str:
+        executions = store.get_executions_by_type(component)
+        execution = min(executions, key=lambda e: e.id)
+        events = store.get_events_by_execution_ids([execution.id])
+        ids = [e.artifact_id for e in events if e.type == mlmd.proto.Event.OUTPUT]
+        type_id = store.get_artifact_type(kind).id
+        (artifact,) = [a for a in store.get_artifacts_by_id(ids) if a.type_id == type_id]
+        return artifact.uri
+
+    examples = first_output(
+        "recsearch.components.recsys_example_gen.component.RecsysExampleGen", "Examples"
+    )
+    model = first_output("tfx.components.trainer.component.Trainer", "Model")
+    files = tf.io.gfile.glob(os.path.join(examples, "Split-eval", "*"))
+    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    serve = tf.saved_model.load(os.path.join(model, "Format-Serving")).signatures["serving_default"]
+    ranks = np.concatenate(
+        [
+            serve(examples=tf.constant(records[i : i + 256]))["rank"].numpy()
+            for i in range(0, len(records), 256)
+        ]
+    )
+    parsed = [tf.train.Example.FromString(r).features.feature for r in records]
+    users = np.array([f["user_id"].bytes_list.value[0] for f in parsed])
+    events = np.array([f["event"].bytes_list.value[0].decode() for f in parsed])
+    k = config.evaluation.top_k
+    expected = ranking_metrics.grouped_metrics(users, ranks, k)
+    for name, value in expected.items():
+        assert summary.metrics[f"{name}@{k}"] == pytest.approx(value, abs=1e-6), name
+    assert set(summary.event_metrics) == set(events)
+    for event, figures in summary.event_metrics.items():
+        mine = events == event
+        by_hand = ranking_metrics.grouped_metrics(users[mine], ranks[mine], k)
+        for name, value in by_hand.items():
+            assert figures[f"{name}@{k}"] == pytest.approx(value, abs=1e-6), (event, name)
 
 
 def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_run):
