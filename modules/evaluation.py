@@ -13,6 +13,7 @@ are averaged over users.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -89,6 +90,13 @@ class CatalogRanking(metric_types.Metric):
 
 
 metric_types.register_metric(CatalogRanking)
+
+
+def user_feature(metric: config_pb2.MetricConfig) -> str | None:
+    """The feature a `CatalogRanking` metric config groups ranks by; None for other metrics."""
+    if metric.class_name != CLASS_NAME:
+        return None
+    return CatalogRanking(**json.loads(metric.config or "{}")).kwargs["user_key"]
 
 
 def _computations(
@@ -176,9 +184,7 @@ class _CatalogRankingCombiner(beam.CombineFn):
         self, accumulator: _Accumulator, element: metric_types.StandardMetricInputs
     ) -> _Accumulator:
         values, users = self._values(element), self._users(element)
-        if len(users) == 1 < len(values):  # one example's several values
-            users = np.repeat(users, len(values))
-        for user, value in zip(users.tolist(), values.tolist()):
+        for user, value in zip(users.tolist(), values.tolist(), strict=True):
             accumulator.by_user.setdefault(user, []).append(value)
         return accumulator
 

@@ -59,3 +59,11 @@ def test_metric_resolves_from_its_module_name():
     )
     instance = tfma.metrics.metric_specs.metric_instance(config)
     assert instance.name == "mrr@5"
+
+
+def test_user_feature_is_what_the_metric_groups_by():
+    ranking = tfma.MetricConfig(class_name=evaluation.CLASS_NAME, config='{"metric": "ndcg"}')
+    assert evaluation.user_feature(ranking) == "user_id"
+    ranking.config = '{"metric": "ndcg", "user_key": "visitor"}'
+    assert evaluation.user_feature(ranking) == "visitor"
+    assert evaluation.user_feature(tfma.MetricConfig(class_name="ExampleCount")) is None

@@ -13,15 +13,12 @@ process, profiled) that took the Evaluator from 93 to 79 s.
 
 from __future__ import annotations
 
-import json
-
 import apache_beam as beam
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.extractors import extractor, unbatch_extractor
 from tensorflow_model_analysis.proto import config_pb2
 
-from recsearch import features as keys
 from recsearch.modules import evaluation
 
 STAGE_NAME = "KeepWhatMetricsRead"
@@ -55,10 +52,8 @@ def features_read(eval_config: config_pb2.EvalConfig) -> frozenset[str]:
         specs += [cross.baseline_spec, *cross.slicing_specs]
     names = {key for spec in specs for key in (*spec.feature_keys, *spec.feature_values)}
     names.update(m.query_key for m in eval_config.metrics_specs if m.query_key)
-    for spec in eval_config.metrics_specs:
-        for metric in spec.metrics:
-            if metric.class_name == evaluation.CLASS_NAME:  # it groups ranks by user
-                names.add(json.loads(metric.config or "{}").get("user_key", keys.USER_ID))
+    users = (evaluation.user_feature(m) for spec in eval_config.metrics_specs for m in spec.metrics)
+    names.update(user for user in users if user)
     return frozenset(names)
 
 
