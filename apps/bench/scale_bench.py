@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
 import os
 import shutil
 import time
@@ -45,7 +46,7 @@ def shop_config(directory: str, interactions: int, content: str):
     users = max(50, interactions // _PER_USER)
     spec = sample.SampleSpec(users=users, items=max(20, users // _USERS_PER_ITEM))
     if not os.path.isfile(os.path.join(directory, "config.yaml")):
-        sample.write(directory, spec)
+        _write_apart(directory, spec)
     config = load_config(os.path.join(directory, "config.yaml"))
     if content == "ids":
         config = dataclasses.replace(
@@ -56,6 +57,18 @@ def shop_config(directory: str, interactions: int, content: str):
             model=dataclasses.replace(config.model, content_weight=0.0),
         )
     return dataclasses.replace(config, name=f"scale-{content}")
+
+
+def _write_apart(directory: str, spec: sample.SampleSpec) -> None:
+    """Writes the shop from a child process, so the generator's memory (gigabytes of rows
+    at 10M) is given back before the pipeline runs and is not counted in its peak RSS."""
+    child = multiprocessing.get_context("spawn").Process(
+        target=sample.write, args=(directory, spec)
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"writing the sample shop to {directory} failed (exit {child.exitcode})")
 
 
 def growth_exponent(sizes: list[int], seconds: list[float]) -> float | None:

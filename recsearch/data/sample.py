@@ -100,17 +100,16 @@ def generate(spec: SampleSpec | None = None) -> dict[str, pd.DataFrame | dict[st
 
     rows = []
     activity = rng.lognormal(0.0, 0.7, spec.users)
+    appeal = popularity * np.exp(0.6 * quality)
+    draws = _SessionDraws(appeal, release_day, category)
     for u in range(spec.users):
         n_sessions = max(1, rng.poisson(spec.mean_sessions * activity[u]))
         for s in range(n_sessions):
             day = rng.integers(0, spec.days)
             t = _START + day * 86400 + int(rng.integers(0, 86400))
-            available = release_day <= day
             intent = rng.choice(n_cat, p=taste[u])
-            weight = popularity * np.exp(0.6 * quality) * available
-            weight = weight * np.where(category == intent, 1.0, 0.01)
             n_views = int(rng.integers(1, 6))
-            chosen = rng.choice(spec.items, size=n_views, replace=False, p=weight / weight.sum())
+            chosen = draws.distinct(rng, int(day), int(intent), n_views)
             for j in chosen:
                 t += int(rng.integers(20, 400))
                 rows.append((u, j, "view", np.nan, t, f"s{u:05d}_{s:03d}"))
@@ -161,6 +160,52 @@ def write(directory: str, spec: SampleSpec | None = None) -> str:
 def default_config_text() -> str:
     """The shipped config of the sample shop (recsearch/configs/sample.yaml)."""
     return resources.files("recsearch").joinpath("configs/sample.yaml").read_text("utf-8")
+
+
+class _SessionDraws:
+    """A session's items: distinct draws weighted by appeal, in its intent, released by its day.
+
+    The same draws, from the same random numbers, as
+    `rng.choice(items, size, replace=False, p=weight / weight.sum())` with the weight
+    built afresh for each session, which costs O(catalog) per session and made a 10M
+    shop take most of an hour to generate. The first round's cumulative weights depend
+    only on the (day, intent) pair, so they are computed once per pair; a session whose
+    first round repeats an item redraws exactly as numpy does, from the full weights.
+    """
+
+    def __init__(self, appeal: np.ndarray, release_day: np.ndarray, category: np.ndarray):
+        self._appeal, self._release_day, self._category = appeal, release_day, category
+        self._cdfs: dict[tuple[int, int], np.ndarray] = {}
+        self.redraws = 0  # sessions whose first round repeated an item
+
+    def _weights(self, day: int, intent: int) -> np.ndarray:
+        weight = self._appeal * (self._release_day <= day)
+        weight = weight * np.where(self._category == intent, 1.0, 0.01)
+        return weight / weight.sum()
+
+    def distinct(self, rng: np.random.Generator, day: int, intent: int, size: int) -> np.ndarray:
+        cdf = self._cdfs.get((day, intent))
+        if cdf is None:
+            cdf = np.cumsum(self._weights(day, intent))
+            cdf /= cdf[-1]
+            self._cdfs[day, intent] = cdf
+        found = _first_occurrences(cdf.searchsorted(rng.random(size), side="right"))
+        if found.size == size:
+            return found
+        self.redraws += 1
+        p = self._weights(day, intent)
+        while found.size < size:  # numpy's Generator.choice(replace=False, p=...) loop
+            x = rng.random(size - found.size)
+            p[found] = 0
+            cdf = np.cumsum(p)
+            cdf /= cdf[-1]
+            found = np.concatenate([found, _first_occurrences(cdf.searchsorted(x, side="right"))])
+        return found
+
+
+def _first_occurrences(values: np.ndarray) -> np.ndarray:
+    _, first = np.unique(values, return_index=True)
+    return values[np.sort(first)]
 
 
 def _title(rng: np.random.Generator, category: str) -> str:

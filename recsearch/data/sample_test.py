@@ -21,6 +21,32 @@ def test_deterministic(shop):
     assert shop["images"] == again["images"]
 
 
+@pytest.mark.parametrize("items", [6, 400])
+def test_session_draws_are_numpys_weighted_choice_without_replacement(items):
+    # The cached draws must consume the same random numbers and give the same items as
+    # rng.choice(replace=False, p=...) with the session's weights built afresh; on six items
+    # with a steep appeal most sessions repeat an item in the first round and redraw.
+    rng = np.random.default_rng(3)
+    appeal = rng.pareto(0.5, items) + 1e-3
+    release_day = np.where(rng.random(items) < 0.3, rng.integers(0, 5, items), 0)
+    category = rng.integers(0, 2, items)
+    draws = sample._SessionDraws(appeal, release_day, category)
+    ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
+    for _ in range(300):
+        day, intent = int(ours.integers(0, 5)), int(ours.integers(0, 2))
+        assert (day, intent) == (int(theirs.integers(0, 5)), int(theirs.integers(0, 2)))
+        weight = appeal * (release_day <= day) * np.where(category == intent, 1.0, 0.01)
+        size = min(int(ours.integers(1, 6)), int(np.count_nonzero(weight)))
+        assert size == min(int(theirs.integers(1, 6)), int(np.count_nonzero(weight)))
+        expected = theirs.choice(items, size=size, replace=False, p=weight / weight.sum())
+        got = draws.distinct(ours, day, intent, size)
+        np.testing.assert_array_equal(got, expected)
+    assert ours.random() == theirs.random()
+    assert len(draws._cdfs) <= 10  # one cumulative table per (day, intent)
+    if items == 6:
+        assert draws.redraws > 50
+
+
 def test_tables_have_the_promised_columns(shop):
     assert set(shop["users"]) == {"user_id", "age", "country"}
     assert {"category", "title", "description", "price", "image"} <= set(shop["items"])
