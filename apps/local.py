@@ -10,7 +10,12 @@ import time
 
 from recsearch import config as config_lib
 from recsearch import errors
-from recsearch.apps.progress import ComponentProgress, MemorySampler, captured_logs
+from recsearch.apps.progress import (
+    ComponentProgress,
+    MemorySampler,
+    captured_logs,
+    release_freed_memory,
+)
 from recsearch.apps.results import RunSummary, connection_config, summarize
 from recsearch.data import spans, tables
 from recsearch.data.splits import EVAL, sample_users, split_interactions
@@ -253,7 +258,9 @@ def run(
     pipeline = local_pipeline(config, paths, enable_cache=enable_cache, range_config=range_config)
     log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     stream = None if quiet else sys.stderr
-    progress = ComponentProgress(total=len(pipeline.components), stream=stream)
+    progress = ComponentProgress(
+        total=len(pipeline.components), stream=stream, on_finished=release_freed_memory
+    )
     if not quiet:
         if rows:
             print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)

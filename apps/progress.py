@@ -8,12 +8,16 @@ while the full log goes to a file.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import logging
 import os
 import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from absl import logging as absl_logging
@@ -27,8 +31,14 @@ _LOGGERS = ("absl", "tensorflow", "apache_beam", "py.warnings", "root")
 class ComponentProgress(logging.Handler):
     """Prints `[i/n] Component ... done in 3.2 s` lines as components run."""
 
-    def __init__(self, total: int, stream: TextIO | None = sys.stderr):
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = sys.stderr,
+        on_finished: Callable[[str], None] | None = None,
+    ):
         super().__init__(level=logging.INFO)
+        self._on_finished = on_finished
         self.total = total
         self.stream = stream
         self.done = 0
@@ -62,6 +72,8 @@ class ComponentProgress(logging.Handler):
             self.done += 1
             note = " (cached)" if name in self.cached else ""
             self._write(f"[{self.done:>2}/{self.total}] {name} done in {elapsed:.1f} s{note}")
+            if self._on_finished is not None:
+                self._on_finished(name)
 
     def _write(self, line: str) -> None:
         if self.stream is not None:
@@ -103,6 +115,32 @@ def captured_logs(path: str, progress: logging.Handler):
             lg.setLevel(level)
             lg.propagate = propagate
         file_handler.close()
+
+
+def release_freed_memory(_component: str | None = None) -> None:
+    """Collects garbage and hands the C heap's free pages back to the system.
+
+    LocalDagRunner runs every executor in this process, and the heap keeps what
+    a component freed (the Trainer's rows and tensors: several GiB at 10M
+    interactions), so every later component ran with it resident. glibc's
+    `malloc_trim` returns free pages anywhere in the heap; elsewhere only the
+    garbage collection runs.
+    """
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
 
 
 def tree_rss(pid: int | None = None) -> int:
