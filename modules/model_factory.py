@@ -30,6 +30,7 @@ from recsearch.modules.models.towers import FeatureTower
 from recsearch.modules.models.two_tower import TwoTowerModel
 from recsearch.modules.models.wide_deep import WideAndDeep
 from recsearch.modules.models.wmf import WeightedMF
+from recsearch.modules.optimizers import LazyAdam
 from recsearch.modules.training_data import Catalog
 
 PAIR_NETWORKS = {"neumf": NeuMF, "wide_deep": WideAndDeep, "deepfm": DeepFM, "dcn": DCN}
@@ -257,4 +258,6 @@ def make_optimizer(hparams: Mapping[str, Any]) -> tf.keras.optimizers.Optimizer:
     rate = float(hparams["learning_rate"])
     if hparams["optimizer"] == "adagrad":
         return tf.keras.optimizers.Adagrad(learning_rate=rate, jit_compile=False)
+    if hparams["optimizer"] == "lazy_adam":
+        return LazyAdam(learning_rate=rate, jit_compile=False)
     return tf.keras.optimizers.Adam(learning_rate=rate, jit_compile=False)

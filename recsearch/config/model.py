@@ -99,7 +99,8 @@ class Model:
       vae_beta: mult_vae: weight of the KL term.
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
-      optimizer: "adam" or "adagrad".
+      optimizer: "adam", "lazy_adam" (Adam that updates only the embedding
+        rows a batch looked up; for large user or item tables) or "adagrad".
       l2: L2 penalty on embeddings.
       batch_size: Training batch size.
       epochs: Passes over the training data.
@@ -118,7 +119,7 @@ class Model:
     name: str = "auto"
     # How every family is trained.
     learning_rate: float = 0.005
-    optimizer: Literal["adam", "adagrad"] = "adam"
+    optimizer: Literal["adam", "lazy_adam", "adagrad"] = "adam"
     batch_size: int = 1024
     epochs: int = 10
     max_examples: int | None = 3_000_000
