@@ -321,11 +321,13 @@ def ReadSplits(  # Beam's naming of PTransforms
         >> beam.ParDo(ReadInteractions(config, shards)).with_outputs(PROBLEMS, _UNITS, main="rows")
     )
     problems = [logs[PROBLEMS]]
-    problems.append(
+    rows_read = (
         logs["rows"]
         | "LogRows" >> beam.Map(lambda pair: len(pair[1]))
         | "CountLog" >> beam.CombineGlobally(sum)
-        | "EmptyLog" >> beam.FlatMap(_empty_log, config=config, path=files[0])
+    )
+    problems.append(
+        rows_read | "EmptyLog" >> beam.FlatMap(_empty_log, config=config, path=files[0])
     )
     units = logs[_UNITS] | "Units" >> beam.combiners.ToList()
     problems.append(units | "MixedUnits" >> beam.FlatMap(_unit_problems))
@@ -395,6 +397,19 @@ def ReadSplits(  # Beam's naming of PTransforms
         for name, part in frames.items()
         if name in split_dirs
     }
+    if splits.TRAIN in written and splits.HELDOUT in written:
+        # Train and heldout are the whole log as read: a row missing from them was lost
+        # on the way (by the runner), and the run must not train on what is left.
+        rows_written = (
+            [written[splits.TRAIN], written[splits.HELDOUT]]
+            | "LogRowsWritten" >> beam.Flatten()
+            | "CountWritten" >> beam.CombineGlobally(sum)
+        )
+        problems.append(
+            rows_written
+            | "LostRows"
+            >> beam.FlatMap(_lost_rows, read=beam.pvalue.AsSingleton(rows_read), path=files[0])
+        )
     written[PROBLEMS] = problems | "AllProblems" >> beam.Flatten()
     return written
 
@@ -438,6 +453,22 @@ def _empty_log(count: int, config: PipelineConfig, path: str) -> Iterator[tuple]
         )
     elif count == 0:
         yield _derived(path, f"{path}: the log has no data rows")
+
+
+def _lost_rows(written: int, read: int, path: str) -> Iterator[tuple]:
+    if written != read:
+        yield (
+            path,
+            None,
+            None,
+            f"{path}: {read} rows of the log were read and passed their checks, but "
+            f"{written} reached the train and heldout splits: {read - written} were lost "
+            "between reading and splitting, by the Beam runner rather than by the data; "
+            "nothing was published (run again; if it recurs, set beam.direct_running_mode: "
+            "in_memory and report it)",
+            1,
+            False,
+        )
 
 
 def _empty_eval(count: int, path: str) -> Iterator[tuple]:
