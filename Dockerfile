@@ -46,8 +46,10 @@ COPY schemas schemas
 # executors, run_fn, the `system` artifact types) must import from site-packages.
 # recsearch_object_store.pth: with RECSEARCH_OBJECT_STORE=s3, every Python process (TFX's
 # own executors included) loads the s3:// filesystem (recsearch/storage.py says why).
+# recsearch_beam_fixes.pth: every process that runs Beam's local runner (StatisticsGen and
+# Transform too) gets the fix for its data-loss race (recsearch/beam_fixes.py).
 RUN pip install --no-deps . \
-    && cp kubeflow/recsearch_object_store.pth \
+    && cp kubeflow/recsearch_object_store.pth kubeflow/recsearch_beam_fixes.pth \
        "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/" \
     && rm -rf /pipeline/recsearch /pipeline/pipeline /pipeline/components /pipeline/modules \
        /pipeline/kubeflow /pipeline/apps \

@@ -69,6 +69,13 @@ def test_installs_the_lock_and_recsearch_as_a_package(instructions):
     assert "rm -rf /pipeline/recsearch" in install and "import" in install and "system" in install
     env = " ".join(rest for word, rest in instructions if word == "ENV")
     assert "TF_USE_LEGACY_KERAS=1" in env
+    # Startup hooks for every process, TFX's own executors included: the s3:// filesystem,
+    # and the fix for Beam's local runner (recsearch/beam_fixes.py), copied beside the
+    # installed packages where Python reads .pth files.
+    for hook in ("recsearch_object_store.pth", "recsearch_beam_fixes.pth"):
+        assert f"kubeflow/{hook}" in install
+        assert os.path.exists(os.path.join(REPO, "kubeflow", hook))
+    assert 'sysconfig.get_paths()["purelib"]' in install
 
 
 def test_gpu_variant_adds_cuda_wheels_at_the_locked_tensorflow(instructions):

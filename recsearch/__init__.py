@@ -13,4 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Google client libraries warn about Python 3.10 at import; TFX 1.16 requires it.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
 
+# Beam's local runner can drop a bundle's input under load; fixed before any pipeline runs.
+from recsearch import beam_fixes  # noqa: E402
+
+beam_fixes.install()
+
 __version__ = "0.1.0"
