@@ -259,7 +259,9 @@ def popularity_ranks(
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order))
     where = {item: position[i] for i, item in enumerate(item_ids)}
-    seen = train.groupby(keys.USER_ID)[keys.ITEM_ID].agg(set)
+    # Only eval users' training items are excluded: sets for them alone, not all users.
+    eval_users = train[keys.USER_ID].isin(set(evaluation[keys.USER_ID]))
+    seen = train[eval_users].groupby(keys.USER_ID)[keys.ITEM_ID].agg(set)
     ranks = []
     for user, items in evaluation.groupby(keys.USER_ID)[keys.ITEM_ID]:
         excluded = np.sort([where[i] for i in seen.get(user, ()) if i in where])
