@@ -457,17 +457,15 @@ def _empty_log(count: int, config: PipelineConfig, path: str) -> Iterator[tuple]
 
 def _lost_rows(written: int, read: int, path: str) -> Iterator[tuple]:
     if written != read:
-        yield (
-            path,
-            None,
-            None,
-            f"{path}: {read} rows of the log were read and passed their checks, but "
-            f"{written} reached the train and heldout splits: {read - written} were lost "
-            "between reading and splitting, by the Beam runner rather than by the data; "
-            "nothing was published (run again; if it recurs, set beam.direct_running_mode: "
-            "in_memory and report it)",
-            1,
-            False,
+        yield problem_record(
+            DataError(
+                f"{read} rows of the log were read and passed their checks, but {written} "
+                f"reached the train and heldout splits: {read - written} were lost between "
+                "reading and splitting, by the Beam runner rather than by the data; nothing "
+                "was published (run again; if it recurs, set beam.direct_running_mode: "
+                "in_memory and report it)",
+                path,
+            )
         )
 
 

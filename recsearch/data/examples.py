@@ -56,7 +56,10 @@ def _shared(values: np.ndarray, texts: dict[bytes, str]) -> np.ndarray:
     codes, uniques = pd.factorize(values)
     decoded = np.empty(len(uniques), dtype=object)
     for i, value in enumerate(uniques):
-        decoded[i] = texts.get(value) or texts.setdefault(value, value.decode())
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = value.decode()
+        decoded[i] = text
     return decoded[codes]
 
 
