@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Iterable
 
 from recsearch import config as config_lib
 from recsearch import errors
@@ -233,6 +234,7 @@ def run(
     span: int | None = None,
     rows: dict[str, int] | None = None,
     measure_memory: bool = False,
+    in_child: Iterable[str] | None = None,
 ) -> RunSummary:
     """Checks the data, runs the pipeline with LocalDagRunner and summarises the run.
 
@@ -240,6 +242,8 @@ def run(
     `span_window` before it); by default the newest. `rows` are the split
     sizes of a `validate` already done; without them only the files are
     checked here and RecsysExampleGen checks the rows (one data load).
+    `in_child` names the components run in a child process of their own; by
+    default the Trainer and Tuner of a large log (`child_process_nodes`).
 
     Raises:
       ConfigError, DataError: Bad config or data, before anything runs.
@@ -267,7 +271,7 @@ def run(
         print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
     sampler = MemorySampler(progress) if measure_memory else contextlib.nullcontext()
     with captured_logs(log_path, progress), sampler:
-        run_dag(pipeline)
+        run_dag(pipeline, in_child=child_process_nodes(config) if in_child is None else in_child)
     with captured_logs(log_path, ComponentProgress(0, stream=None)):
         summary = summarize(paths.metadata, config.name)
     summary.timings = dict(progress.timings)
@@ -275,15 +279,33 @@ def run(
     return summary
 
 
-def run_dag(pipeline) -> None:
-    """Runs a pipeline with LocalDagRunner, never caching the nodes that must run each time."""
+# What a large local run executes in a child process of its own (apps/child_executor.py).
+IN_CHILD = ("Tuner", "Trainer")
+
+
+def child_process_nodes(config: config_lib.PipelineConfig) -> tuple[str, ...]:
+    """IN_CHILD when the interaction files are large (the size at which Beam's `auto` mode
+    starts its workers), else none: the child's import of TensorFlow costs about 7 s."""
+    from recsearch.config.runtime import AUTO_MULTI_PROCESSING_BYTES
+
+    return IN_CHILD if interaction_bytes(config) >= AUTO_MULTI_PROCESSING_BYTES else ()
+
+
+def run_dag(pipeline, in_child: Iterable[str] = ()) -> None:
+    """Runs a pipeline with LocalDagRunner, never caching the nodes that must run each time.
+
+    The nodes named in `in_child` run their executor in a spawned process, so
+    the memory they use is given back when they end (apps/child_executor.py).
+    """
     from tfx import v1 as tfx
     from tfx.dsl.compiler import compiler
 
+    from recsearch.apps.child_executor import run_in_child
     from recsearch.pipeline.pipeline import NEVER_CACHED
 
     ir = compiler.Compiler().compile(pipeline)
     for node in ir.nodes:
         if node.pipeline_node.node_info.id in NEVER_CACHED:
             node.pipeline_node.execution_options.caching_options.enable_cache = False
+    run_in_child(ir, in_child)
     tfx.orchestration.LocalDagRunner().run_with_ir(ir)

@@ -41,9 +41,14 @@ class DataError(RecsearchError):
         if row is not None:
             where.append(f"row {row}")
         super().__init__(f"{', '.join(where)}: {message}")
+        self.message = message
         self.path = path
         self.column = column
         self.row = row
+
+    def __reduce__(self):
+        # Rebuilt from its parts, so it crosses processes (a Beam worker, the Trainer's child).
+        return type(self), (self.message, self.path, self.column, self.row)
 
 
 class AnomaliesError(RecsearchError):
@@ -57,6 +62,9 @@ class Problems(RecsearchError):
         self.errors = list(errors)
         lines = "\n".join(f"  - {e}" for e in self.errors)
         super().__init__(f"{len(self.errors)} problems:\n{lines}")
+
+    def __reduce__(self):
+        return type(self), (self.errors,)
 
 
 _COLLECTOR: contextvars.ContextVar[list[RecsearchError] | None] = contextvars.ContextVar(

@@ -1,5 +1,7 @@
 """Collecting every problem: one raised as itself, several together, a column once."""
 
+import pickle
+
 import pytest
 
 from recsearch import errors
@@ -45,3 +47,13 @@ def test_find_cause_walks_the_chain_tfx_wraps_errors_in():
         found = errors.find_cause(outer, errors.RecsearchError)
         assert isinstance(found, errors.AnomaliesError) and "feature 'x'" in str(found)
         assert errors.find_cause(outer, KeyError) is None
+
+
+def test_errors_survive_pickling_with_their_parts():
+    """They cross processes: a Beam worker's, or the Trainer's child in a large local run."""
+    data = DataError("expected a number", "a.csv", "rating", 4)
+    for error in (data, Problems([ConfigError("c.yaml: bad"), data]), ConfigError("bad")):
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error)
+    back = pickle.loads(pickle.dumps(data))
+    assert (back.path, back.column, back.row) == ("a.csv", "rating", 4)

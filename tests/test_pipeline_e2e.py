@@ -7,7 +7,9 @@ schema anomaly stop the run before training and push nothing.
 """
 
 import dataclasses
+import glob
 import os
+import re
 import shutil
 
 import ml_metadata as mlmd
@@ -30,7 +32,8 @@ pytestmark = pytest.mark.slow
 def first_run(sample_dir, tmp_path_factory):
     output = str(tmp_path_factory.mktemp("e2e"))
     config = load_config(os.path.join(sample_dir, "config.yaml"))
-    summary = local.run(config, output, quiet=True)
+    # The Trainer runs in a child process, as in a large local run (apps/child_executor.py).
+    summary = local.run(config, output, quiet=True, in_child=local.IN_CHILD)
     return config, output, summary
 
 
@@ -54,6 +57,17 @@ def test_run_blesses_and_pushes_in_tf_serving_layout(first_run):
     assert len(versions) == 1
     assert summary.pushed_to.rstrip("/") == os.path.join(serving, str(versions[0]))
     assert os.path.isfile(os.path.join(output, "metadata.sqlite"))
+
+
+def test_trainer_ran_in_a_child_process_and_logged_to_the_run_log(first_run):
+    _, output, _ = first_run
+    (log,) = glob.glob(os.path.join(output, "logs", "*.log"))
+    with open(log, encoding="utf-8") as f:
+        text = f.read()
+    ran = re.search(r"ChildProcessExecutor: \S+GenericExecutor runs in process (\d+)", text)
+    assert ran and int(ran.group(1)) != os.getpid()
+    # The child's own log lines (the Trainer's run_fn) reach the same file.
+    assert "Trainer: refitting on train + held-out" in text[ran.end() :]
 
 
 def test_pushed_bundle_answers_recommend_and_predict(first_run):

@@ -1,0 +1,165 @@
+"""Running a TFX executor in a child process of the local run.
+
+LocalDagRunner runs every executor in the runner's own process, and a
+process keeps the memory it once used: at 10M interactions the Trainer's rows
+and tensors left several GiB resident under every later component, and
+`malloc_trim` gave back only part of them. A component run through
+`ChildProcessExecutor` does its work in a spawned process and leaves nothing
+behind when that process exits. The child costs one more import of
+TensorFlow (about 7 s), so the local run uses it for the Trainer (and Tuner)
+of a large log only (`apps/local.py`).
+
+`run_dag` points a node's executor at this class and names the real one in
+the executor spec's extra flags (`--child_executor_class=<class path>`). The
+child gets the same context, inputs and outputs (artifacts as TFX's JSON);
+what it sets on its output artifacts is copied back, what it returns is
+returned, and what it raises is raised here.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import signal
+import traceback
+from collections.abc import Iterable
+
+from tfx.dsl.components.base import base_executor
+from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
+from tfx.types import artifact_utils
+from tfx.utils import import_utils
+
+from recsearch.apps.progress import LOGGERS, log_file_handler
+from recsearch.components.executor_types import Artifacts, Props
+
+FLAG = "--child_executor_class="
+
+
+def flag(class_path: str) -> str:
+    """The extra flag that names the executor a child runs."""
+    return FLAG + class_path
+
+
+def run_in_child(ir: pipeline_pb2.Pipeline, node_ids: Iterable[str]) -> None:
+    """Points the named nodes of a compiled pipeline at `ChildProcessExecutor`.
+
+    Only Python-class executors are moved (a Beam executor's work is in
+    Beam's workers already); node ids the pipeline lacks are skipped.
+    """
+    deployment = pipeline_pb2.IntermediateDeploymentConfig()
+    if not ir.deployment_config.Unpack(deployment):
+        raise ValueError("run_in_child: the pipeline's deployment config is not TFX's IR")
+    for node_id in node_ids:
+        spec = executable_spec_pb2.PythonClassExecutableSpec()
+        packed = deployment.executor_specs.get(node_id)
+        if packed is None or not packed.Unpack(spec):
+            continue
+        inner = spec.class_path
+        spec.class_path = f"{ChildProcessExecutor.__module__}.{ChildProcessExecutor.__name__}"
+        spec.extra_flags.append(flag(inner))
+        packed.Pack(spec)
+    ir.deployment_config.Pack(deployment)
+
+
+class ChildProcessExecutor(base_executor.BaseExecutor):
+    """Runs the executor its flag names in a spawned process (see the module docstring)."""
+
+    def Do(self, input_dict: Artifacts, output_dict: Artifacts, exec_properties: Props):
+        flags = self._context.extra_flags or []
+        inner = next((f[len(FLAG) :] for f in flags if f.startswith(FLAG)), None)
+        if inner is None:
+            raise ValueError(f"ChildProcessExecutor needs the extra flag {FLAG}<class path>")
+        spawn = multiprocessing.get_context("spawn")
+        receive, send = spawn.Pipe(duplex=False)
+        child = spawn.Process(
+            target=_run_child,
+            args=(
+                inner,
+                self._context,
+                artifact_utils.jsonify_artifact_dict(input_dict),
+                artifact_utils.jsonify_artifact_dict(output_dict),
+                exec_properties,
+                _log_files(),
+                send,
+            ),
+            name=f"recsearch-{inner.rsplit('.', 1)[-1]}",
+        )
+        child.start()
+        send.close()
+        logging.info("ChildProcessExecutor: %s runs in process %d", inner, child.pid)
+        try:
+            message = receive.recv()
+        except EOFError:  # the child died without a word: killed, or out of memory
+            message = None
+        child.join()
+        if message is None:
+            raise RuntimeError(f"{inner} died in its child process ({_exit(child.exitcode)})")
+        status, *payload = message
+        if status == "error":
+            error, text = payload
+            logging.error("%s failed in its child process:\n%s", inner, text)
+            raise error
+        outputs, result = payload
+        for key, artifacts in artifact_utils.parse_artifact_dict(outputs).items():
+            for mine, theirs in zip(output_dict.get(key, []), artifacts):
+                mine.mlmd_artifact.CopyFrom(theirs.mlmd_artifact)
+        return result
+
+
+def _run_child(inner, context, inputs, outputs, exec_properties, log_files, send) -> None:
+    _log_to(log_files)
+    try:
+        output_dict = artifact_utils.parse_artifact_dict(outputs)
+        executor = import_utils.import_class_by_path(inner)(context=context)
+        input_dict = artifact_utils.parse_artifact_dict(inputs)
+        result = executor.Do(input_dict, output_dict, exec_properties)
+        send.send(("ok", artifact_utils.jsonify_artifact_dict(output_dict), result))
+    except BaseException as error:  # every failure goes back to the runner
+        text = traceback.format_exc()
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # it does not survive pickling
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        send.send(("error", error, text))
+    finally:
+        send.close()
+
+
+def _log_files() -> list[str]:
+    """The files this process's loggers write to (the run's log, in a local run)."""
+    return sorted(
+        {
+            h.baseFilename
+            for name in LOGGERS
+            for h in logging.getLogger(name).handlers
+            if isinstance(h, logging.FileHandler)
+        }
+    )
+
+
+def _log_to(paths: list[str]) -> None:
+    """Sends the child's logs where the runner's go (appending to the same files)."""
+    if not paths:
+        return
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    handlers = [log_file_handler(p) for p in paths]
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        for handler in handlers:
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    logging.captureWarnings(True)
+
+
+def _exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = ", probably the kernel's out-of-memory killer" if -code == signal.SIGKILL else ""
+        return f"signal {name}{hint}"
+    return f"exit code {code}"

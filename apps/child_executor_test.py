@@ -1,0 +1,103 @@
+"""ChildProcessExecutor: a real spawned process runs the executor its flag names."""
+
+import os
+import signal
+
+import pytest
+from tfx.dsl.compiler import compiler
+from tfx.dsl.components.base import base_executor
+from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
+from tfx.types import standard_artifacts
+
+from recsearch.apps import child_executor, local
+from recsearch.errors import DataError
+
+HERE = "recsearch.apps.child_executor_test"
+
+
+class WritesAndTags(base_executor.BaseExecutor):
+    """Writes a file into its output and tags the artifact with its process id."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        (model,) = output_dict["model"]
+        os.makedirs(model.uri, exist_ok=True)
+        with open(os.path.join(model.uri, "weights"), "w") as f:
+            f.write(exec_properties["text"] + input_dict["examples"][0].uri)
+        model.set_int_custom_property("pid", os.getpid())
+
+
+class RaisesDataError(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        raise DataError("empty", "interactions.csv", "user_id", 7)
+
+
+class Killed(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run(inner: str, tmp_path, **exec_properties):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "model")
+    context = base_executor.BaseExecutor.Context(
+        extra_flags=["--unrelated", child_executor.flag(f"{HERE}.{inner}")],
+        tmp_dir=str(tmp_path / "tmp"),
+        unique_id="1",
+    )
+    executor = child_executor.ChildProcessExecutor(context=context)
+    executor.Do({"examples": [examples]}, {"model": [model]}, dict(exec_properties))
+    return model
+
+
+def test_child_writes_outputs_and_its_artifact_properties_come_back(tmp_path):
+    model = run("WritesAndTags", tmp_path, text="hello ")
+    with open(os.path.join(model.uri, "weights")) as f:
+        assert f.read() == "hello " + str(tmp_path / "examples")
+    pid = model.get_int_custom_property("pid")
+    assert pid > 0 and pid != os.getpid()
+
+
+def test_child_error_is_raised_in_the_runner_with_its_message(tmp_path):
+    with pytest.raises(DataError, match="interactions.csv, column 'user_id', row 7: empty"):
+        run("RaisesDataError", tmp_path)
+
+
+def test_child_killed_is_an_error_naming_the_signal(tmp_path):
+    with pytest.raises(RuntimeError, match="Killed died in its child process.*SIGKILL"):
+        run("Killed", tmp_path)
+
+
+def test_missing_flag_is_a_clear_error(tmp_path):
+    executor = child_executor.ChildProcessExecutor(
+        context=base_executor.BaseExecutor.Context(extra_flags=[])
+    )
+    with pytest.raises(ValueError, match="--child_executor_class="):
+        executor.Do({}, {}, {})
+
+
+def test_run_in_child_moves_only_the_named_python_executors(sample_config, tmp_path):
+    paths = local.LocalPaths.under(str(tmp_path), sample_config.name)
+    ir = compiler.Compiler().compile(local.local_pipeline(sample_config, paths))
+    before = _specs(ir)
+    child_executor.run_in_child(ir, ["Trainer", "Evaluator", "NoSuchNode"])
+    after = _specs(ir)
+    wrapper = "recsearch.apps.child_executor.ChildProcessExecutor"
+    assert after["Trainer"].class_path == wrapper
+    assert list(after["Trainer"].extra_flags) == [child_executor.flag(before["Trainer"].class_path)]
+    # The Evaluator is a Beam executor: left where it is, as is every other node.
+    assert {k: v for k, v in after.items() if k != "Trainer"} == {
+        k: v for k, v in before.items() if k != "Trainer"
+    }
+
+
+def _specs(ir: pipeline_pb2.Pipeline) -> dict:
+    deployment = pipeline_pb2.IntermediateDeploymentConfig()
+    ir.deployment_config.Unpack(deployment)
+    specs = {}
+    for node_id, packed in deployment.executor_specs.items():
+        python = executable_spec_pb2.PythonClassExecutableSpec()
+        beam = executable_spec_pb2.BeamExecutableSpec()
+        specs[node_id] = python if packed.Unpack(python) else (packed.Unpack(beam) and beam)
+    return specs
