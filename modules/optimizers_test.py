@@ -55,3 +55,16 @@ def test_the_config_name_builds_it():
     optimizer = model_factory.make_optimizer({"optimizer": "lazy_adam", "learning_rate": 0.01})
     assert isinstance(optimizer, LazyAdam)
     assert float(optimizer.learning_rate) == np.float32(0.01)
+
+
+def test_auto_is_lazy_adam_for_large_tables_and_adam_below():
+    auto = {"optimizer": "auto", "learning_rate": 0.01}
+    rows = model_factory.LAZY_ADAM_ROWS
+    assert isinstance(model_factory.make_optimizer(auto, rows), LazyAdam)
+    small = model_factory.make_optimizer(auto, rows - 1)
+    assert type(small) is tf.keras.optimizers.Adam
+    assert type(model_factory.make_optimizer(auto)) is tf.keras.optimizers.Adam  # unknown size
+    # A named optimizer is used whatever the size.
+    assert type(model_factory.make_optimizer({**auto, "optimizer": "adam"}, 10**6)) is (
+        tf.keras.optimizers.Adam
+    )

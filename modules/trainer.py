@@ -33,7 +33,7 @@ from recsearch.modules.fitting import (
     sibling_split,
     vocabulary,
 )
-from recsearch.modules.model_factory import make_optimizer
+from recsearch.modules.model_factory import make_optimizer, optimizer_name
 
 _STATS_BATCH = 8192
 HISTORY_FILE = "training_history.json"
@@ -433,7 +433,10 @@ def train_model(
             report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
             warm_start.write_report(report, fn_args.model_run_dir)
             logging.info("Trainer: warm start from %s: %s", base_model, report["tables"])
-        model.compile(optimizer=make_optimizer(hparams))
+        table_rows = catalog.user_vocab_size + catalog.num_candidates
+        model.compile(optimizer=make_optimizer(hparams, table_rows))
+        if not closed_form:
+            logging.info("Trainer: optimizer %s", optimizer_name(hparams, table_rows))
         if start is not None and not closed_form:
             carry_optimizer(start, model)
     started = time.time()

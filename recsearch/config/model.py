@@ -100,7 +100,10 @@ class Model:
       temperature: Softmax temperature of the retrieval loss.
       learning_rate: Optimizer learning rate.
       optimizer: "adam", "lazy_adam" (Adam that updates only the embedding
-        rows a batch looked up; for large user or item tables) or "adagrad".
+        rows a batch looked up; for large user or item tables), "adagrad",
+        or "auto" (the default): lazy_adam when the model's user and item
+        tables hold 20,000 rows or more, adam below (the ranking stage of two
+        stages: adam).
       l2: L2 penalty on embeddings.
       batch_size: Training batch size.
       epochs: Passes over the training data.
@@ -119,7 +122,7 @@ class Model:
     name: str = "auto"
     # How every family is trained.
     learning_rate: float = 0.005
-    optimizer: Literal["adam", "lazy_adam", "adagrad"] = "adam"
+    optimizer: Literal["auto", "adam", "lazy_adam", "adagrad"] = "auto"
     batch_size: int = 1024
     epochs: int = 10
     max_examples: int | None = 3_000_000
