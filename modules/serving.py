@@ -612,7 +612,9 @@ def _rank_of(scores: tf.Tensor, positions: tf.Tensor, in_catalog: tf.Tensor) -> 
     ahead = (scores > target[:, None]) | (
         (scores == target[:, None]) & (position < positions[:, None])
     )
-    rank = tf.reduce_sum(tf.cast(ahead, tf.int64), axis=1)
+    # Counted in int32 (a catalog has fewer than 2**31 items): the [B, N] cast is the
+    # largest tensor of the signature, and int64 doubled it.
+    rank = tf.cast(tf.reduce_sum(tf.cast(ahead, tf.int32), axis=1), tf.int64)
     return tf.where(in_catalog, rank, tf.fill(tf.shape(rank), n))
 
 
