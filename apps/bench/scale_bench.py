@@ -4,10 +4,11 @@ The shop is generated at each size with the default generator (about 26
 interactions per user and ten users per item), with full content (text,
 16x16 images, categories, numbers) or with ids only (the interaction log
 alone). Each size runs the whole pipeline from a cold cache; every
-component's seconds and peak resident memory (the runner process and Beam's
-workers together) are recorded, with rows per second for the data steps and
-the growth exponent of wall time over the sizes (the slope of log time
-against log size: 1.0 is linear).
+component's seconds and peak resident memory (the runner process and its
+children together: Beam's workers, the Trainer's process) are recorded,
+with rows per second for the data steps and the growth exponent of wall
+time over the sizes (the slope of log time against log size: 1.0 is
+linear).
 """
 
 from __future__ import annotations
@@ -131,8 +132,8 @@ def run(sizes: list[int], contents: list[str], output: str, write_docs: str | No
 def table(result: dict) -> str:
     lines = [
         f"Measured {result['date']} on {result['machine']}. Command: `{result['command']}`.",
-        "Seconds / peak RSS (GiB, runner and Beam workers) per component; rows/s of the data "
-        "steps over the interactions.",
+        "Seconds / peak RSS (GiB, runner and its child processes) per component; rows/s of "
+        "the data steps over the interactions.",
         "",
     ]
     for content, entries in result["runs"].items():
