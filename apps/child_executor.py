@@ -26,6 +26,7 @@ import traceback
 from collections.abc import Iterable
 
 from tfx.dsl.components.base import base_executor
+from tfx.orchestration.portable import python_executor_operator
 from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
 from tfx.types import artifact_utils
 from tfx.utils import import_utils
@@ -92,7 +93,11 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
             message = receive.recv()
         except EOFError:  # the child died without a word: killed, or out of memory
             message = None
-        child.join()
+        except BaseException:  # interrupted here: the child must not outlive the run
+            child.kill()
+            raise
+        finally:
+            child.join()
         if message is None:
             raise RuntimeError(f"{inner} died in its child process ({_exit(child.exitcode)})")
         status, *payload = message
@@ -113,6 +118,7 @@ def _run_child(inner, context, inputs, outputs, exec_properties, log_files, send
         output_dict = artifact_utils.parse_artifact_dict(outputs)
         executor = import_utils.import_class_by_path(inner)(context=context)
         input_dict = artifact_utils.parse_artifact_dict(inputs)
+        python_executor_operator.hydrate_value_artifacts(input_dict)  # as TFX's operator does
         result = executor.Do(input_dict, output_dict, exec_properties)
         send.send(("ok", artifact_utils.jsonify_artifact_dict(output_dict), result))
     except BaseException as error:  # every failure goes back to the runner
