@@ -18,6 +18,7 @@ returned, and what it raises is raised here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import pickle
@@ -31,7 +32,7 @@ from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
 from tfx.types import artifact_utils
 from tfx.utils import import_utils
 
-from recsearch.apps.progress import LOGGERS, log_file_handler
+from recsearch.apps.progress import captured_logs
 from recsearch.components.executor_types import Artifacts, Props
 
 FLAG = "--child_executor_class="
@@ -81,7 +82,7 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
                 artifact_utils.jsonify_artifact_dict(input_dict),
                 artifact_utils.jsonify_artifact_dict(output_dict),
                 exec_properties,
-                _log_files(),
+                _log_file(),
                 send,
             ),
             name=f"recsearch-{inner.rsplit('.', 1)[-1]}",
@@ -112,55 +113,32 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
         return result
 
 
-def _run_child(inner, context, inputs, outputs, exec_properties, log_files, send) -> None:
-    _log_to(log_files)
-    try:
-        output_dict = artifact_utils.parse_artifact_dict(outputs)
-        executor = import_utils.import_class_by_path(inner)(context=context)
-        input_dict = artifact_utils.parse_artifact_dict(inputs)
-        python_executor_operator.hydrate_value_artifacts(input_dict)  # as TFX's operator does
-        result = executor.Do(input_dict, output_dict, exec_properties)
-        send.send(("ok", artifact_utils.jsonify_artifact_dict(output_dict), result))
-    except BaseException as error:  # every failure goes back to the runner
-        text = traceback.format_exc()
+def _run_child(inner, context, inputs, outputs, exec_properties, log_file, send) -> None:
+    # The child's logs go to the runner's log file, in the same format.
+    logs = captured_logs(log_file, logging.NullHandler()) if log_file else contextlib.nullcontext()
+    with logs:
         try:
-            pickle.loads(pickle.dumps(error))
-        except Exception:  # it does not survive pickling
-            error = RuntimeError(f"{type(error).__name__}: {error}")
-        send.send(("error", error, text))
-    finally:
-        send.close()
+            output_dict = artifact_utils.parse_artifact_dict(outputs)
+            executor = import_utils.import_class_by_path(inner)(context=context)
+            input_dict = artifact_utils.parse_artifact_dict(inputs)
+            python_executor_operator.hydrate_value_artifacts(input_dict)  # as TFX's does
+            result = executor.Do(input_dict, output_dict, exec_properties)
+            send.send(("ok", artifact_utils.jsonify_artifact_dict(output_dict), result))
+        except BaseException as error:  # every failure goes back to the runner
+            text = traceback.format_exc()
+            try:
+                pickle.loads(pickle.dumps(error))
+            except Exception:  # it does not survive pickling
+                error = RuntimeError(f"{type(error).__name__}: {error}")
+            send.send(("error", error, text))
+        finally:
+            send.close()
 
 
-def _log_files() -> list[str]:
-    """The files this process's loggers write to (the run's log, in a local run)."""
-    return sorted(
-        {
-            h.baseFilename
-            for name in LOGGERS
-            for h in logging.getLogger(name).handlers
-            if isinstance(h, logging.FileHandler)
-        }
-    )
-
-
-def _log_to(paths: list[str]) -> None:
-    """Sends the child's logs where the runner's go (appending to the same files)."""
-    if not paths:
-        return
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.INFO)
-    handlers = [log_file_handler(p) for p in paths]
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        for old in list(logger.handlers):
-            logger.removeHandler(old)
-        for handler in handlers:
-            logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    logging.captureWarnings(True)
+def _log_file() -> str | None:
+    """The file the runner's absl logger writes to (the run's log, in a local run)."""
+    files = (h for h in logging.getLogger("absl").handlers if isinstance(h, logging.FileHandler))
+    return next((h.baseFilename for h in files), None)
 
 
 def _exit(code: int | None) -> str:

@@ -25,8 +25,7 @@ from absl import logging as absl_logging
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
 _CACHED = re.compile(r"A cached execution \d+ is used\.")
-# The loggers a local run sends to its log file.
-LOGGERS = ("absl", "tensorflow", "apache_beam", "py.warnings", "root")
+_LOGGERS = ("absl", "tensorflow", "apache_beam", "py.warnings", "root")
 
 
 class ComponentProgress(logging.Handler):
@@ -89,9 +88,11 @@ def captured_logs(path: str, progress: logging.Handler):
     The terminal only gets `progress` lines and errors; Python warnings go to
     the file too.
     """
-    file_handler = log_file_handler(path)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setLevel(logging.INFO)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     absl_logging.set_verbosity(absl_logging.INFO)
-    loggers = [logging.getLogger(name) for name in LOGGERS]
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
     saved = [(lg, lg.level, lg.propagate, list(lg.handlers)) for lg in loggers]
     for lg in loggers:
         for handler in list(lg.handlers):
@@ -114,14 +115,6 @@ def captured_logs(path: str, progress: logging.Handler):
             lg.setLevel(level)
             lg.propagate = propagate
         file_handler.close()
-
-
-def log_file_handler(path: str) -> logging.FileHandler:
-    """A handler appending INFO and above to the run's log file, in its format."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    return handler
 
 
 def release_freed_memory(_component: str | None = None) -> None:

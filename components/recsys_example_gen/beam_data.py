@@ -121,7 +121,7 @@ class PackedFrame:
     The blocks meet in the runner for the shuffle (CoGroupByKey), and Beam's
     local runner decodes every value it groups: a 10M-row log held as frames
     of Python strings took the runner past 5 GiB. Packed, it holds their
-    bytes, about a sixth of that; the frame is rebuilt in the worker that
+    bytes, about a seventh of that (on the 1M shop's log); the frame is rebuilt in the worker that
     splits the shard.
     """
 
