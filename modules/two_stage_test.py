@@ -108,13 +108,25 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
 
 def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transformed, tmp_path):
     config = two_stage_config(transformed.config)
+    data = testing.with_heldout(transformed.transformed_dir, str(tmp_path / "transformed"))
     version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
-    args = testing.fn_args(
-        config, transformed.transformed_dir, transformed.transform_graph, version_dir, run_dir
-    )
+    args = testing.fn_args(config, data, transformed.transform_graph, version_dir, run_dir)
     trainer.run_fn(args)
     with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
         history = json.load(f)
+    with open(os.path.join(run_dir, trainer.REFIT_HISTORY_FILE)) as f:
+        refit = json.load(f)
+    # The refit bundle's ranker was trained again: on the candidate's rows plus those
+    # drawn from the held-out interactions by the candidate's retrieval model.
+    again = refit["ranker_training"]
+    assert again["rows_heldout"] > 0
+    assert again["rows"] == history["ranker_training"]["rows"] + again["rows_heldout"]
+    assert 0.0 < again["retrieval_recall_at_depth_heldout"] <= 1.0
+    assert again["loss"] != history["ranker_training"]["loss"]
+    served = tf.saved_model.load(trainer.refit_model_dir(version_dir))
+    assert float(served.ranker.stage_gate) != float(
+        tf.saved_model.load(version_dir).ranker.stage_gate
+    )
     assert history["model"] == "two_tower" and history["ranker"] == "deepfm"
     ranker = history["ranker_training"]
     assert ranker["loss"] and all(np.isfinite(ranker["loss"] + ranker["val_loss"]))
@@ -157,6 +169,30 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
     )
     retrieval = model.signatures["serving_default"](examples=examples)[serving.RETRIEVAL_RANK]
     assert not np.array_equal(retrieval.numpy(), np.tile(np.arange(k), len(users)))
+
+
+def test_joined_ranking_rows_count_the_interactions_and_negatives_of_both():
+    def rows(count, recall, share):
+        return two_stage.RankingRows(
+            rows={
+                keys.USER_ID: np.arange(count),
+                keys.HARD_NEGATIVES: np.zeros((count, 4), np.int64),
+            },
+            recall_at_depth=recall,
+            retrieved_share=share,
+        )
+
+    # 30 rows of 60 interactions, and 10 of 40: 40 rows of 100 interactions.
+    joined = two_stage.join(rows(30, 0.5, 1.0), rows(10, 0.25, 0.5))
+    np.testing.assert_array_equal(joined.rows[keys.USER_ID], [*range(30), *range(10)])
+    assert joined.rows[keys.HARD_NEGATIVES].shape == (40, 4)
+    assert joined.recall_at_depth == pytest.approx(0.4)
+    # 120 negatives all retrieved, 40 half of them: 140 of 160.
+    assert joined.retrieved_share == pytest.approx(140 / 160)
+    other = rows(5, 0.5, 1.0)
+    other.rows[keys.CANDIDATE_AGES] = np.zeros((5, 5), np.float32)
+    with pytest.raises(ValueError, match="columns"):
+        two_stage.join(rows(3, 0.5, 1.0), other)
 
 
 def test_the_evaluator_reads_the_retrieval_rank_the_bundle_writes():

@@ -214,12 +214,16 @@ def test_a_two_stage_config_compiles_and_runs_to_a_pushed_two_stage_bundle(
     )
     pushed = done["Pusher"].outputs["pushed_model"]["metadata"]
     assert pushed["pushed"] == 1
-    from recsearch.modules.trainer import HISTORY_FILE
+    from recsearch.modules.trainer import HISTORY_FILE, REFIT_HISTORY_FILE
 
     run_dir = done["Trainer"].outputs["model_run"]["uri"]
     with open(os.path.join(run_dir, HISTORY_FILE), encoding="utf-8") as f:
         history = json.load(f)
     assert history["ranker"] == "dcn" and history["ranker_training"]["rows"] > 0
+    # The pushed (refit) bundle's ranker learnt from the held-out interactions too.
+    with open(os.path.join(run_dir, REFIT_HISTORY_FILE), encoding="utf-8") as f:
+        refit = json.load(f)["ranker_training"]
+    assert refit["rows"] == history["ranker_training"]["rows"] + refit["rows_heldout"] > 0
     from recsearch.components.evaluator.results import read_metrics
 
     metrics, _ = read_metrics(done["Evaluator"].outputs["evaluation"]["uri"])

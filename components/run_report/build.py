@@ -153,6 +153,14 @@ def build(inputs: ReportInputs) -> Report:
         else {}
     )
     training_html += f"<p>{render.escape(gather.served_data_sentence(history, refit))}</p>"
+    again = refit.get("ranker_training") or {}
+    if "rows_heldout" in again:
+        training_html += (
+            f"<p>The served bundle's ranker was trained again on {again['rows']} rows, "
+            f"{again['rows_heldout']} of them from the held-out interactions (the judged "
+            f"retrieval stage held {100 * again['retrieval_recall_at_depth_heldout']:.1f}% "
+            "of them in its candidates).</p>"
+        )
     chosen = selection.read(inputs.model_run) if inputs.model_run else None
     if chosen:
         training_html += (
