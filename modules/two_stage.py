@@ -38,7 +38,7 @@ retrieval model (trained on the whole train split) retrieves for each user's
 held-out interactions, the latest of the log (`trainer.refit_ranker`). On
 MovieLens the candidate's ranker, served a period later than its rows, kept a
 quarter of the gain it showed on the eval split; trained again with the latest
-rows, the served bundle's NDCG@10 rose from 1.02x to 1.08x that of EASE alone
+rows, the served bundle's NDCG@10 rose from 1.02x to 1.06x that of EASE alone
 (docs/benchmarks.md).
 
 Each stage's figures on the eval split come from the Evaluator: the bundle's
