@@ -263,16 +263,7 @@ def refit_ranker(
     added on the eval split, on MovieLens; docs/benchmarks.md.)
     """
     hparams = plan.hparams
-    held = training_data.read_columns(
-        training_data.make_dataset(
-            heldout_files,
-            fn_args.data_accessor,
-            inner.tft_output,
-            batch_size=8192,
-            shuffle=False,
-            spec=inner.spec,
-        ).as_numpy_iterator()
-    )
+    held = tuning.read_columns(fn_args, heldout_files, inner.tft_output, inner.spec)
     data = dataclasses.replace(inner, held=held, catalog=candidate.catalog)
     try:
         latest = two_stage.ranking_rows(

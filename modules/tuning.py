@@ -203,6 +203,17 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
         raise NotImplementedError("trials keep no model; the Trainer trains the best values")
 
 
+def read_columns(
+    fn_args: FnArgs, files: list[str], tft_output: tft.TFTransformOutput, spec: FeatureSpec
+) -> dict[str, np.ndarray]:
+    """Every transformed row of `files` in memory, one array per feature."""
+    return training_data.read_columns(
+        training_data.make_dataset(
+            files, fn_args.data_accessor, tft_output, batch_size=8192, shuffle=False, spec=spec
+        ).as_numpy_iterator()
+    )
+
+
 def inner_data(
     fn_args: FnArgs,
     tft_output: tft.TFTransformOutput,
@@ -215,16 +226,7 @@ def inner_data(
 
     Used by the Tuner's trials and by `model: auto`; the eval split is never read.
     """
-    columns = training_data.read_columns(
-        training_data.make_dataset(
-            fn_args.train_files,
-            fn_args.data_accessor,
-            tft_output,
-            batch_size=8192,
-            shuffle=False,
-            spec=spec,
-        ).as_numpy_iterator()
-    )
+    columns = read_columns(fn_args, fn_args.train_files, tft_output, spec)
     fit_part, held = inner_split(
         columns,
         fraction,

@@ -78,15 +78,25 @@ class RankingRows:
         standardised over the user's candidates (`standardize`), and with
         timestamps `keys.CANDIDATE_AGES` [rows, 1 + S]: their ages at the
         row's time (`item_ages`).
-      recall_at_depth: Share of the later interactions the retrieval stage
-        put in its N candidates (the most the ranker can recover).
-      retrieved_share: Share of the negatives that came from the retrieval
-        stage (the rest are uniform catalog items).
+      interactions: The later interactions looked at (items in the vocabulary);
+        the rows are those the retrieval stage put in its N candidates.
+      retrieved_negatives: How many of the rows' negatives came from the
+        retrieval stage (the rest are uniform catalog items).
     """
 
     rows: dict[str, np.ndarray]
-    recall_at_depth: float
-    retrieved_share: float
+    interactions: int
+    retrieved_negatives: int
+
+    @property
+    def recall_at_depth(self) -> float:
+        """Share of the later interactions in the N candidates (the most the ranker can recover)."""
+        return len(self.rows[keys.USER_ID]) / max(self.interactions, 1)
+
+    @property
+    def retrieved_share(self) -> float:
+        """Share of the negatives that came from the retrieval stage."""
+        return self.retrieved_negatives / max(self.rows[keys.HARD_NEGATIVES].size, 1)
 
 
 def ranking_rows(
@@ -175,8 +185,8 @@ def ranking_rows(
         rows[keys.CANDIDATE_AGES] = item_ages(first_seen[candidates], times[kept][:, None])
     return RankingRows(
         rows=rows,
-        recall_at_depth=float(kept.mean()),
-        retrieved_share=from_retrieval / max(hard[kept].size, 1),
+        interactions=len(users),
+        retrieved_negatives=from_retrieval,
     )
 
 
@@ -186,16 +196,10 @@ def join(first: RankingRows, second: RankingRows) -> RankingRows:
         raise ValueError(
             f"ranking rows differ in columns: {sorted(first.rows)} != {sorted(second.rows)}"
         )
-    kept = np.array([len(r.rows[keys.USER_ID]) for r in (first, second)], np.float64)
-    # Each set's interactions: its rows are the share recall_at_depth of them.
-    looked_at = kept / np.array([first.recall_at_depth, second.recall_at_depth])
-    negatives = [r.rows[keys.HARD_NEGATIVES].size for r in (first, second)]
     return RankingRows(
         rows={k: np.concatenate([first.rows[k], second.rows[k]]) for k in first.rows},
-        recall_at_depth=float(kept.sum() / looked_at.sum()),
-        retrieved_share=float(
-            np.average([first.retrieved_share, second.retrieved_share], weights=negatives)
-        ),
+        interactions=first.interactions + second.interactions,
+        retrieved_negatives=first.retrieved_negatives + second.retrieved_negatives,
     )
 
 

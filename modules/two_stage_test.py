@@ -172,27 +172,30 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
 
 
 def test_joined_ranking_rows_count_the_interactions_and_negatives_of_both():
-    def rows(count, recall, share):
+    def rows(count, interactions, retrieved):
         return two_stage.RankingRows(
             rows={
                 keys.USER_ID: np.arange(count),
                 keys.HARD_NEGATIVES: np.zeros((count, 4), np.int64),
             },
-            recall_at_depth=recall,
-            retrieved_share=share,
+            interactions=interactions,
+            retrieved_negatives=retrieved,
         )
 
+    first, second = rows(30, 60, 120), rows(10, 40, 20)
+    assert (first.recall_at_depth, first.retrieved_share) == (0.5, 1.0)
+    assert (second.recall_at_depth, second.retrieved_share) == (0.25, 0.5)
     # 30 rows of 60 interactions, and 10 of 40: 40 rows of 100 interactions.
-    joined = two_stage.join(rows(30, 0.5, 1.0), rows(10, 0.25, 0.5))
+    joined = two_stage.join(first, second)
     np.testing.assert_array_equal(joined.rows[keys.USER_ID], [*range(30), *range(10)])
     assert joined.rows[keys.HARD_NEGATIVES].shape == (40, 4)
     assert joined.recall_at_depth == pytest.approx(0.4)
     # 120 negatives all retrieved, 40 half of them: 140 of 160.
     assert joined.retrieved_share == pytest.approx(140 / 160)
-    other = rows(5, 0.5, 1.0)
+    other = rows(5, 10, 20)
     other.rows[keys.CANDIDATE_AGES] = np.zeros((5, 5), np.float32)
     with pytest.raises(ValueError, match="columns"):
-        two_stage.join(rows(3, 0.5, 1.0), other)
+        two_stage.join(rows(3, 6, 12), other)
 
 
 def test_the_evaluator_reads_the_retrieval_rank_the_bundle_writes():
