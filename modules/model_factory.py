@@ -113,7 +113,10 @@ def build_sequence_model(cfg: Any, parts: Parts):
 # Families over the catalog's user x item history: their class, and which of the
 # family's settings each constructor argument takes (numbers as the class wants them).
 _HISTORY_MODELS = {
-    "ease": (EASE, {"l2": "ease_l2", "recency_half_life": "recency_half_life"}),
+    "ease": (
+        EASE,
+        {"l2": "ease_l2", "recency_half_life": "recency_half_life", "neighbors": "ease_neighbors"},
+    ),
     "mult_vae": (
         MultVAE,
         {

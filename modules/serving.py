@@ -157,16 +157,37 @@ class RecommenderModule(tf.Module):
         ]
         self.top_k = min(top_k, catalog.num_candidates)
         self.exclude_seen = exclude_seen
-        vectors = candidate_matrix(model, catalog)
-        self.candidates = tf.Variable(vectors, trainable=False)
-        # Item vectors of the content side: search, similar items, embeddings.
+        # A model that scores from sparse item-item rows over the user's history (EASE)
+        # is asked for whole score rows: no candidate matrix is stored for it.
+        self.from_history = bool(getattr(model, "scores_from_history", False))
+        vectors = None
+        if self.from_history:
+            if index_params is not None:
+                raise ValueError(
+                    f"{type(model).__name__} scores from sparse item-item rows, not an inner "
+                    "product of stored vectors, so an ANN index cannot search it: set "
+                    "serving.index to brute_force"
+                )
+            vocab = catalog.item_index[np.arange(catalog.num_candidates)].astype(np.int64)
+            # Each candidate's vocabulary row; items outside it read the zero column V.
+            rows = np.where(vocab < catalog.item_vocab_size, vocab, catalog.item_vocab_size)
+            self.candidate_rows = tf.Variable(rows, trainable=False)
+        else:
+            vectors = candidate_matrix(model, catalog)
+            self.candidates = tf.Variable(vectors, trainable=False)
+        # Item vectors of the content side: search, similar items, embeddings. A
+        # history-scored model alone answers similar items from its item-item rows.
         content_vectors = vectors if content is None else candidate_matrix(content, catalog)
-        self.content_candidates = (
-            self.candidates if content is None else tf.Variable(content_vectors, trainable=False)
-        )
-        # Cosine similarity divides by the norms at query time: the matrix is stored once.
-        norms = np.maximum(np.linalg.norm(content_vectors, axis=1, keepdims=True), 1e-12)
-        self.content_norms = tf.Variable(norms[:, 0].astype(np.float32), trainable=False)
+        self.content_candidates = None
+        if content_vectors is not None:
+            self.content_candidates = (
+                self.candidates
+                if content is None
+                else tf.Variable(content_vectors, trainable=False)
+            )
+            # Cosine similarity divides by the norms at query time: the matrix is stored once.
+            norms = np.maximum(np.linalg.norm(content_vectors, axis=1, keepdims=True), 1e-12)
+            self.content_norms = tf.Variable(norms[:, 0].astype(np.float32), trainable=False)
         self.item_ids = tf.Variable(catalog.item_ids.astype(str), trainable=False, dtype=tf.string)
         self.item_positions = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -254,6 +275,19 @@ class RecommenderModule(tf.Module):
             features[name] = tf.gather(table, users)
         return features
 
+    def _model_scores(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The model's score of every candidate [B, N], and a known-user mask [B]."""
+        if self.from_history:
+            rows = self._over_candidates(self.model.vocabulary_scores(users))
+            return rows + self.offset, users < self.user_vocab_size
+        queries, known = self._queries(users)
+        return self.model.score_matrix(queries, self.candidates), known
+
+    def _over_candidates(self, vocabulary_rows: tf.Tensor) -> tf.Tensor:
+        """Rows over the vocabulary [B, V] as rows over the candidates [B, N] (0 when cold)."""
+        padded = tf.pad(vocabulary_rows, [[0, 0], [0, 1]])
+        return tf.gather(padded, self.candidate_rows, axis=1)
+
     def _queries(self, users: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Query vectors [B, D] and a known-user mask [B]."""
         queries = self.model.query_vectors(self._user_features(users))
@@ -272,8 +306,7 @@ class RecommenderModule(tf.Module):
         With a ranker (and `rerank`), in the two-stage order (`_rerank_all`) at
         request times `now` [B] (seconds; None: the clock's).
         """
-        queries, known = self._queries(users)
-        scores = self.model.score_matrix(queries, self.candidates)
+        scores, known = self._model_scores(users)
         if self.fallback is None:
             popular = tf.broadcast_to(self.popularity[None, :], tf.shape(scores))
             scores = tf.where(known[:, None], scores, popular)
@@ -428,8 +461,12 @@ class RecommenderModule(tf.Module):
                 self._ages(safe[:, None], None),
             )
             return tf.where(in_catalog, ranked[:, 0], tf.fill(tf.shape(safe), -np.inf))
-        queries, known = self._queries(users)
-        scores = self.model.score_pairs(queries, tf.gather(self.candidates, safe))
+        if self.from_history:
+            full, known = self._model_scores(users)
+            scores = tf.gather(full, safe, batch_dims=1)
+        else:
+            queries, known = self._queries(users)
+            scores = self.model.score_pairs(queries, tf.gather(self.candidates, safe))
         if self.fallback is None:
             scores = tf.where(known, scores, tf.gather(self.popularity, safe))
             unknown_item = tf.constant(-np.inf, tf.float32)
@@ -479,11 +516,22 @@ class RecommenderModule(tf.Module):
         users = self._users(self._transform({keys.USER_ID: user_id}))
         return {"scores": self._score_pairs(users, self._positions(item_id))}
 
+    def _item_rows(self, positions: tf.Tensor) -> tf.Tensor:
+        """A history-scored model's item-item rows of candidates `positions` [B], over the
+        candidates [B, N]: what having the item adds to every other item."""
+        vocabulary = tf.gather(self.candidate_rows, positions)
+        return self._over_candidates(self.model.item_rows(vocabulary))
+
     @_signature(tf.TensorSpec([None], tf.string, name="item_id"))
     def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
         known = positions >= 0
         safe = tf.maximum(positions, 0)
+        if self.content_candidates is None:
+            scores = self._item_rows(safe)
+            itself = tf.one_hot(safe, tf.shape(scores)[1], on_value=True, off_value=False)
+            excluded = itself | ~known[:, None]
+            return self._top(tf.where(excluded, tf.constant(-np.inf, tf.float32), scores))
         vectors = (
             tf.gather(self.content_candidates, safe) / tf.gather(self.content_norms, safe)[:, None]
         )
@@ -502,7 +550,10 @@ class RecommenderModule(tf.Module):
     @_signature(tf.TensorSpec([None], tf.string, name="item_id"))
     def embed_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         positions = self._positions(item_id)
-        vectors = tf.gather(self.content_candidates, tf.maximum(positions, 0))
+        if self.content_candidates is None:
+            vectors = self._item_rows(tf.maximum(positions, 0))
+        else:
+            vectors = tf.gather(self.content_candidates, tf.maximum(positions, 0))
         return {"embeddings": tf.where((positions >= 0)[:, None], vectors, tf.zeros_like(vectors))}
 
     def _search_text(self, query: tf.Tensor) -> dict[str, tf.Tensor]:

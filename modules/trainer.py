@@ -54,6 +54,14 @@ def index_params(
     product to search); asking for "scann" with one is refused when serving.
     """
     choice = serving_config["index"]
+    if choice == "scann" and not inner_product:
+        # Only `model: auto` gets here (the config check refuses a named model):
+        # its winner has nothing for an index to search.
+        logging.warning(
+            "Trainer: serving.index scann does not apply to the chosen model (it does not "
+            "score by an inner product of stored vectors); top-K is exact"
+        )
+        return None
     wanted = choice == "scann" or (
         choice == "auto" and inner_product and num_items >= AUTO_INDEX_ITEMS and bundle.load_scann()
     )
@@ -429,7 +437,11 @@ def train_and_export(
         export_dir,
         top_k=int(serving_config["top_k"]),
         exclude_seen=bool(serving_config["exclude_seen"]),
-        index_params=index_params(serving_config, catalog.num_candidates, model.inner_product),
+        index_params=index_params(
+            serving_config,
+            catalog.num_candidates,
+            model.inner_product and not getattr(model, "scores_from_history", False),
+        ),
         content=content,
         ranker=ranker,
         rerank_depth=int(plan.hparams.get("rerank_depth", 100)),

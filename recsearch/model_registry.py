@@ -80,8 +80,8 @@ class Family:
         from its config and the run's parts.
       tasks: The tasks it serves.
       inner_product: Whether it scores a user and an item by an inner product of
-        two vectors (an ANN index can search it); False for the networks over a
-        pair.
+        two stored vectors (an ANN index can search it); False for the networks
+        over a pair and for EASE's sparse item-item rows.
       settings: The `model.*` settings it reads besides TRAINING.
       max_items: The largest catalog it can hold (0: no limit).
     """
@@ -148,8 +148,8 @@ FAMILIES: dict[str, Family] = {
             "ease",
             "build_history_model",
             TOP_K_TASKS,
-            True,
-            ("ease_l2", "recency_half_life"),
+            False,  # scored from sparse item-item rows: nothing for an ANN index to search
+            ("ease_l2", "recency_half_life", "ease_neighbors"),
             max_items=EASE_MAX_ITEMS,
         ),
         Family(

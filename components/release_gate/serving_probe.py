@@ -1,11 +1,15 @@
 """Serving validation, run in a separate process: canned requests to every signature.
 
     python -m recsearch.components.release_gate.serving_probe MODEL_DIR KNOWN_USER \
-        KNOWN_ITEM [--repeats N]
+        KNOWN_ITEM [--users U ...] [--budget-ms MS] [--calls N] [--wait]
 
 Prints one JSON object: per case, whether the output shapes are right, whether a
-repeated call gives the same answer, and recommend's latency percentiles. A
-crash, or a bundle that cannot load, shows up as a non-zero exit code.
+repeated call gives the same answer, and recommend's latency (`latency.measure`:
+warmed up, over several users, measured again once when over budget). With
+`--wait` it reads one line from standard input before it times anything: the
+gate loads the bundle and checks its answers while its own checks run, and
+times it only once the parent is idle, so the figure is the model's, not the
+machine's. A crash, or a bundle that cannot load, shows up as a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 import numpy as np
 
 import recsearch  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from recsearch.components.release_gate import latency
 
 UNKNOWN_USER = "__release_gate_unknown_user__"
 UNKNOWN_ITEM = "__release_gate_cold_item__"
@@ -75,8 +80,20 @@ def _content_cases(signatures, known_item: str, k: int) -> dict:
     return cases
 
 
-def probe(model_dir: str, known_user: str, known_item: str, repeats: int = 50) -> dict:
-    """Calls each signature with canned inputs and reports what came back."""
+def probe(
+    model_dir: str,
+    known_user: str,
+    known_item: str,
+    users: list[str] | None = None,
+    budget_ms: float | None = None,
+    calls: int = latency.CALLS,
+    wait=None,
+) -> dict:
+    """Calls each signature with canned inputs and reports what came back.
+
+    `users` are the known users `recommend` is timed over (default: `known_user`);
+    `wait`, when given, is called between the checks and the timing.
+    """
     import tensorflow as tf
 
     model = tf.saved_model.load(model_dir)
@@ -134,19 +151,12 @@ def probe(model_dir: str, known_user: str, known_item: str, repeats: int = 50) -
             "deterministic": _same(at, run_at()),
             "finite": bool(np.isfinite(at["scores"]).all()),
         }
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run_recommend([known_user])
-        timings.append((time.perf_counter() - started) * 1000.0)
-    return {
-        "cases": cases,
-        "top_k": int(k),
-        "latency_ms": {
-            "p50": float(np.percentile(timings, 50)),
-            "p99": float(np.percentile(timings, 99)),
-        },
-    }
+    if wait is not None:
+        wait()
+    timed = latency.measure(
+        lambda user: run_recommend([user]), users or [known_user], budget_ms, calls
+    )
+    return {"cases": cases, "top_k": int(k), "latency_ms": timed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,9 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir")
     parser.add_argument("known_user")
     parser.add_argument("known_item")
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--users", nargs="*", default=None, help="users to time recommend over")
+    parser.add_argument("--budget-ms", type=float, default=None)
+    parser.add_argument("--calls", type=int, default=latency.CALLS)
+    parser.add_argument("--wait", action="store_true", help="read a line before timing")
     args = parser.parse_args(argv)
-    result = probe(args.model_dir, args.known_user, args.known_item, args.repeats)
+    result = probe(
+        args.model_dir,
+        args.known_user,
+        args.known_item,
+        users=args.users,
+        budget_ms=args.budget_ms,
+        calls=args.calls,
+        wait=sys.stdin.readline if args.wait else None,
+    )
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
     return 0

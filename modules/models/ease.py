@@ -4,53 +4,145 @@ B = argmin ||X - X B||^2 + lambda ||B||^2 subject to diag(B) = 0 has the
 solution P = (X^T X + lambda I)^-1, B_ij = -P_ij / P_jj. A user's scores are
 x_u B, where x_u is the user's history.
 
+Solving (`solve`): in float32, through a Cholesky factor, never an explicit
+LU inverse. With fewer users than items it goes through the users' side
+(Woodbury: P = (I - X^T (X X^T + lambda I)^-1 X) / lambda), a U x U factor
+instead of a V x V one: a 9.7k-item catalog with 600 users is a 600 x 600
+Cholesky and one V x U x V product.
+
+Storing (`prune`): B keeps its `neighbors` strongest weights per seen item
+(by magnitude), as sparse rows: row j holds what having item j adds to the
+other items. Dense, a 9.7k-item B is 376 MB, and serving stored it twice;
+with 200 neighbours it is 23 MB. docs/benchmarks.md measures what the pruning
+costs in recall.
+
+Serving (`vocabulary_scores`): a user's scores gather the rows of the items
+in their history and add them up, weighted (h x neighbours additions for h
+history items), instead of a dense [V] x [V, V] product. The serving module
+asks this method for every user's scores and keeps no candidate matrix.
+
 Recency: with `recency_half_life` h > 0 the history an answer is built from
 weighs each seen item by 1 + 2 * 2^(-r/h), where r counts the user's items
 seen more recently. B itself is unchanged. On a temporal split, what a user
 does next follows what they did last (figures in docs/benchmarks.md).
 
-In the project's "query vectors times candidate vectors" contract the query
-of user u is the weighted history row [V] and the candidate vector of item i
-is column i of B [V]; items outside the vocabulary (cold items) get zeros.
 There is nothing to fit by gradient descent: `closed_form` tells the Trainer
 to skip `fit`.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
-from scipy import sparse
+from scipy import linalg, sparse
 
 from recsearch import features as keys
 from recsearch.model_registry import EASE_MAX_ITEMS
 from recsearch.modules.models import arguments
-from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
-from recsearch.modules.models.history import user_history
+from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.history import SparseRows, user_history
 from recsearch.modules.training_data import Catalog
 
-# B is a dense V x V matrix: past this many items use the two-tower model.
+# B is solved as a dense V x V matrix: past this many items use the two-tower model.
 MAX_ITEMS = EASE_MAX_ITEMS
+# Rows of B pruned at a time (bounds the temporary [rows, V] index arrays).
+_PRUNE_ROWS = 1024
 
 
-def solve(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE's item-item weights B from the Gram matrix X^T X."""
-    regularized = gram.astype(np.float64)
-    regularized[np.diag_indices_from(regularized)] += l2
-    inverse = np.linalg.inv(regularized)
-    weights = -inverse / np.diag(inverse)
+def _cholesky_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive-definite float32 matrix, in place, by Cholesky."""
+    factor, info = linalg.lapack.spotrf(matrix, lower=False, overwrite_a=True)
+    if info != 0:
+        raise ValueError(f"EASE: the regularised Gram matrix is not positive definite ({info})")
+    inverse, info = linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise ValueError(f"EASE: the Cholesky inverse failed ({info})")
+    upper = np.triu(inverse)
+    return upper + np.triu(inverse, 1).T
+
+
+def precision(history: sparse.spmatrix, l2: float) -> np.ndarray:
+    """P = (X^T X + lambda I)^-1 [V, V], float32, from the users x items matrix X."""
+    history = sparse.csr_matrix(history, dtype=np.float32)
+    users, items = history.shape
+    if users >= items:
+        gram = (history.T @ history).toarray().astype(np.float32)
+        gram[np.diag_indices_from(gram)] += l2
+        return _cholesky_inverse(gram)
+    # Fewer users than items: through the U x U side (Woodbury).
+    kernel = (history @ history.T).toarray().astype(np.float32)
+    kernel[np.diag_indices_from(kernel)] += l2
+    factor = linalg.cho_factor(kernel, lower=True, overwrite_a=True, check_finite=False)
+    solved = linalg.cho_solve(factor, history.toarray(), check_finite=False)  # [U, V]
+    result = -(history.T @ solved).astype(np.float32)  # -X^T (X X^T + lambda I)^-1 X
+    result[np.diag_indices_from(result)] += 1.0
+    result /= l2
+    return result
+
+
+def solve_dense(history: sparse.spmatrix, l2: float) -> np.ndarray:
+    """EASE's item-item weights B [V, V] (float32) from the users x items matrix X."""
+    weights = precision(history, l2)
+    diagonal = np.diag(weights).copy()
+    weights /= -diagonal[None, :]
     np.fill_diagonal(weights, 0.0)
-    return weights.astype(np.float32)
+    return weights
+
+
+def prune(weights: np.ndarray, neighbors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's `neighbors` largest-magnitude weights, as CSR (row_splits, columns, values).
+
+    Columns are sorted within a row; zeros are dropped. `neighbors` 0 keeps every nonzero.
+    """
+    rows, width = weights.shape
+    keep = width if neighbors <= 0 else min(neighbors, width)
+    columns, values, counts = [], [], []
+    for start in range(0, rows, _PRUNE_ROWS):
+        block = weights[start : start + _PRUNE_ROWS]
+        if keep < width:
+            top = np.argpartition(-np.abs(block), keep - 1, axis=1)[:, :keep]
+        else:
+            top = np.broadcast_to(np.arange(width), block.shape)
+        top = np.sort(top, axis=1)
+        picked = np.take_along_axis(block, top, axis=1)
+        nonzero = picked != 0
+        counts.append(nonzero.sum(axis=1))
+        columns.append(top[nonzero])
+        values.append(picked[nonzero])
+    splits = np.concatenate([[0], np.cumsum(np.concatenate(counts))]) if counts else np.zeros(1)
+    return (
+        splits.astype(np.int64),
+        np.concatenate(columns).astype(np.int64) if columns else np.zeros(0, np.int64),
+        np.concatenate(values).astype(np.float32) if values else np.zeros(0, np.float32),
+    )
+
+
+def history_matrix(catalog: Catalog) -> sparse.csr_matrix:
+    """X: the catalog's users x vocabulary items, 1 where a user had the item."""
+    return sparse.csr_matrix(
+        (np.ones(len(catalog.seen_items), np.float32), catalog.seen_items, catalog.seen_row_splits),
+        shape=(catalog.num_users, catalog.item_vocab_size),
+    )
 
 
 class EASE(RecommenderModel):
     """Item-item linear autoencoder solved in closed form from the training catalog."""
 
     closed_form = True
+    # Serving asks `vocabulary_scores` for every user's scores (no candidate matrix).
+    scores_from_history = True
 
-    def __init__(self, catalog: Catalog, l2: float = 100.0, recency_half_life: float = 0.0):
+    def __init__(
+        self,
+        catalog: Catalog,
+        l2: float = 100.0,
+        recency_half_life: float = 0.0,
+        neighbors: int = 200,
+    ):
         """Solves the model.
 
         Args:
@@ -58,45 +150,85 @@ class EASE(RecommenderModel):
           l2: The ridge penalty lambda; must be positive.
           recency_half_life: Half-life, in interactions, of the recency boost
             (0: every seen item weighs the same).
+          neighbors: Weights of B kept per item, the largest by magnitude
+            (0: every one, dense).
 
         Raises:
-          ValueError: On a non-positive l2, a negative half-life, or a
-            vocabulary above MAX_ITEMS.
+          ValueError: On a non-positive l2, a negative half-life or neighbour
+            count, or a vocabulary above MAX_ITEMS.
         """
         super().__init__()
         if l2 <= 0:
             raise ValueError(f"EASE needs a positive l2 (lambda), got {l2}")
-        arguments.non_negative(recency_half_life=recency_half_life)
+        arguments.non_negative(recency_half_life=recency_half_life, neighbors=neighbors)
         vocab = catalog.item_vocab_size
         if vocab > MAX_ITEMS:
             raise ValueError(
-                f"EASE holds a dense {vocab} x {vocab} item matrix; above {MAX_ITEMS} items "
+                f"EASE solves a dense {vocab} x {vocab} item matrix; above {MAX_ITEMS} items "
                 "use model.name: two_tower"
             )
         self.l2 = float(l2)
         self.recency_half_life = float(recency_half_life)
-        # X is sparse (users x items): only the V x V Gram matrix is dense.
-        history = sparse.csr_matrix(
-            (
-                np.ones(len(catalog.seen_items), np.float64),
-                catalog.seen_items,
-                catalog.seen_row_splits,
-            ),
-            shape=(catalog.num_users, vocab),
+        self.neighbors = int(neighbors)
+        started = time.perf_counter()
+        splits, columns, values = prune(solve_dense(history_matrix(catalog), self.l2), neighbors)
+        self.solve_seconds = time.perf_counter() - started
+        logging.info(
+            "EASE: solved %d items from %d users in %.1f s (float32 Cholesky%s), "
+            "kept %d weights (%.1f MB)",
+            vocab,
+            catalog.num_users,
+            self.solve_seconds,
+            ", through the users' side" if catalog.num_users < vocab else "",
+            len(values),
+            len(values) * 12 / 1e6,
         )
-        gram = (history.T @ history).toarray()
-        weights = solve(gram, self.l2)
-        self.item_weights = tf.Variable(weights.T, trainable=False, name="item_weights")
+        self.item_item = SparseRows(splits, columns, values, vocab, name="item_item")
         self.user_history = user_history(catalog, self.recency_half_life)
         self.num_vocab_items = vocab
+
+    def vocabulary_scores(self, users: tf.Tensor) -> tf.Tensor:
+        """Each user's score of every vocabulary item [B, V]: their weighted history times B.
+
+        Gathers the B rows of the user's items and adds them up; users outside
+        the catalog get zeros.
+        """
+        items, weights = self.user_history.ragged(users)
+        columns, values = self.item_item.ragged(items.flat_values)
+        source = columns.value_rowids()  # which history entry each weight belongs to
+        contribution = values.flat_values * tf.gather(weights.flat_values, source)
+        row = tf.gather(items.value_rowids(), source)
+        index = tf.stack([row, columns.flat_values], axis=1)
+        shape = tf.stack([tf.size(users, tf.int64), tf.constant(self.num_vocab_items, tf.int64)])
+        return tf.scatter_nd(index, contribution, shape)  # duplicates add up
+
+    def item_rows(self, items: tf.Tensor) -> tf.Tensor:
+        """Row j of B for each item j [B, V]: what having it adds to every item (its neighbours)."""
+        return self.item_item.dense(items)
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Each user's weighted history [B, V]; users outside the catalog get zeros."""
         return self.user_history.dense(features[keys.USER_ID])
 
     def candidate_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        """Column i of B for each item i [B, V]; zeros for items outside the vocabulary."""
-        return rows_in_vocabulary(self.item_weights, features[keys.ITEM_ID], self.num_vocab_items)
+        """Column i of the kept B for each item i [B, V]; zeros outside the vocabulary.
+
+        Materialises B densely: for small catalogs and tests. Serving uses
+        `vocabulary_scores`.
+        """
+        everything = self.item_item.dense(tf.range(self.num_vocab_items, dtype=tf.int64))
+        items = tf.cast(features[keys.ITEM_ID], tf.int64)
+        known = items < self.num_vocab_items
+        columns = tf.gather(tf.transpose(everything), tf.where(known, items, 0))
+        return tf.where(known[:, None], columns, tf.zeros_like(columns))
+
+    def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """Scores of the (user, item) pairs of a batch [B]; 0 for items outside the vocabulary."""
+        scores = self.vocabulary_scores(features[keys.USER_ID])
+        items = tf.cast(features[keys.ITEM_ID], tf.int64)
+        known = items < self.num_vocab_items
+        picked = tf.gather(scores, tf.where(known, items, 0), batch_dims=1)
+        return tf.where(known, picked, tf.zeros_like(picked))
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Squared reconstruction error of the observed (user, item) cells."""

@@ -3,21 +3,37 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import sparse
 
 from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models import ease, history
 
 
-def test_solution_is_each_columns_ridge_regression_on_the_other_items():
+@pytest.mark.parametrize("users", [30, 4])  # more users than items: primal; fewer: Woodbury
+def test_solution_is_each_columns_ridge_regression_on_the_other_items(users):
     rng = np.random.default_rng(0)
-    x = (rng.random((30, 6)) < 0.4).astype(np.float64)
-    weights = ease.solve(x.T @ x, l2=3.0)
+    x = (rng.random((users, 6)) < 0.4).astype(np.float64)
+    weights = ease.solve_dense(sparse.csr_matrix(x), l2=3.0)
+    assert weights.dtype == np.float32
     assert np.allclose(np.diag(weights), 0.0)
     for j in range(6):
         others = [i for i in range(6) if i != j]
         a = x[:, others]
         expected = np.linalg.solve(a.T @ a + 3.0 * np.eye(5), a.T @ x[:, j])
         np.testing.assert_allclose(weights[others, j], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_pruning_keeps_each_rows_largest_magnitudes_sorted_by_column():
+    weights = np.array(
+        [[0.0, -0.9, 0.1, 0.5], [0.2, 0.0, -0.3, 0.0], [0.4, 0.4, 0.0, -0.05]], np.float32
+    )
+    splits, columns, values = ease.prune(weights, neighbors=2)
+    np.testing.assert_array_equal(splits, [0, 2, 4, 6])
+    np.testing.assert_array_equal(columns, [1, 3, 0, 2, 0, 1])
+    np.testing.assert_allclose(values, [-0.9, 0.5, 0.2, -0.3, 0.4, 0.4])
+    # 0 keeps every nonzero weight; zeros are never stored.
+    splits, columns, _ = ease.prune(weights, neighbors=0)
+    np.testing.assert_array_equal(np.diff(splits), [3, 2, 3])
 
 
 def test_history_weights_halve_the_boost_every_half_life():
@@ -28,10 +44,10 @@ def test_history_weights_halve_the_boost_every_half_life():
 
 def test_scores_are_the_weighted_history_times_b():
     catalog = tiny_catalog([[0, 2], [1, 2, 3], []], [[1, 0], [0, 2, 1], []], num_items=4)
-    model = ease.EASE(catalog, l2=1.0, recency_half_life=1.0)
+    model = ease.EASE(catalog, l2=1.0, recency_half_life=1.0, neighbors=0)
     x = np.zeros((3, 4))
     x[0, [0, 2]], x[1, [1, 2, 3]] = 1.0, 1.0
-    b = ease.solve(x.T @ x, 1.0)
+    b = ease.solve_dense(sparse.csr_matrix(x), 1.0)
     users = tf.constant([0, 0, 1, 2, 0], tf.int64)
     items = tf.constant([1, 3, 0, 2, 5], tf.int64)  # item 5 is outside the vocabulary
     got = model({"user_id": users, "item_id": items}).numpy()
@@ -40,11 +56,35 @@ def test_scores_are_the_weighted_history_times_b():
     query[1, [1, 2, 3]] = [3.0, 1.5, 2.0]
     expected = [query[0] @ b[:, 1], query[0] @ b[:, 3], query[1] @ b[:, 0], 0.0, 0.0]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # Every user's whole row, as serving asks for it; unknown user 7 gets zeros.
+    rows = model.vocabulary_scores(tf.constant([0, 1, 2, 7], tf.int64)).numpy()
+    np.testing.assert_allclose(rows[:3], query @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(rows[3], np.zeros(4))
+    np.testing.assert_allclose(model.item_rows(tf.constant([2], tf.int64)).numpy()[0], b[2])
+
+
+def test_a_pruned_model_scores_with_the_kept_weights_only():
+    rng = np.random.default_rng(3)
+    histories = [sorted(rng.choice(8, size=rng.integers(1, 6), replace=False)) for _ in range(20)]
+    catalog = tiny_catalog(histories, [list(range(len(h)))[::-1] for h in histories], 8)
+    model = ease.EASE(catalog, l2=2.0, neighbors=3)
+    x = np.zeros((20, 8))
+    for user, items in enumerate(histories):
+        x[user, items] = 1.0
+    splits, columns, values = ease.prune(ease.solve_dense(sparse.csr_matrix(x), 2.0), 3)
+    kept = sparse.csr_matrix((values, columns, splits), shape=(8, 8)).toarray()
+    assert (np.count_nonzero(kept, axis=1) <= 3).all()
+    rows = model.vocabulary_scores(tf.range(20, dtype=tf.int64)).numpy()
+    np.testing.assert_allclose(rows, x @ kept, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [(dict(l2=0.0), "positive l2"), (dict(recency_half_life=-1.0), "recency_half_life")],
+    [
+        (dict(l2=0.0), "positive l2"),
+        (dict(recency_half_life=-1.0), "recency_half_life"),
+        (dict(neighbors=-1), "neighbors"),
+    ],
 )
 def test_bad_arguments_name_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):

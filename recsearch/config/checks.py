@@ -152,8 +152,9 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
     ):
         fail(
             "serving.index",
-            f"'scann' cannot search {config.model_name!r}: it scores pairs with a network, "
-            "not an inner product; use 'auto' or 'brute_force'",
+            f"'scann' cannot search {config.model_name!r}: it does not score by an inner "
+            "product of stored vectors (a network over the pair, or EASE's sparse item-item "
+            "rows); use 'auto' or 'brute_force'",
         )
     _check_ranker(config, fail)
     top_k_metrics = ("recall", "ndcg", "mrr", "hit_rate")

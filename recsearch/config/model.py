@@ -85,6 +85,10 @@ class Model:
       attention_heads: sasrec: heads per block (embedding_dim must divide by it).
       sequence_dropout: gru4rec, sasrec: dropout while training.
       ease_l2: EASE's ridge penalty lambda.
+      ease_neighbors: EASE keeps this many item-item weights per item, the
+        largest by magnitude (0: all of them, a dense V x V matrix). 200 keeps a
+        10,000-item bundle near 25 MB; the recall it costs is measured in
+        docs/benchmarks.md.
       recency_half_life: ease and item2vec: half-life, in interactions, of
         the boost a user's most recent items get in their query (0: off).
       wmf_unobserved_weight: wmf: weight w0 of the squared score of every
@@ -163,6 +167,7 @@ class Model:
     attention_heads: int = 2
     # ease, item2vec.
     ease_l2: float = 100.0
+    ease_neighbors: int = 200
     recency_half_life: float = 0.0
     # wmf.
     wmf_unobserved_weight: float = 0.1

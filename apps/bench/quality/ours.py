@@ -81,6 +81,8 @@ def score_matrix(model, num_users: int, num_items: int) -> np.ndarray:
     import tensorflow as tf
 
     users = {keys.USER_ID: tf.range(num_users, dtype=tf.int64)}
+    if getattr(model, "scores_from_history", False):  # EASE: rows over the vocabulary
+        return model.vocabulary_scores(users[keys.USER_ID]).numpy()[:, :num_items]
     items = {keys.ITEM_ID: tf.range(num_items, dtype=tf.int64)}
     queries = model.query_vectors(users)
     candidates = model.candidate_vectors(items)
