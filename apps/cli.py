@@ -36,25 +36,19 @@ def _load_config(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from recsearch.apps import local
+    from recsearch.components.release_gate.checks import reference_scores
 
     config, rows = local.validate(lambda: _load_config(args), args.span, read_rows=False)
     summary = local.run(
         config, args.output, enable_cache=not args.no_cache, span=args.span, rows=rows
     )
     print()
-    popularity = next(
-        (
-            c.get("figures", {}).get("popularity", {})
-            for c in summary.checks
-            if c["name"] == "popularity"
-        ),
-        {},
-    )
-    print(f"  {'metric':<20} {'candidate':>10} {'served':>13} {'popularity':>11}")
+    label, reference = reference_scores(summary.checks)
+    print(f"  {'metric':<20} {'candidate':>10} {'served':>13} {label:>11}")
     for name, value in sorted(summary.metrics.items()):
         base = summary.baseline_metrics.get(name)
         versus = f"{base:>13.4f}" if base is not None else f"{'first run':>13}"
-        pop = f"{popularity[name]:>11.4f}" if name in popularity else f"{'-':>11}"
+        pop = f"{reference[name]:>11.4f}" if name in reference else f"{'-':>11}"
         print(f"  {name:<20} {value:>10.4f} {versus} {pop}")
     if summary.event_metrics:
         print("  by event type (the candidate's):")

@@ -116,6 +116,7 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts, judged=
     """
     from recsearch import features as keys
     from recsearch.data import splits
+    from recsearch.features import FeatureSpec
     from recsearch.model_registry import candidates_for
 
     users, items = frame[keys.USER_ID].nunique(), frame[keys.ITEM_ID].nunique()
@@ -159,7 +160,8 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts, judged=
             "evaluation.max_users)"
         )
     if config.model.name == "auto":
-        chosen, skipped = candidates_for(config.task, items)
+        spec = FeatureSpec.from_config(config)
+        chosen, skipped = candidates_for(config.task, items, users, spec.has_fields)
         tried = ", ".join(c.label for c in chosen)
         lines.append(f"model auto will compare {tried}")
         lines += [f"model auto skips {label}: {why}" for label, why in skipped.items()]

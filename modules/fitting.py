@@ -8,6 +8,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -99,6 +100,10 @@ def training_budget(hparams: dict, rows: int | None) -> tuple[int, int | None]:
     return 1, math.ceil(int(budget) / int(hparams["batch_size"]))
 
 
+# Epochs without a better validation loss before training stops (`fit(validation=...)`).
+PATIENCE = 2
+
+
 def fit(
     model: tf.keras.Model,
     dataset,
@@ -106,12 +111,18 @@ def fit(
     steps: int,
     log_dir: str,
     rows: int | None = None,
+    validation=None,
 ) -> list[float]:
     """Trains by gradient descent; returns the loss per epoch.
 
     A step budget (train_args.num_steps, a runtime parameter on Kubeflow)
     replaces the epochs; otherwise the config's epochs run, within the
     `max_examples` budget over `rows` training rows (`training_budget`).
+
+    With `validation` (a dataset function like `dataset`), training stops
+    after PATIENCE epochs without a lower validation loss and the model keeps
+    its best epoch's weights; `model.best_epochs` records how many epochs that
+    was (the epochs run, without validation).
     """
     epochs, per_epoch = (1, steps) if steps else training_budget(hparams, rows)
     if not steps and (epochs, per_epoch) != (int(hparams["epochs"]), None):
@@ -124,11 +135,24 @@ def fit(
         # Beside the progress bar, so the terminal says why it shows fewer epochs.
         sys.stderr.write(f"        {message}\n")
     data = dataset(int(hparams["batch_size"]), shuffle=True)
+    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir), EpochProgress(epochs)]
+    held = None
+    if validation is not None:
+        held = validation(int(hparams["batch_size"]), shuffle=False)
+        callbacks.append(
+            tf.keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=PATIENCE, restore_best_weights=True
+            )
+        )
     history = model.fit(
         data.repeat() if steps else data,
         epochs=epochs,
         steps_per_epoch=per_epoch,
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=log_dir), EpochProgress(epochs)],
+        validation_data=held,
+        callbacks=callbacks,
         verbose=0,
     )
-    return [float(v) for v in history.history.get("loss", [])]
+    losses = [float(v) for v in history.history.get("loss", [])]
+    checked = history.history.get("val_loss")
+    model.best_epochs = int(np.argmin(checked)) + 1 if checked else len(losses)
+    return losses

@@ -13,12 +13,14 @@ from recsearch import features as keys
 from recsearch import model_registry
 from recsearch.features import FeatureSpec
 from recsearch.modules.models.autorec import ItemAutoRec
+from recsearch.modules.models.bias import BiasBaseline
 from recsearch.modules.models.dcn import DCN
 from recsearch.modules.models.deepfm import DeepFM
 from recsearch.modules.models.ease import EASE
 from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
 from recsearch.modules.models.fields import FieldEmbeddings
 from recsearch.modules.models.gru4rec import GRU4Rec
+from recsearch.modules.models.hybrid_mf import HybridMF
 from recsearch.modules.models.item2vec import Item2Vec
 from recsearch.modules.models.mf import BiasedMF
 from recsearch.modules.models.mf_autorec import MFAutoRec
@@ -153,6 +155,32 @@ def build_history_model(cfg: Any, parts: Parts) -> tf.keras.Model:
     """EASE, Mult-VAE, item2vec, WMF or AutoRec: built over the catalog's histories."""
     cls, arguments = _HISTORY_MODELS[cfg.name]
     return cls(parts.catalog, **{arg: getattr(cfg, name) for arg, name in arguments.items()})
+
+
+def build_bias(cfg: Any, parts: Parts) -> BiasBaseline:
+    return BiasBaseline(parts.catalog, l2=float(cfg.bias_l2))
+
+
+def build_hybrid_mf(cfg: Any, parts: Parts) -> HybridMF:
+    """Hybrid MF over the id, categorical, hashed and numeric fields of users and items."""
+    spec = parts.spec
+    side = cfg.use_side_features
+
+    def fields(id_feature, categorical, numeric, offset):
+        names = (id_feature, *(categorical if side else ()))
+        return FieldEmbeddings(
+            {n: parts.sizes[n] for n in names},
+            numeric=numeric if side else (),
+            dim=cfg.embedding_dim,
+            l2=float(cfg.l2),
+            seed=cfg.seed + offset,
+        )
+
+    return HybridMF(
+        fields(keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, 0),
+        fields(keys.ITEM_ID, spec.item_categorical + spec.item_hashed, spec.item_numeric, 500),
+        global_mean=parts.catalog.rating_mean,
+    )
 
 
 def build_mf(cfg: Any, parts: Parts) -> BiasedMF:

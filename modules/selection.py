@@ -24,12 +24,13 @@ import logging
 import os
 import time
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from recsearch.features import FeatureSpec
-from recsearch.model_registry import CONTENT_MODEL, Candidate, candidates_for
+from recsearch.model_registry import AUTO_MAX_ROWS, CONTENT_MODEL, Candidate, candidates_for
 from recsearch.modules import tuning
 
 SELECTION_FILE = "model_selection.json"
@@ -49,6 +50,8 @@ class Selection:
       content_model: The model that answers search and cold items, when
         another one wins `recommend` (None: the winner does it all).
       content_signatures: The signatures the content model answers.
+      epochs: The epochs the final model trains: the winner's best on the
+        inner split when it was stopped early (ratings); None: the config's.
       model: The winner as trained on the inner split (not saved): a
         two-stage Trainer draws its ranking stage's candidates from it.
       content_trial: The content model as trained on the inner split, when it
@@ -63,10 +66,15 @@ class Selection:
     metric: str
     content_model: str | None = None
     content_signatures: tuple[str, ...] = ()
+    epochs: int | None = None
     model: tf.keras.Model | None = dataclasses.field(default=None, repr=False, compare=False)
     content_trial: tf.keras.Model | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+
+    def final_settings(self) -> dict:
+        """Settings of the final training beyond the winner's own: its best epochs."""
+        return {"epochs": self.epochs} if self.epochs else {}
 
     def lines(self) -> list[str]:
         """What the terminal and the report say about the choice."""
@@ -76,6 +84,10 @@ class Selection:
             for label, value in sorted(self.scores.items(), key=lambda kv: -kv[1])
         ]
         out += [f"{label}: skipped, {why}" for label, why in self.skipped.items()]
+        if self.winner.name == "bias":
+            out.append("every factor model scored below the bias baseline: the baseline serves")
+        if self.epochs:
+            out.append(f"{self.winner.label} trains {self.epochs} epochs (its best, stopped early)")
         if self.content_model:
             out.append(
                 f"{self.content_model} answers {', '.join(self.content_signatures)} "
@@ -93,6 +105,7 @@ class Selection:
             "seconds": self.seconds,
             "skipped": self.skipped,
             "content_model": self.content_model,
+            "epochs": self.epochs,
             "lines": self.lines(),
         }
 
@@ -111,7 +124,13 @@ def inner_data(
 ) -> tuning.InnerData:
     """The training split cut into the part candidates fit and the part they are judged on."""
     return tuning.inner_data(
-        fn_args, tft_output, spec, VALIDATION_FRACTION, int(hparams["seed"]), catalog_files
+        fn_args,
+        tft_output,
+        spec,
+        VALIDATION_FRACTION,
+        int(hparams["seed"]),
+        catalog_files,
+        max_rows=AUTO_MAX_ROWS,
     )
 
 
@@ -119,7 +138,12 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
     """Trains each candidate on the inner split of the training data and picks the best."""
     config = fn_args.custom_config
     task = config["task"]
-    chosen, skipped = candidates_for(task, data.catalog.item_vocab_size)
+    chosen, skipped = candidates_for(
+        task,
+        data.catalog.item_vocab_size,
+        num_users=int(np.count_nonzero(np.diff(data.catalog.seen_row_splits))),
+        has_fields=spec.has_fields,
+    )
     metric = "-rmse" if task == "rating" else f"{config['eval_metric']}@{config['top_k']}"
     scores, seconds, models = {}, {}, {}
     for candidate in chosen:
@@ -128,7 +152,9 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
             candidate.name,
             {**hparams, **candidate.settings},
             data,
-            log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.name),
+            log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.label),
+            # Rating models stop when the inner error stops falling (they overfit sparse logs).
+            early_stopping=task == "rating",
         )
         scores[candidate.label] = tuning.judge(models[candidate.label], data)
         seconds[candidate.label] = time.time() - started
@@ -137,8 +163,12 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         )
     winner = max(chosen, key=lambda c: scores[c.label])
     model = models[winner.label]
+    epochs = None
+    if task == "rating" and not getattr(model, "closed_form", False):
+        # The final model trains for the epochs that scored best on the inner split.
+        epochs = getattr(model, "best_epochs", None)
     if not needs_content_model(spec, task, winner.name):
-        return Selection(winner, scores, seconds, skipped, metric, model=model)
+        return Selection(winner, scores, seconds, skipped, metric, model=model, epochs=epochs)
     searches = (("search_text",) if spec.item_text else ()) + (
         ("search_image",) if spec.item_image else ()
     )
@@ -154,6 +184,7 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         signatures,
         model=model,
         content_trial=trial,
+        epochs=epochs,
     )
 
 

@@ -127,7 +127,7 @@ def run_fn(fn_args: FnArgs) -> None:
             logging.info("Trainer: model auto: %s", line)
         plan = TrainingPlan(
             chosen.winner.name,
-            {**hparams, **chosen.winner.settings},
+            {**hparams, **chosen.winner.settings, **chosen.final_settings()},
             chosen.content_model,
             hparams,
             content_trained=chosen.content_trial,

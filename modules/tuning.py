@@ -71,6 +71,28 @@ def inner_split(
     )
 
 
+def sample_users(
+    columns: Mapping[str, np.ndarray], max_rows: int, seed: int
+) -> Mapping[str, np.ndarray]:
+    """All of `columns` when they hold at most `max_rows` rows; else the rows of a seeded
+    sample of users, about `max_rows` of them (whole users: their histories stay whole)."""
+    users = columns[keys.USER_ID]
+    if len(users) <= max_rows:
+        return columns
+    distinct = np.unique(users)
+    rng = np.random.default_rng(seed)
+    kept = distinct[rng.random(len(distinct)) < max_rows / len(users)]
+    keep = np.isin(users, kept)
+    logging.info(
+        "Trainer: the inner comparison samples %d of %d users (%d of %d rows)",
+        len(kept),
+        len(distinct),
+        int(keep.sum()),
+        len(users),
+    )
+    return {k: v[keep] for k, v in columns.items()}
+
+
 def validation_metric(
     model: tf.keras.Model,
     catalog: training_data.Catalog,
@@ -143,8 +165,14 @@ class InnerData:
     config: Mapping
 
 
-def fit_inner(name: str, hparams: dict, data: InnerData, log_dir: str) -> tf.keras.Model:
-    """Model `name` trained on `data.fit_part` as the Trainer would train it."""
+def fit_inner(
+    name: str, hparams: dict, data: InnerData, log_dir: str, early_stopping: bool = False
+) -> tf.keras.Model:
+    """Model `name` trained on `data.fit_part` as the Trainer would train it.
+
+    `early_stopping`: stop when the loss on `data.held` stops falling and keep
+    the best epoch (`fitting.fit`); `model.best_epochs` says which it was.
+    """
     tf.keras.utils.set_random_seed(int(hparams["seed"]))
     content = training_data.ItemContent.of(data.catalog, data.spec)
     dataset = training_data.column_dataset(data.fit_part, int(hparams["seed"]), content)
@@ -152,7 +180,18 @@ def fit_inner(name: str, hparams: dict, data: InnerData, log_dir: str) -> tf.ker
     model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
     model.compile(optimizer=make_optimizer(hparams))
     if not getattr(model, "closed_form", False):
-        fitting.fit(model, dataset, hparams, 0, log_dir, rows=len(data.fit_part[keys.USER_ID]))
+        validation = None
+        if early_stopping:
+            validation = training_data.column_dataset(data.held, int(hparams["seed"]), content)
+        fitting.fit(
+            model,
+            dataset,
+            hparams,
+            0,
+            log_dir,
+            rows=len(data.fit_part[keys.USER_ID]),
+            validation=validation,
+        )
     return model
 
 
@@ -221,12 +260,16 @@ def inner_data(
     fraction: float,
     seed: int,
     catalog_files: list[str] | None,
+    max_rows: int | None = None,
 ) -> InnerData:
     """The training split cut once more: the part to fit, each user's latest rows, its catalog.
 
     Used by the Tuner's trials and by `model: auto`; the eval split is never read.
+    `max_rows`: above it, a seeded sample of users (`sample_users`).
     """
     columns = read_columns(fn_args, fn_args.train_files, tft_output, spec)
+    if max_rows:
+        columns = sample_users(columns, max_rows, seed)
     fit_part, held = inner_split(
         columns,
         fraction,

@@ -73,6 +73,18 @@ class FeatureSpec:
     text_max_tokens: int = 16
     text_vocab_size: int = 20000
 
+    @property
+    def has_fields(self) -> bool:
+        """Whether users or items have categorical, hashed or numeric side features."""
+        return bool(
+            self.user_categorical
+            or self.user_hashed
+            or self.user_numeric
+            or self.item_categorical
+            or self.item_hashed
+            or self.item_numeric
+        )
+
     @classmethod
     def from_config(cls, config: Any) -> FeatureSpec:
         """Derives the spec from a `recsearch.config.PipelineConfig`.

@@ -173,7 +173,15 @@ FAMILIES: dict[str, Family] = {
             True,
             ("embedding_dim", "wmf_unobserved_weight", "l2"),
         ),
+        Family("bias", "build_bias", ("rating",), True, ("bias_l2",)),
         Family("mf", "build_mf", ("rating",), True, ("embedding_dim", "l2")),
+        Family(
+            "hybrid_mf",
+            "build_hybrid_mf",
+            ("rating",),
+            True,
+            ("embedding_dim", "l2", "use_side_features"),
+        ),
         Family("autorec", "build_history_model", ("rating",), True, ("embedding_dim", "l2")),
         Family(
             "mf_autorec",
@@ -221,7 +229,15 @@ CANDIDATES = {
     "retrieval": (Candidate("ease", {"recency_half_life": 10.0}), Candidate("two_tower")),
     "ranking": (Candidate("deepfm"), Candidate("ease", {"recency_half_life": 10.0})),
     "sequential": (Candidate("gru4rec"), Candidate("ease", {"recency_half_life": 5.0})),
-    "rating": (Candidate("mf"), Candidate("autorec"), Candidate("mf_autorec")),
+    # The bias baseline at two penalties: a sparse log's factor models must beat it.
+    "rating": (
+        Candidate("bias", {"bias_l2": 3.0}),
+        Candidate("bias", {"bias_l2": 25.0}),
+        Candidate("mf"),
+        Candidate("hybrid_mf"),
+        Candidate("autorec"),
+        Candidate("mf_autorec"),
+    ),
 }
 
 
@@ -242,8 +258,31 @@ def for_task(task: str) -> tuple[str, ...]:
     return tuple(name for name, f in FAMILIES.items() if task in f.tasks)
 
 
-def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str, str]]:
-    """The candidates of `task` that fit the catalog, and the skipped ones with why."""
+# `model: auto`'s budget for one candidate: a larger estimate skips it, saying why.
+AUTO_MAX_SOLVE_SECONDS = 120.0
+AUTO_MAX_SOLVE_GIB = 6.0
+# EASE's float32 Cholesky on 2 cores: 35-90 GFLOP/s measured at 4k-10k items
+# (docs/benchmarks.md); the low end, so the estimate errs long.
+EASE_FLOPS_PER_SECOND = 3e10
+# Above this many training rows, auto compares candidates on a seeded sample of users.
+AUTO_MAX_ROWS = 300_000
+
+
+def ease_cost(num_users: int, num_items: int) -> tuple[float, float]:
+    """EASE's estimated solve (seconds, GiB): min(U, V) * V^2 flops, three V x V float32s."""
+    seconds = min(num_users, num_items) * float(num_items) ** 2 / EASE_FLOPS_PER_SECOND
+    return seconds, 3 * 4 * float(num_items) ** 2 / 2**30
+
+
+def candidates_for(
+    task: str, num_items: int, num_users: int = 0, has_fields: bool = True
+) -> tuple[list[Candidate], dict[str, str]]:
+    """The candidates of `task` that fit the catalog and auto's budget, and the skipped with why.
+
+    `num_users`: users in the training data (0: unknown, the item cap alone
+    applies to EASE); `has_fields`: users or items have side features (else
+    `hybrid_mf` would be `mf` again).
+    """
     chosen, skipped = [], {}
     for candidate in CANDIDATES[task]:
         cap = FAMILIES[candidate.name].max_items
@@ -252,6 +291,19 @@ def candidates_for(task: str, num_items: int) -> tuple[list[Candidate], dict[str
                 f"its dense item x item matrix takes at most {cap:,} items, "
                 f"this catalog has {num_items:,}"
             )
+            continue
+        if candidate.name == "ease" and num_users:
+            seconds, gib = ease_cost(num_users, num_items)
+            if seconds > AUTO_MAX_SOLVE_SECONDS or gib > AUTO_MAX_SOLVE_GIB:
+                skipped[candidate.label] = (
+                    f"its solve at {num_items:,} items and {num_users:,} users is estimated "
+                    f"at {seconds:,.0f} s and {gib:.1f} GiB, over auto's budget of "
+                    f"{AUTO_MAX_SOLVE_SECONDS:g} s and {AUTO_MAX_SOLVE_GIB:g} GiB "
+                    "(name it with model.name: ease to train it anyway)"
+                )
+                continue
+        if candidate.name == "hybrid_mf" and not has_fields:
+            skipped[candidate.label] = "users and items have no side features to embed"
             continue
         chosen.append(candidate)
     return chosen, skipped

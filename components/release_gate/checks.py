@@ -24,6 +24,10 @@ from recsearch.components.evaluator.results import describe_failure, read_metric
 from recsearch.components.release_gate import latency
 from recsearch.config import Release
 from recsearch.modules import ranking_metrics
+from recsearch.modules.models import bias
+
+# The bias baseline's ridge penalty on the gate's scoreboard (model.bias_l2's default).
+BASELINE_L2 = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,6 +266,30 @@ def serving_check(probe: subprocess.Popen, config: GateConfig, timeout: float = 
     return Check("serving", not problems, detail, report)
 
 
+def directory_bytes(path: str) -> int:
+    """Bytes of every file under `path` (local or an object store)."""
+    total = 0
+    for root, _, files in tf.io.gfile.walk(path):
+        for name in files:
+            total += tf.io.gfile.stat(os.path.join(root, name)).length
+    return total
+
+
+def size_check(version_dir: str, config: GateConfig) -> Check:
+    """The size of the bundle that would be pushed, against `release.max_bundle_mb`."""
+    megabytes = directory_bytes(version_dir) / 1e6
+    figures = {"bundle_mb": megabytes}
+    limit = config.max_bundle_mb
+    if limit is not None and megabytes > limit:
+        return Check(
+            "size",
+            False,
+            f"the bundle is {megabytes:,.1f} MB, above {limit:g} MB (release.max_bundle_mb)",
+            figures,
+        )
+    return Check("size", True, f"the bundle is {megabytes:,.1f} MB", figures)
+
+
 def evaluator_check(evaluation_uri: str) -> Check:
     """The Evaluator's own thresholds (value and change against the baseline)."""
     import tensorflow_model_analysis as tfma
@@ -311,8 +339,10 @@ def popularity_check(
     config: GateConfig,
 ) -> Check:
     """Report only: the most-popular list scored like the candidate, on the same eval split."""
+    if any(name in RATING_METRICS.values() for name in metrics):
+        return bias_baseline_check(train, evaluation, metrics)
     ranks = popularity_ranks(train, evaluation, candidate.item_ids, candidate.popularity)
-    if not ranks or any(name.startswith(("rmse", "mae")) for name in metrics):
+    if not ranks:
         return Check("popularity", True, "not comparable for this task", {})
     k = config.top_k
     scores = {f"{m}@{k}": v for m, v in ranking_metrics.mean_metrics(ranks, k).items()}
@@ -323,6 +353,72 @@ def popularity_check(
             ratio = f", {mine / value:.2f}x" if value > 0 else ""
             parts.append(f"{name} {value:.4f} (candidate {mine:.4f}{ratio})")
     return Check("popularity", True, "; ".join(parts), {"popularity": scores})
+
+
+def bias_baseline_check(
+    train: pd.DataFrame, evaluation: pd.DataFrame, metrics: dict[str, float]
+) -> Check:
+    """Report only, for ratings: the global mean plus user and item biases, fitted on the
+    train split and scored on the same eval split, beside the candidate's errors.
+
+    Where popularity stands for top-K tasks: a model that loses to it adds nothing.
+    """
+    rated = train[np.isfinite(train[keys.RATING])]
+    judged = evaluation[np.isfinite(evaluation[keys.RATING])]
+    if rated.empty or judged.empty:
+        return Check("baseline", True, "no ratings to fit a bias baseline on", {})
+    users = pd.Index(pd.unique(rated[keys.USER_ID]))
+    items = pd.Index(pd.unique(rated[keys.ITEM_ID]))
+    fitted = bias.fit_biases(
+        users.get_indexer(rated[keys.USER_ID]),
+        items.get_indexer(rated[keys.ITEM_ID]),
+        rated[keys.RATING].to_numpy(),
+        len(users),
+        len(items),
+        l2=BASELINE_L2,
+    )
+    u, i = users.get_indexer(judged[keys.USER_ID]), items.get_indexer(judged[keys.ITEM_ID])
+    predicted = (
+        fitted.mean
+        + np.where(u >= 0, fitted.users[np.maximum(u, 0)], 0.0)
+        + np.where(i >= 0, fitted.items[np.maximum(i, 0)], 0.0)
+    )
+    error = predicted - judged[keys.RATING].to_numpy()
+    scores = {
+        RATING_METRICS["rmse"]: float(np.sqrt(np.mean(error**2))),
+        RATING_METRICS["mae"]: float(np.mean(np.abs(error))),
+    }
+    parts = []
+    for short, name in RATING_METRICS.items():
+        mine = metrics.get(name)
+        if mine is not None:
+            verdict = (
+                "better" if mine < scores[name] else "worse" if mine > scores[name] else "equal"
+            )
+            parts.append(f"{short} {scores[name]:.4f} (candidate {mine:.4f}, {verdict})")
+    return Check(
+        "baseline",
+        True,
+        "bias baseline (mean + user + item biases): " + "; ".join(parts),
+        {REFERENCE["baseline"][1]: scores},
+    )
+
+
+# The scoreboard's reference column, by the check that measured it: (label, figures key).
+REFERENCE = {"popularity": ("popularity", "popularity"), "baseline": ("bias", "bias_baseline")}
+RATING_METRICS = {"rmse": "root_mean_squared_error", "mae": "mean_absolute_error"}
+
+
+def reference_scores(report: list[dict]) -> tuple[str, dict[str, float]]:
+    """(label, metric -> value) of the scoreboard's reference in a gate report: popularity
+    for top-K tasks, the bias baseline for ratings ({} when neither was measured)."""
+    for check in report:
+        if check["name"] in REFERENCE:
+            label, key = REFERENCE[check["name"]]
+            figures = check.get("figures", {}).get(key, {})
+            if figures:
+                return label, figures
+    return "popularity", {}
 
 
 def ann_check(version_dir: str, users: list[str], config: GateConfig) -> Check:

@@ -74,6 +74,7 @@ def run_checks(
     return [
         *judged,
         checks.serving_check(probe, config),
+        checks.size_check(release_dir, config),
         checks.ann_check(release_dir, users, config),
     ]
 

@@ -13,7 +13,7 @@ from recsearch import features as keys
 from recsearch.components.data_gate.executor import read_anomalies
 from recsearch.components.data_gate.executor import report as anomaly_lines
 from recsearch.components.evaluator.results import read_event_metrics, read_metrics
-from recsearch.components.release_gate.checks import sample_users
+from recsearch.components.release_gate.checks import reference_scores, sample_users
 from recsearch.components.run_report import gather, plots, render
 from recsearch.data import examples
 from recsearch.modules import selection
@@ -170,16 +170,13 @@ def build(inputs: ReportInputs) -> Report:
         )
 
     # Evaluation
-    popularity = next(
-        (c.get("figures", {}).get("popularity", {}) for c in checks if c["name"] == "popularity"),
-        {},
-    )
+    reference_label, reference = reference_scores(checks)
     rows = [
         {
             "metric": n,
             "candidate": f"{v:.4f}",
             "served": f"{baseline[n]:.4f}" if n in baseline else "first run",
-            "popularity": f"{popularity[n]:.4f}" if n in popularity else "-",
+            reference_label: f"{reference[n]:.4f}" if n in reference else "-",
         }
         for n, v in sorted(metrics.items())
     ]
@@ -279,11 +276,11 @@ def build(inputs: ReportInputs) -> Report:
         [
             f"# {config.name}: {verdict}",
             "",
-            "| metric | candidate | served | popularity |",
+            f"| metric | candidate | served | {reference_label} |",
             "|---|---|---|---|",
         ]
         + [
-            f"| {r['metric']} | {r['candidate']} | {r['served']} | {r['popularity']} |"
+            f"| {r['metric']} | {r['candidate']} | {r['served']} | {r[reference_label]} |"
             for r in rows
         ]
         + [

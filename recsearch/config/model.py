@@ -85,6 +85,8 @@ class Model:
       attention_heads: sasrec: heads per block (embedding_dim must divide by it).
       sequence_dropout: gru4rec, sasrec: dropout while training.
       ease_l2: EASE's ridge penalty lambda.
+      bias_l2: bias: the ridge penalty of the user and item biases (an item
+        with n ratings has its bias shrunk by n / (n + bias_l2)).
       ease_neighbors: EASE keeps this many item-item weights per item, the
         largest by magnitude (0: all of them, a dense V x V matrix). 200 keeps a
         10,000-item bundle near 25 MB; the recall it costs is measured in
@@ -167,6 +169,8 @@ class Model:
     attention_heads: int = 2
     # ease, item2vec.
     ease_l2: float = 100.0
+    # bias.
+    bias_l2: float = 10.0
     ease_neighbors: int = 200
     recency_half_life: float = 0.0
     # wmf.

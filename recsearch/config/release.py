@@ -49,7 +49,13 @@ class Release:
       max_popularity_shift: Largest total-variation distance between the item
         popularity of this and the served model's training data.
       latency_budget_ms: Largest p99 latency of a one-user `recommend` call,
-        measured in a fresh process.
+        measured in a fresh process once the gate's other checks are done:
+        warmed up, 200 calls over up to 20 users, and measured once more
+        before an over-budget figure is believed (the better round counts).
+      max_bundle_mb: Largest size of the bundle that would be pushed (its
+        directory, companion index and assets included). The default, 750 MB,
+        fits a TF Serving pod of 2 GiB: during a swap it holds the old and the
+        new version at once, beside about 500 MB of runtime.
       min_ann_recall: Least recall@K of the approximate index against exact
         top-K, when the bundle has one.
       keep_versions: Model versions kept in the serving directory.
@@ -70,6 +76,7 @@ class Release:
     max_unknown_user_rate: float | None = None
     max_popularity_shift: float | None = None
     latency_budget_ms: float | None = 250.0
+    max_bundle_mb: float | None = 750.0
     min_ann_recall: float | None = 0.9
     keep_versions: int = 5
     refit: bool = True

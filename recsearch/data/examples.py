@@ -17,7 +17,8 @@ def split_files(examples_uri: str, split: str) -> list[str]:
 
 
 def read_split(examples_uri: str, split: str, serialized: bool = False) -> pd.DataFrame:
-    """user_id, item_id and timestamp (-1 without one) of one raw split, in file order.
+    """user_id, item_id, timestamp (-1 without one) and rating (NaN without one) of one
+    raw split, in file order.
 
     The ids are text (object columns), one str object per distinct id that
     every row of it shares: at 8M rows, about 130 MB for both columns rather
@@ -28,7 +29,9 @@ def read_split(examples_uri: str, split: str, serialized: bool = False) -> pd.Da
         keys.USER_ID: tf.io.FixedLenFeature([], tf.string),
         keys.ITEM_ID: tf.io.FixedLenFeature([], tf.string),
         keys.TIMESTAMP: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+        keys.RATING: tf.io.FixedLenFeature([], tf.float32, default_value=float("nan")),
     }
+    numeric = {keys.TIMESTAMP: np.int64, keys.RATING: np.float32}
     columns: dict[str, list] = {k: [] for k in spec}
     texts: dict[bytes, str] = {}
     records = []
@@ -37,12 +40,12 @@ def read_split(examples_uri: str, split: str, serialized: bool = False) -> pd.Da
         parsed = tf.io.parse_example(batch, spec)
         for name in spec:
             values = parsed[name].numpy()
-            columns[name].append(values if name == keys.TIMESTAMP else _shared(values, texts))
+            columns[name].append(values if name in numeric else _shared(values, texts))
         if serialized:
             records += list(batch.numpy())
     frame = pd.DataFrame(
         {
-            k: np.concatenate(v) if v else np.zeros(0, np.int64 if k == keys.TIMESTAMP else object)
+            k: np.concatenate(v) if v else np.zeros(0, numeric.get(k, object))
             for k, v in columns.items()
         }
     )
