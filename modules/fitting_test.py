@@ -63,3 +63,41 @@ def test_a_step_budget_from_train_args_replaces_epochs_and_examples(tmp_path):
     hparams = {"epochs": 5, "batch_size": 10, "max_examples": 250}
     losses = fitting.fit(model, _dataset(100), hparams, 37, str(tmp_path), rows=100)
     assert len(losses) == 1 and int(model.optimizer.iterations.numpy()) == 37
+
+
+def test_validation_stops_training_and_keeps_the_best_epoch(tmp_path):
+    # Training rows y = x, validation rows y = 0.3 x: from w = 0 the weight climbs
+    # toward 1 epoch by epoch, so the validation loss falls until w passes 0.3, then
+    # rises. A twin trained the same way, epoch by epoch, says which epoch was best.
+    x = np.random.default_rng(1).random((64, 1)).astype(np.float32)
+
+    def rows(slope):
+        def dataset(batch_size: int, shuffle: bool) -> tf.data.Dataset:
+            return tf.data.Dataset.from_tensor_slices((x, slope * x)).batch(batch_size)
+
+        return dataset
+
+    def model():
+        net = tf.keras.Sequential(
+            [tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
+        )
+        net.compile(optimizer=tf.keras.optimizers.SGD(0.01), loss="mse")
+        return net
+
+    twin, losses, weights = model(), [], []
+    for _ in range(20):
+        twin.fit(rows(1.0)(8, False), epochs=1, verbose=0)
+        losses.append(twin.evaluate(rows(0.3)(8, False), verbose=0))
+        weights.append(twin.get_weights())
+    best = int(np.argmin(losses))
+    assert 0 < best < 20 - fitting.PATIENCE - 1  # the rise comes well before 20 epochs
+    trained = model()
+    hparams = {"epochs": 20, "batch_size": 8, "max_examples": None}
+    run = fitting.fit(trained, rows(1.0), hparams, 0, str(tmp_path), validation=rows(0.3))
+    assert len(run) == best + 1 + fitting.PATIENCE
+    assert trained.best_epochs == best + 1
+    for got, want in zip(trained.get_weights(), weights[best]):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    # Without validation every epoch runs, and best_epochs counts them.
+    fitting.fit(trained, rows(1.0), {**hparams, "epochs": 3}, 0, str(tmp_path))
+    assert trained.best_epochs == 3

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from recsearch.apps import testing
 from recsearch.features import FeatureSpec
-from recsearch.modules import selection, trainer
+from recsearch.modules import selection, trainer, tuning
 
 
 def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():
@@ -21,12 +21,60 @@ def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():
     chosen, skipped = selection.candidates_for("retrieval", 1_000)
     assert [c.label for c in chosen] == ["ease (recency_half_life 10)", "two_tower"]
     assert not skipped
-    assert [c.name for c in selection.candidates_for("rating", 10)[0]] == [
+    assert [c.label for c in selection.candidates_for("rating", 10)[0]] == [
+        "bias (bias_l2 3)",
+        "bias (bias_l2 25)",
         "mf",
+        "hybrid_mf",
         "autorec",
         "mf_autorec",
     ]
     assert "gru4rec" in [c.name for c in selection.candidates_for("sequential", 10)[0]]
+
+
+def test_auto_skips_a_candidate_over_its_budget_and_says_why():
+    # 9.7k items from 600 users: the users' side solves in about 1.8 s.
+    chosen, skipped = selection.candidates_for("retrieval", 9_700, num_users=600)
+    assert [c.name for c in chosen] == ["ease", "two_tower"] and not skipped
+    # 25k items from 100k users: 25k^3 flops, over the time and memory budget.
+    chosen, skipped = selection.candidates_for("retrieval", 25_000, num_users=100_000)
+    assert [c.name for c in chosen] == ["two_tower"]
+    (why,) = skipped.values()
+    assert "estimated at 521 s and 7.0 GiB" in why and "model.name: ease" in why
+    # Without side features hybrid MF would be plain MF: skipped, with the reason.
+    chosen, skipped = selection.candidates_for("rating", 100, has_fields=False)
+    assert "hybrid_mf" not in [c.name for c in chosen]
+    assert skipped == {"hybrid_mf": "users and items have no side features to embed"}
+
+
+def test_the_inner_comparison_samples_whole_users_above_its_row_budget():
+    users = np.repeat(np.arange(1000), 10)
+    columns = {"user_id": users, "item_id": np.arange(10_000)}
+    assert tuning.sample_users(columns, 20_000, seed=1) is columns
+    sampled = tuning.sample_users(columns, 2_000, seed=1)
+    counts = np.bincount(sampled["user_id"], minlength=1000)
+    assert set(counts) <= {0, 10}  # every kept user keeps every row
+    assert 1_500 <= len(sampled["user_id"]) <= 2_500
+    again = tuning.sample_users(columns, 2_000, seed=1)
+    np.testing.assert_array_equal(again["item_id"], sampled["item_id"])
+
+
+def test_a_baseline_winner_and_early_stopped_epochs_are_said():
+    winner = selection.Candidate("bias", {"bias_l2": 25.0})
+    chosen = selection.Selection(
+        winner,
+        scores={winner.label: -0.88, "mf": -0.93},
+        seconds={winner.label: 0.1, "mf": 12.0},
+        skipped={},
+        metric="-rmse",
+    )
+    assert "every factor model scored below the bias baseline: the baseline serves" in (
+        chosen.lines()
+    )
+    assert chosen.final_settings() == {}
+    stopped = dataclasses.replace(chosen, winner=selection.Candidate("mf"), epochs=3)
+    assert stopped.final_settings() == {"epochs": 3}
+    assert "mf trains 3 epochs (its best, stopped early)" in stopped.lines()
 
 
 def test_lines_name_the_winner_and_the_content_model():

@@ -192,17 +192,14 @@ def popularity_shift(candidate: BundleView, baseline: BundleView) -> float:
 
 
 def start_probe(
-    model_dir: str,
-    known_users: list[str] | str,
-    known_item: str,
-    budget_ms: float | None = None,
-    calls: int | None = None,
+    model_dir: str, known_users: list[str] | str, known_item: str, calls: int | None = None
 ) -> subprocess.Popen:
     """Starts the serving probe on `model_dir` in a separate process; `serving_check` judges it.
 
     Started first, it loads TensorFlow and the bundle and checks every
     signature while the other checks run, then waits: `serving_check` tells it
-    to time `recommend` (over `known_users`) once this process is idle.
+    to time `recommend` (over `known_users`) once this process is idle, and
+    against which budget.
     """
     users = [known_users] if isinstance(known_users, str) else list(known_users)
     command = [
@@ -216,8 +213,6 @@ def start_probe(
         "--users",
         *users[: latency.USERS],
     ]
-    if budget_ms is not None:
-        command += ["--budget-ms", str(budget_ms)]
     if calls is not None:
         command += ["--calls", str(calls)]
     return subprocess.Popen(
@@ -234,8 +229,10 @@ def serving_check(probe: subprocess.Popen, config: GateConfig, timeout: float = 
 
     Call it when nothing else of this run computes: the probe's timing starts then.
     """
+    budget = "none" if config.latency_budget_ms is None else repr(config.latency_budget_ms)
     try:
-        stdout, stderr = probe.communicate(input="time\n", timeout=timeout)
+        # The line the probe waits for: time now, against this budget.
+        stdout, stderr = probe.communicate(input=budget + "\n", timeout=timeout)
     except subprocess.TimeoutExpired:
         probe.kill()
         probe.communicate()
@@ -339,8 +336,10 @@ def popularity_check(
     config: GateConfig,
 ) -> Check:
     """Report only: the most-popular list scored like the candidate, on the same eval split."""
-    if any(name in RATING_METRICS.values() for name in metrics):
-        return bias_baseline_check(train, evaluation, metrics)
+    if any(name in RATING_METRICS or name in RATING_METRICS.values() for name in metrics):
+        if keys.RATING in train and np.isfinite(train[keys.RATING]).any():
+            return bias_baseline_check(train, evaluation, metrics)
+        return Check("popularity", True, "not comparable for this task", {})
     ranks = popularity_ranks(train, evaluation, candidate.item_ids, candidate.popularity)
     if not ranks:
         return Check("popularity", True, "not comparable for this task", {})

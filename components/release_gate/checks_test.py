@@ -1,9 +1,13 @@
 """Release gate checks on a real trained bundle and hand-made data."""
 
+import dataclasses
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from recsearch.components.release_gate import checks
+from recsearch.modules.models import bias
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +43,9 @@ def test_data_check_finds_time_leakage_and_unknown_users(view):
 
 
 def test_serving_check_runs_in_a_fresh_process(trained_bundle):
-    probe = checks.start_probe(trained_bundle.version_dir, "u00001", "i0001")
+    probe = checks.start_probe(trained_bundle.version_dir, ["u00001", "u00002"], "i0001")
     ok = checks.serving_check(probe, checks.GateConfig())
+    assert "(1 round)" in ok.detail and ok.figures["latency_ms"]["rounds"][0]["calls"] == 200
     assert ok.passed, ok.detail
     assert set(ok.figures["cases"]) == {
         "recommend known user",
@@ -56,7 +61,8 @@ def test_serving_check_runs_in_a_fresh_process(trained_bundle):
         checks.start_probe(trained_bundle.version_dir, "u00001", "i0001"),
         checks.GateConfig(latency_budget_ms=1e-6),
     )
-    assert not slow.passed and "exceeds 1e-06 ms" in slow.detail
+    assert not slow.passed and "exceeds 1e-06 ms (2 rounds, the better one" in slow.detail
+    assert len(slow.figures["latency_ms"]["rounds"]) == 2
 
 
 def test_serving_check_fails_on_a_broken_bundle(tmp_path):
@@ -99,3 +105,27 @@ def test_sample_users_bounds_the_per_user_checks():
     assert len(users) == 10 and users == sorted(users)
     assert set(rows["user_id"]) == set(users) and len(rows) == 40
     assert checks.sample_users(evaluation, 10)[0] == users  # seeded: the same sample
+
+
+def test_the_bias_baseline_stands_beside_a_rating_model_by_hand():
+    # Train: a rates x 5 and y 3, b rates x 4. Eval: b rates y 2, c (unknown) rates x 5.
+    train = pd.DataFrame(
+        {"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"], "rating": [5.0, 3.0, 4.0]}
+    )
+    held = pd.DataFrame({"user_id": ["b", "c"], "item_id": ["y", "x"], "rating": [2.0, 5.0]})
+    fitted = bias.fit_biases(
+        np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([5.0, 3.0, 4.0]), 2, 2, l2=10.0
+    )
+    predicted = np.array(
+        [fitted.mean + fitted.users[1] + fitted.items[1], fitted.mean + fitted.items[0]]
+    )
+    rmse = float(np.sqrt(np.mean((predicted - [2.0, 5.0]) ** 2)))
+    metrics = {"root_mean_squared_error": rmse - 0.1, "mean_absolute_error": 9.0}
+    result = checks.popularity_check(train, held, None, metrics, checks.GateConfig())
+    assert result.name == "baseline" and result.passed
+    figures = result.figures["bias_baseline"]
+    assert figures["root_mean_squared_error"] == pytest.approx(rmse, rel=1e-6)
+    assert f"rmse {rmse:.4f} (candidate {rmse - 0.1:.4f}, better)" in result.detail
+    assert "(candidate 9.0000, worse)" in result.detail
+    label, scores = checks.reference_scores([dataclasses.asdict(result)])
+    assert label == "bias" and scores == figures

@@ -52,7 +52,6 @@ def run_checks(
         release_dir,
         known[:: max(1, len(known) // latency.USERS)][: latency.USERS],
         train[keys.ITEM_ID].iloc[0],
-        budget_ms=config.latency_budget_ms,
     )
     try:
         evaluation = examples.read_split(examples_uri, "eval")

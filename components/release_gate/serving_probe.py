@@ -6,7 +6,8 @@
 Prints one JSON object: per case, whether the output shapes are right, whether a
 repeated call gives the same answer, and recommend's latency (`latency.measure`:
 warmed up, over several users, measured again once when over budget). With
-`--wait` it reads one line from standard input before it times anything: the
+`--wait` it reads one line from standard input before it times anything (the
+budget, or "none", which replaces --budget-ms): the
 gate loads the bundle and checks its answers while its own checks run, and
 times it only once the parent is idle, so the figure is the model's, not the
 machine's. A crash, or a bundle that cannot load, shows up as a non-zero exit code.
@@ -92,7 +93,8 @@ def probe(
     """Calls each signature with canned inputs and reports what came back.
 
     `users` are the known users `recommend` is timed over (default: `known_user`);
-    `wait`, when given, is called between the checks and the timing.
+    `wait`, when given, is called between the checks and the timing; a number it
+    returns (a line of text) is the budget, "none" none.
     """
     import tensorflow as tf
 
@@ -152,7 +154,9 @@ def probe(
             "finite": bool(np.isfinite(at["scores"]).all()),
         }
     if wait is not None:
-        wait()
+        said = wait().strip()
+        if said:
+            budget_ms = None if said == "none" else float(said)
     timed = latency.measure(
         lambda user: run_recommend([user]), users or [known_user], budget_ms, calls
     )
