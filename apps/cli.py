@@ -529,6 +529,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if unknown:
             raise RecsearchError(f"--content: unknown {', '.join(unknown)} (known: ids, full)")
         scale_bench.run(sizes, contents, args.output, write_docs=args.write_docs)
+    elif args.which == "shapes":
+        from recsearch.apps.bench import shapes_bench
+
+        only = [o.strip() for o in args.only.split(",")] if args.only else None
+        shapes_bench.run(args.output, only, write_docs=args.write_docs)
     elif args.which == "content":
         from recsearch.apps.bench import content_bench, docs
 
@@ -688,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
             "ann",
             "quality",
             "scale",
+            "shapes",
         ],
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
@@ -696,7 +702,14 @@ def build_parser() -> argparse.ArgumentParser:
         "serving: recommend latency and load; "
         "content: text and image search, cold start; ann: ScaNN against brute force; "
         "quality: the model zoo against Surprise, implicit and EASE on shared splits; "
-        "scale: the whole pipeline on the generated shop at growing sizes",
+        "scale: the whole pipeline on the generated shop at growing sizes; "
+        "shapes: the default pipeline on generated logs of other shapes (1k-50k items, "
+        "rated, sparse, without timestamps or metadata)",
+    )
+    bench.add_argument(
+        "--only",
+        help="bench shapes: run only the shapes whose name contains one of these "
+        "(comma-separated, e.g. 10k-items-implicit-dense-timed-meta,rated)",
     )
     bench.add_argument(
         "--sizes",

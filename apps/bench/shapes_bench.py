@@ -1,0 +1,178 @@
+"""`recsearch bench shapes`: the default pipeline on logs of other shapes than ours.
+
+Each shape of `recsearch.data.shapes.matrix()` (1k, 10k or 50k items; implicit
+or rated; dense or sparse users; with or without timestamps; with or without
+item metadata) is generated, given the config a newcomer would write (the
+columns, nothing else), and run through the whole default pipeline from a cold
+cache, one after the other. For each: wall time, peak resident memory, the
+pushed bundle's size, `recommend` p99 as the release gate measured it in a fresh
+process, whether it was blessed and pushed, and its quality on the pipeline's
+own eval split beside references computed in the same run on the same split:
+popularity and EASE (dense, where the catalog fits) for top-K shapes, the bias
+baseline (as the gate scores it) for rated ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from recsearch import features as keys
+from recsearch.apps import local
+from recsearch.apps.bench import docs
+from recsearch.apps.bench.pipeline_bench import header
+from recsearch.apps.results import latest_artifact_uri
+from recsearch.config import load_config
+from recsearch.data import examples, shapes
+from recsearch.modules import ranking_metrics
+
+# Dense EASE as a reference only where its V x V solve is quick.
+EASE_REFERENCE_MAX_ITEMS = 15_000
+K = 10
+
+
+def reference_metrics(train: pd.DataFrame, held: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Popularity's and dense EASE's Recall@K and NDCG@K on `held`, fitted on `train`.
+
+    Seen items are excluded and held-out items unseen in train are not relevant,
+    as the Evaluator ranks them.
+    """
+    from recsearch.modules.models import ease
+
+    items = pd.Index(pd.unique(train[keys.ITEM_ID]))
+    users = pd.Index(pd.unique(train[keys.USER_ID]))
+    x = sparse.csr_matrix(
+        (
+            np.ones(len(train), np.float32),
+            (users.get_indexer(train[keys.USER_ID]), items.get_indexer(train[keys.ITEM_ID])),
+        ),
+        shape=(len(users), len(items)),
+    )
+    x.data[:] = 1.0
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    weights = None
+    if len(items) <= EASE_REFERENCE_MAX_ITEMS:
+        weights = ease.solve_dense(x, 100.0)
+    ranks: dict[str, list[np.ndarray]] = {"popularity": [], "EASE (dense, l2 100)": []}
+    for user, group in held.groupby(keys.USER_ID):
+        u = users.get_indexer([user])[0]
+        if u < 0:
+            continue
+        relevant = items.get_indexer(group[keys.ITEM_ID])
+        relevant = relevant[relevant >= 0]
+        if not len(relevant):
+            continue
+        row = x.getrow(u)
+        seen = np.zeros(len(items), bool)
+        seen[row.indices] = True
+        ranks["popularity"].append(ranking_metrics.ranks_of(counts, relevant, seen))
+        if weights is not None:
+            scores = np.asarray(row @ weights).ravel()
+            ranks["EASE (dense, l2 100)"].append(ranking_metrics.ranks_of(scores, relevant, seen))
+    return {name: ranking_metrics.mean_metrics(r, K) for name, r in ranks.items() if r}
+
+
+def directory_mb(path: str | None) -> float | None:
+    if not path or not os.path.isdir(path):
+        return None
+    total = sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, files in os.walk(path)
+        for name in files
+    )
+    return round(total / 1e6, 1)
+
+
+def run_shape(spec: shapes.ShapeSpec, output: str) -> dict:
+    """Generates one shape, runs the default pipeline on it; its figures."""
+    data_dir = os.path.join(output, spec.name, "data")
+    if not os.path.isfile(os.path.join(data_dir, "config.yaml")):
+        shapes.write(data_dir, spec)
+    config = load_config(os.path.join(data_dir, "config.yaml"))
+    run_dir = os.path.join(output, spec.name, "run")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    started = time.time()
+    summary = local.run(config, run_dir, enable_cache=False, quiet=True, measure_memory=True)
+    wall = time.time() - started
+    checks = {c["name"]: c for c in summary.checks}
+    serving = checks.get("serving", {}).get("figures", {}).get("latency_ms", {})
+    entry = {
+        "shape": spec.name,
+        "wall_seconds": round(wall, 1),
+        "peak_rss_gib": round(max(summary.peak_rss.values(), default=0) / 2**30, 2),
+        "trainer_seconds": round(summary.timings.get("Trainer", 0.0), 1),
+        "bundle_mb": directory_mb(summary.pushed_to),
+        "recommend_p99_ms": round(serving["p99"], 1) if "p99" in serving else None,
+        "blessed": summary.blessed,
+        "pushed": summary.pushed_to is not None,
+        "reasons": summary.reasons,
+        "model": next(
+            (line.split(":")[0] for line in summary.selection if "serves recommend" in line),
+            config.model_name,
+        ),
+        "selection": summary.selection,
+        "metrics": {k: v for k, v in summary.metrics.items() if "@" in k or "error" in k},
+    }
+    if spec.rated:
+        entry["references"] = {
+            "bias baseline": checks.get("baseline", {}).get("figures", {}).get("bias_baseline", {})
+        }
+    else:
+        uri = latest_artifact_uri(
+            os.path.join(os.path.abspath(run_dir), "metadata.sqlite"),
+            config.name,
+            "Examples",
+            producer="RecsysExampleGen",
+        )
+        train = examples.read_split(uri, "train")
+        held = examples.read_split(uri, "eval")
+        entry["references"] = reference_metrics(train, held)
+    print(f"{spec.name}: {wall:.0f} s, blessed {summary.blessed}", flush=True)
+    return entry
+
+
+def table(result: dict) -> str:
+    lines = [
+        f"`{result['command']}` on {result['machine']}, {result['date']}. Each shape "
+        "is the config a newcomer would write (columns only), the whole default pipeline, "
+        "cold cache, one after the other.",
+        "",
+        "| shape | model | blessed, pushed | wall s | Trainer s | peak GiB | bundle MB "
+        "| recommend p99 ms | quality (eval split) | references (same split) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in result["shapes"]:
+        if "root_mean_squared_error" in e["metrics"]:
+            quality = f"RMSE {e['metrics']['root_mean_squared_error']:.4f}"
+            refs = ", ".join(
+                f"{name} RMSE {figures['root_mean_squared_error']:.4f}"
+                for name, figures in e["references"].items()
+                if figures
+            )
+        else:
+            quality = f"R@10 {e['metrics'].get('recall@10', float('nan')):.4f}"
+            refs = ", ".join(
+                f"{name} R@10 {figures['recall']:.4f}" for name, figures in e["references"].items()
+            )
+        verdict = f"{'yes' if e['blessed'] else 'no'}, {'yes' if e['pushed'] else 'no'}"
+        lines.append(
+            f"| {e['shape']} | {e['model']} | {verdict} | {e['wall_seconds']:.0f} "
+            f"| {e['trainer_seconds']:.0f} | {e['peak_rss_gib']:.2f} | {e['bundle_mb']} "
+            f"| {e['recommend_p99_ms']} | {quality} | {refs} |"
+        )
+    return "\n".join(lines)
+
+
+def run(output: str, only: list[str] | None = None, write_docs: str | None = None) -> dict:
+    """Runs every shape (or those whose name contains one of `only`); records the table."""
+    specs = [s for s in shapes.matrix() if not only or any(o in s.name for o in only)]
+    result = {
+        **header("recsearch bench shapes" + (f" --only {','.join(only)}" if only else "")),
+        "shapes": [run_shape(spec, output) for spec in specs],
+    }
+    return docs.record(result, table(result), output, "shapes", write_docs)
