@@ -77,6 +77,58 @@ def reference_metrics(train: pd.DataFrame, held: pd.DataFrame) -> dict[str, dict
     return {name: ranking_metrics.mean_metrics(r, K) for name, r in ranks.items() if r}
 
 
+PRUNING = (0, 1250, 500, 200, 50)
+
+
+def pruning_cost(train: pd.DataFrame, held: pd.DataFrame) -> list[dict]:
+    """EASE's Recall@K and NDCG@K on `held` with B kept dense and pruned to each of
+    PRUNING neighbours per item (0: dense), and the kept weights' size."""
+    from recsearch.modules.models import ease
+
+    items = pd.Index(pd.unique(train[keys.ITEM_ID]))
+    users = pd.Index(pd.unique(train[keys.USER_ID]))
+    x = sparse.csr_matrix(
+        (
+            np.ones(len(train), np.float32),
+            (users.get_indexer(train[keys.USER_ID]), items.get_indexer(train[keys.ITEM_ID])),
+        ),
+        shape=(len(users), len(items)),
+    )
+    x.data[:] = 1.0
+    dense = ease.solve_dense(x, 100.0)
+    judged = [
+        (u, items.get_indexer(group[keys.ITEM_ID]))
+        for user, group in held.groupby(keys.USER_ID)
+        if (u := users.get_indexer([user])[0]) >= 0
+    ]
+    rows = []
+    for neighbors in PRUNING:
+        splits, columns, values = ease.prune(dense, neighbors)
+        kept = sparse.csr_matrix((values, columns, splits), shape=dense.shape)
+        ranks = []
+        for u, relevant in judged:
+            relevant = relevant[relevant >= 0]
+            if not len(relevant):
+                continue
+            row = x.getrow(u)
+            seen = np.zeros(len(items), bool)
+            seen[row.indices] = True
+            scores = np.asarray((row @ kept).todense()).ravel()
+            ranks.append(ranking_metrics.ranks_of(scores, relevant, seen))
+        metrics = ranking_metrics.mean_metrics(ranks, K)
+        rows.append(
+            {
+                "neighbors": neighbors or "dense",
+                "recall": metrics["recall"],
+                "ndcg": metrics["ndcg"],
+                "mb": round(len(values) * 12 / 1e6, 1)
+                if neighbors
+                else round(dense.nbytes / 1e6, 1),
+            }
+        )
+    return rows
+
+
 def directory_mb(path: str | None) -> float | None:
     if not path or not os.path.isdir(path):
         return None
@@ -132,6 +184,8 @@ def run_shape(spec: shapes.ShapeSpec, output: str) -> dict:
         train = examples.read_split(uri, "train")
         held = examples.read_split(uri, "eval")
         entry["references"] = reference_metrics(train, held)
+        if spec == shapes.ShapeSpec():
+            entry["ease_pruning"] = pruning_cost(train, held)
     print(f"{spec.name}: {wall:.0f} s, blessed {summary.blessed}", flush=True)
     return entry
 
@@ -165,6 +219,20 @@ def table(result: dict) -> str:
             f"| {e['trainer_seconds']:.0f} | {e['peak_rss_gib']:.2f} | {e['bundle_mb']} "
             f"| {e['recommend_p99_ms']} | {quality} | {refs} |"
         )
+    for e in result["shapes"]:
+        if e.get("ease_pruning"):
+            lines += [
+                "",
+                f"EASE (l2 100) on {e['shape']}'s split, its item-item weights kept dense or "
+                "pruned to each item's strongest (`model.ease_neighbors`):",
+                "",
+                "| neighbours per item | Recall@10 | NDCG@10 | weights MB |",
+                "|---|---|---|---|",
+            ]
+            lines += [
+                f"| {r['neighbors']} | {r['recall']:.4f} | {r['ndcg']:.4f} | {r['mb']} |"
+                for r in e["ease_pruning"]
+            ]
     return "\n".join(lines)
 
 

@@ -89,3 +89,11 @@ def test_a_pruned_model_scores_with_the_kept_weights_only():
 def test_bad_arguments_name_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ease.EASE(tiny_catalog([[0]], [[0]], 2), **kwargs)
+
+
+def test_the_default_keeps_as_many_weights_as_fit_the_budget():
+    assert ease.kept_neighbors(0, 1_682) == 1_682  # MovieLens 100K stays dense
+    assert ease.kept_neighbors(0, 10_000) == 1_250
+    assert ease.kept_neighbors(0, 30_000) == 416
+    assert ease.kept_neighbors(200, 10_000) == 200
+    assert ease.kept_neighbors(200, 50) == 50

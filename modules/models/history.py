@@ -34,11 +34,16 @@ class SparseRows(tf.Module):
         values: np.ndarray,
         num_columns: int,
         name: str = "sparse_rows",
+        column_dtype: type = np.int64,
     ):
+        """`column_dtype`: how column indices are stored (np.int32 halves a large
+        matrix's index bytes); they are read back as int64."""
         super().__init__(name=name)
         self.num_rows = len(row_splits) - 1
         self.num_columns = int(num_columns)
-        self.columns = tf.Variable(np.asarray(columns, np.int64), trainable=False, name="columns")
+        self.columns = tf.Variable(
+            np.asarray(columns, column_dtype), trainable=False, name="columns"
+        )
         self.values = tf.Variable(np.asarray(values, np.float32), trainable=False, name="values")
         self.row_splits = tf.Variable(
             np.asarray(row_splits, np.int64), trainable=False, name="row_splits"
@@ -49,7 +54,8 @@ class SparseRows(tf.Module):
         rows = tf.cast(rows, tf.int64)
         known = rows < self.num_rows
         safe = tf.where(known, rows, 0)
-        columns = tf.gather(tf.RaggedTensor.from_row_splits(self.columns, self.row_splits), safe)
+        stored = tf.cast(self.columns, tf.int64)
+        columns = tf.gather(tf.RaggedTensor.from_row_splits(stored, self.row_splits), safe)
         values = tf.gather(tf.RaggedTensor.from_row_splits(self.values, self.row_splits), safe)
         keep = columns.with_flat_values(tf.gather(known, columns.value_rowids()))
         return tf.ragged.boolean_mask(columns, keep), tf.ragged.boolean_mask(values, keep)

@@ -88,9 +88,9 @@ class Model:
       bias_l2: bias: the ridge penalty of the user and item biases (an item
         with n ratings has its bias shrunk by n / (n + bias_l2)).
       ease_neighbors: EASE keeps this many item-item weights per item, the
-        largest by magnitude (0: all of them, a dense V x V matrix). 200 keeps a
-        10,000-item bundle near 25 MB; the recall it costs is measured in
-        docs/benchmarks.md.
+        largest by magnitude; 0 (the default) keeps as many as fit 100 MB in
+        all: every weight up to 3,535 items, 1,250 per item at 10,000. The
+        recall pruning costs is measured in docs/benchmarks.md.
       recency_half_life: ease and item2vec: half-life, in interactions, of
         the boost a user's most recent items get in their query (0: off).
       wmf_unobserved_weight: wmf: weight w0 of the squared score of every
@@ -171,7 +171,7 @@ class Model:
     ease_l2: float = 100.0
     # bias.
     bias_l2: float = 10.0
-    ease_neighbors: int = 200
+    ease_neighbors: int = 0
     recency_half_life: float = 0.0
     # wmf.
     wmf_unobserved_weight: float = 0.1
