@@ -121,7 +121,7 @@ def pruning_cost(train: pd.DataFrame, held: pd.DataFrame) -> list[dict]:
                 "neighbors": neighbors or "dense",
                 "recall": metrics["recall"],
                 "ndcg": metrics["ndcg"],
-                "mb": round(len(values) * 12 / 1e6, 1)
+                "mb": round(len(values) * 8 / 1e6, 1)
                 if neighbors
                 else round(dense.nbytes / 1e6, 1),
             }
