@@ -54,9 +54,13 @@ class SparseRows(tf.Module):
         rows = tf.cast(rows, tf.int64)
         known = rows < self.num_rows
         safe = tf.where(known, rows, 0)
-        stored = tf.cast(self.columns, tf.int64)
-        columns = tf.gather(tf.RaggedTensor.from_row_splits(stored, self.row_splits), safe)
-        values = tf.gather(tf.RaggedTensor.from_row_splits(self.values, self.row_splits), safe)
+        columns = tf.gather(
+            tf.RaggedTensor.from_row_splits(self.columns, self.row_splits, validate=False), safe
+        )
+        columns = columns.with_flat_values(tf.cast(columns.flat_values, tf.int64))
+        values = tf.gather(
+            tf.RaggedTensor.from_row_splits(self.values, self.row_splits, validate=False), safe
+        )
         keep = columns.with_flat_values(tf.gather(known, columns.value_rowids()))
         return tf.ragged.boolean_mask(columns, keep), tf.ragged.boolean_mask(values, keep)
 
