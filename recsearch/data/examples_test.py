@@ -8,12 +8,12 @@ import tensorflow as tf
 
 from recsearch.data import examples
 
-ROWS = [  # user, item, timestamp (None: the feature is absent)
-    ("u1", "i1", 10),
-    ("ü2", "i2", 11),
-    ("u1", "i2", None),
-    ("u3", "i1", 13),
-    ("u1", "i3", 14),
+ROWS = [  # user, item, timestamp, rating (None: the feature is absent)
+    ("u1", "i1", 10, 4.0),
+    ("ü2", "i2", 11, None),
+    ("u1", "i2", None, 2.5),
+    ("u3", "i1", 13, 5.0),
+    ("u1", "i3", 14, 1.0),
 ]
 
 
@@ -24,12 +24,12 @@ def _write_split(uri, split, rows, per_file):
     for part, start in enumerate(range(0, len(rows), per_file)):
         path = os.path.join(directory, f"part-{part:05d}.tfrecord.gz")
         with tf.io.TFRecordWriter(path, options) as writer:
-            for user, item, time in rows[start : start + per_file]:
-                feature = {
-                    "user_id": _bytes(user),
-                    "item_id": _bytes(item),
-                    "rating": tf.train.Feature(float_list=tf.train.FloatList(value=[1.0])),
-                }
+            for user, item, time, rating in rows[start : start + per_file]:
+                feature = {"user_id": _bytes(user), "item_id": _bytes(item)}
+                if rating is not None:
+                    feature["rating"] = tf.train.Feature(
+                        float_list=tf.train.FloatList(value=[rating])
+                    )
                 if time is not None:
                     feature["timestamp"] = tf.train.Feature(
                         int64_list=tf.train.Int64List(value=[time])
@@ -50,6 +50,7 @@ def test_read_split_gives_text_ids_and_times_in_file_order(tmp_path):
             "user_id": [r[0] for r in ROWS],
             "item_id": [r[1] for r in ROWS],
             "timestamp": [-1 if r[2] is None else r[2] for r in ROWS],
+            "rating": np.array([np.nan if r[3] is None else r[3] for r in ROWS], np.float32),
         }
     )
     pd.testing.assert_frame_equal(frame, expected)
@@ -69,5 +70,5 @@ def test_read_split_gives_text_ids_and_times_in_file_order(tmp_path):
 def test_read_split_of_an_empty_split(tmp_path):
     os.makedirs(tmp_path / "Split-eval")
     frame = examples.read_split(str(tmp_path), "eval")
-    assert list(frame.columns) == ["user_id", "item_id", "timestamp"] and frame.empty
-    assert frame["timestamp"].dtype == np.int64
+    assert list(frame.columns) == ["user_id", "item_id", "timestamp", "rating"] and frame.empty
+    assert frame["timestamp"].dtype == np.int64 and frame["rating"].dtype == np.float32
