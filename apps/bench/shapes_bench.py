@@ -36,94 +36,77 @@ EASE_REFERENCE_MAX_ITEMS = 15_000
 K = 10
 
 
-def reference_metrics(train: pd.DataFrame, held: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Popularity's and dense EASE's Recall@K and NDCG@K on `held`, fitted on `train`.
+class SplitMatrix:
+    """A train split as a sparse binary users x items matrix, and the held-out users'
+    relevant items in its index space (items unseen in train are not relevant, as the
+    Evaluator ranks them)."""
 
-    Seen items are excluded and held-out items unseen in train are not relevant,
-    as the Evaluator ranks them.
-    """
+    def __init__(self, train: pd.DataFrame, held: pd.DataFrame):
+        self.items = pd.Index(pd.unique(train[keys.ITEM_ID]))
+        users = pd.Index(pd.unique(train[keys.USER_ID]))
+        rows = users.get_indexer(train[keys.USER_ID])
+        columns = self.items.get_indexer(train[keys.ITEM_ID])
+        self.x = sparse.csr_matrix(
+            (np.ones(len(train), np.float32), (rows, columns)),
+            shape=(len(users), len(self.items)),
+        )
+        self.x.data[:] = 1.0
+        self.judged = []
+        for user, group in held.groupby(keys.USER_ID):
+            u = users.get_indexer([user])[0]
+            relevant = self.items.get_indexer(group[keys.ITEM_ID])
+            relevant = relevant[relevant >= 0]
+            if u >= 0 and len(relevant):
+                self.judged.append((u, relevant))
+
+    def metrics(self, score_row) -> dict[str, float]:
+        """Metrics at K of `score_row(user's sparse row) -> scores [items]`, seen excluded."""
+        ranks = []
+        for u, relevant in self.judged:
+            row = self.x.getrow(u)
+            seen = np.zeros(len(self.items), bool)
+            seen[row.indices] = True
+            ranks.append(ranking_metrics.ranks_of(score_row(row), relevant, seen))
+        return ranking_metrics.mean_metrics(ranks, K)
+
+
+def reference_metrics(train: pd.DataFrame, held: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Popularity's and dense EASE's metrics at K on `held`, fitted on `train`."""
     from recsearch.modules.models import ease
 
-    items = pd.Index(pd.unique(train[keys.ITEM_ID]))
-    users = pd.Index(pd.unique(train[keys.USER_ID]))
-    x = sparse.csr_matrix(
-        (
-            np.ones(len(train), np.float32),
-            (users.get_indexer(train[keys.USER_ID]), items.get_indexer(train[keys.ITEM_ID])),
-        ),
-        shape=(len(users), len(items)),
-    )
-    x.data[:] = 1.0
-    counts = np.asarray(x.sum(axis=0)).ravel()
-    weights = None
-    if len(items) <= EASE_REFERENCE_MAX_ITEMS:
-        weights = ease.solve_dense(x, 100.0)
-    ranks: dict[str, list[np.ndarray]] = {"popularity": [], "EASE (dense, l2 100)": []}
-    for user, group in held.groupby(keys.USER_ID):
-        u = users.get_indexer([user])[0]
-        if u < 0:
-            continue
-        relevant = items.get_indexer(group[keys.ITEM_ID])
-        relevant = relevant[relevant >= 0]
-        if not len(relevant):
-            continue
-        row = x.getrow(u)
-        seen = np.zeros(len(items), bool)
-        seen[row.indices] = True
-        ranks["popularity"].append(ranking_metrics.ranks_of(counts, relevant, seen))
-        if weights is not None:
-            scores = np.asarray(row @ weights).ravel()
-            ranks["EASE (dense, l2 100)"].append(ranking_metrics.ranks_of(scores, relevant, seen))
-    return {name: ranking_metrics.mean_metrics(r, K) for name, r in ranks.items() if r}
+    data = SplitMatrix(train, held)
+    if not data.judged:
+        return {}
+    counts = np.asarray(data.x.sum(axis=0)).ravel()
+    result = {"popularity": data.metrics(lambda row: counts)}
+    if len(data.items) <= EASE_REFERENCE_MAX_ITEMS:
+        weights = ease.solve_dense(data.x, 100.0)
+        result["EASE (dense, l2 100)"] = data.metrics(lambda row: np.asarray(row @ weights).ravel())
+    return result
 
 
 PRUNING = (0, 1250, 500, 200, 50)
 
 
 def pruning_cost(train: pd.DataFrame, held: pd.DataFrame) -> list[dict]:
-    """EASE's Recall@K and NDCG@K on `held` with B kept dense and pruned to each of
-    PRUNING neighbours per item (0: dense), and the kept weights' size."""
+    """EASE's metrics at K on `held` with B kept dense and pruned to each of PRUNING
+    neighbours per item (0: dense), and the kept weights' size."""
     from recsearch.modules.models import ease
 
-    items = pd.Index(pd.unique(train[keys.ITEM_ID]))
-    users = pd.Index(pd.unique(train[keys.USER_ID]))
-    x = sparse.csr_matrix(
-        (
-            np.ones(len(train), np.float32),
-            (users.get_indexer(train[keys.USER_ID]), items.get_indexer(train[keys.ITEM_ID])),
-        ),
-        shape=(len(users), len(items)),
-    )
-    x.data[:] = 1.0
-    dense = ease.solve_dense(x, 100.0)
-    judged = [
-        (u, items.get_indexer(group[keys.ITEM_ID]))
-        for user, group in held.groupby(keys.USER_ID)
-        if (u := users.get_indexer([user])[0]) >= 0
-    ]
+    data = SplitMatrix(train, held)
+    dense = ease.solve_dense(data.x, 100.0)
     rows = []
     for neighbors in PRUNING:
         splits, columns, values = ease.prune(dense, neighbors)
         kept = sparse.csr_matrix((values, columns, splits), shape=dense.shape)
-        ranks = []
-        for u, relevant in judged:
-            relevant = relevant[relevant >= 0]
-            if not len(relevant):
-                continue
-            row = x.getrow(u)
-            seen = np.zeros(len(items), bool)
-            seen[row.indices] = True
-            scores = np.asarray((row @ kept).todense()).ravel()
-            ranks.append(ranking_metrics.ranks_of(scores, relevant, seen))
-        metrics = ranking_metrics.mean_metrics(ranks, K)
+        metrics = data.metrics(lambda row, kept=kept: np.asarray((row @ kept).todense()).ravel())
+        size = len(values) * 8 if neighbors else dense.nbytes
         rows.append(
             {
                 "neighbors": neighbors or "dense",
                 "recall": metrics["recall"],
                 "ndcg": metrics["ndcg"],
-                "mb": round(len(values) * 8 / 1e6, 1)
-                if neighbors
-                else round(dense.nbytes / 1e6, 1),
+                "mb": round(size / 1e6, 1),
             }
         )
     return rows
