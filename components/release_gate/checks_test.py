@@ -129,3 +129,16 @@ def test_the_bias_baseline_stands_beside_a_rating_model_by_hand():
     assert "(candidate 9.0000, worse)" in result.detail
     label, scores = checks.reference_scores([dataclasses.asdict(result)])
     assert label == "bias" and scores == figures
+
+
+def test_the_bundle_size_is_every_file_under_it(tmp_path):
+    (tmp_path / "variables").mkdir()
+    (tmp_path / "saved_model.pb").write_bytes(b"x" * 400_000)
+    (tmp_path / "variables" / "variables.data").write_bytes(b"x" * 700_000)
+    assert checks.directory_bytes(str(tmp_path)) == 1_100_000
+    fits = checks.size_check(str(tmp_path), checks.GateConfig(max_bundle_mb=1.2))
+    assert fits.passed and fits.figures["bundle_mb"] == pytest.approx(1.1)
+    big = checks.size_check(str(tmp_path), checks.GateConfig(max_bundle_mb=1.0))
+    assert not big.passed
+    assert big.detail == "the bundle is 1.1 MB, above 1 MB (release.max_bundle_mb)"
+    assert checks.size_check(str(tmp_path), checks.GateConfig(max_bundle_mb=None)).passed
