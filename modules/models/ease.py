@@ -259,10 +259,13 @@ class EASE(RecommenderModel):
 
     def call(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Scores of the (user, item) pairs of a batch [B]; 0 for items outside the vocabulary."""
-        scores = self.vocabulary_scores(features[keys.USER_ID])
+        # Each distinct user of the batch is scored once (a batch of pairs repeats users).
+        distinct, row = tf.unique(tf.reshape(tf.cast(features[keys.USER_ID], tf.int64), [-1]))
+        scores = self.vocabulary_scores(distinct)
         items = tf.cast(features[keys.ITEM_ID], tf.int64)
         known = items < self.num_vocab_items
-        picked = tf.gather(scores, tf.where(known, items, 0), batch_dims=1)
+        index = tf.stack([tf.cast(row, tf.int64), tf.where(known, items, 0)], axis=1)
+        picked = tf.gather_nd(scores, index)
         return tf.where(known, picked, tf.zeros_like(picked))
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
