@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import traceback
@@ -84,6 +85,7 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
                 exec_properties,
                 _log_file(),
                 send,
+                os.getpid(),
             ),
             name=f"recsearch-{inner.rsplit('.', 1)[-1]}",
         )
@@ -94,7 +96,7 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
             message = receive.recv()
         except EOFError:  # the child died without a word: killed, or out of memory
             message = None
-        except BaseException:  # interrupted here: the child must not outlive the run
+        except BaseException:  # stopped here (SIGTERM, Ctrl-C): the child must not outlive it
             child.kill()
             raise
         finally:
@@ -113,7 +115,44 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
         return result
 
 
-def _run_child(inner, context, inputs, outputs, exec_properties, log_file, send) -> None:
+def die_with_parent(parent: int) -> None:
+    """Ends this process when `parent` dies, however it died (SIGKILL included).
+
+    On Linux the kernel sends SIGKILL at the parent's death (PR_SET_PDEATHSIG);
+    elsewhere a thread watches the parent id. Either way a runner stopped by a
+    scheduler, `kill -9` or the out-of-memory killer leaves no child training on.
+    """
+    import ctypes
+    import sys
+    import threading
+    import time
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+    if armed:
+        return
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+# linux/prctl.h: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _run_child(inner, context, inputs, outputs, exec_properties, log_file, send, parent) -> None:
+    die_with_parent(parent)
     # The child's logs go to the runner's log file, in the same format.
     logs = captured_logs(log_file, logging.NullHandler()) if log_file else contextlib.nullcontext()
     with logs:

@@ -101,3 +101,73 @@ def _specs(ir: pipeline_pb2.Pipeline) -> dict:
         beam = executable_spec_pb2.BeamExecutableSpec()
         specs[node_id] = python if packed.Unpack(python) else (packed.Unpack(beam) and beam)
     return specs
+
+
+class Sleeps(base_executor.BaseExecutor):
+    """Writes its process id where the test looks, then trains (sleeps) for a minute."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        import time
+
+        with open(exec_properties["pid_file"], "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
+
+
+_RUNNER = """
+import pathlib
+import sys
+from recsearch.apps import child_executor_test, local
+from recsearch.errors import RunStopped
+try:
+    with local.stop_on_signals():
+        child_executor_test.run("Sleeps", pathlib.Path(sys.argv[1]), pid_file=sys.argv[2])
+except RunStopped as stopped:
+    print(f"stopped: {stopped}", flush=True)
+    sys.exit(128 + stopped.signum)
+"""
+
+
+def _gone(pid: int, seconds: float) -> bool:
+    """Whether process `pid` has ended (or is a zombie) within `seconds`."""
+    import time
+
+    import psutil
+
+    ended = time.time() + seconds
+    while time.time() < ended:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_the_child_dies_with_its_runner_whatever_signal_ended_it(tmp_path, stop):
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, str(tmp_path), str(pid_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    waited = time.time() + 120
+    while not pid_file.exists() or not pid_file.read_text():
+        assert runner.poll() is None and time.time() < waited, runner.communicate()
+        time.sleep(0.2)
+    child = int(pid_file.read_text())
+    runner.send_signal(stop)
+    out, _ = runner.communicate(timeout=30)
+    assert _gone(child, 10), f"the child {child} outlived its runner by 10 s"
+    if stop == signal.SIGTERM:  # handled: a clear line, the shell's exit code
+        assert runner.returncode == 128 + signal.SIGTERM
+        assert "stopped: the run was stopped by SIGTERM" in out
+    else:
+        assert runner.returncode == -signal.SIGKILL

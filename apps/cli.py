@@ -746,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
         if user_error is None:
             raise
         print(f"error: {user_error}", file=sys.stderr)
+        if isinstance(user_error, errors.RunStopped):
+            return 128 + user_error.signum  # as a shell reports a process ended by it
         return 2
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
 
@@ -272,13 +274,46 @@ def run(
             print(f"Data: {rows['train']} train and {rows['eval']} eval interactions.", flush=True)
         print(f"Running pipeline '{config.name}'; full log: {log_path}", flush=True)
     sampler = MemorySampler(progress) if measure_memory else contextlib.nullcontext()
-    with captured_logs(log_path, progress), sampler:
+    with captured_logs(log_path, progress), sampler, stop_on_signals():
         run_dag(pipeline, in_child=child_process_nodes(config) if in_child is None else in_child)
     with captured_logs(log_path, ComponentProgress(0, stream=None)):
         summary = summarize(paths.metadata, config.name)
     summary.timings = dict(progress.timings)
     summary.peak_rss = dict(progress.peak_rss)
     return summary
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGTERM and SIGINT raise `RunStopped` in the runner while the block runs.
+
+    An Exception (not KeyboardInterrupt) unwinds through TFX's launcher, which
+    marks the running step FAILED in ML Metadata and removes its output
+    directories; a step running in a child process kills its child on the way
+    (apps/child_executor.py). A scheduler's or systemd's SIGTERM is thus handled
+    as Ctrl-C is. SIGKILL cannot be caught: the child then dies with its parent
+    (PR_SET_PDEATHSIG). Off the main thread nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        del frame
+        # Once: a second signal while unwinding must not interrupt the clean-up.
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_IGN)
+        raise errors.RunStopped(signum)
+
+    previous = {each: signal.signal(each, stop) for each in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 # What a large local run executes in a child process of its own (apps/child_executor.py).

@@ -51,6 +51,24 @@ class DataError(RecsearchError):
         return type(self), (self.message, self.path, self.column, self.row)
 
 
+class RunStopped(RecsearchError):
+    """A signal (SIGTERM, SIGINT) stopped a local run; the step it was in is marked failed.
+
+    Attributes:
+      signum: The signal's number (the command exits with 128 + it).
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"the run was stopped by {name}: the step it was in is marked failed and nothing "
+            "of it is kept; run the same command again to resume after the last completed step"
+        )
+
+
 class AnomaliesError(RecsearchError):
     """The data does not match the schema; the run stops before training."""
 
