@@ -320,11 +320,27 @@ def stop_on_signals():
 IN_CHILD = ("Tuner", "Trainer")
 
 
+# `always`, `never` or `auto` (the default): whether the Trainer and Tuner run in a
+# child process of the local run, whatever the log's size.
+CHILD_PROCESS_ENV = "RECSEARCH_CHILD_PROCESS"
+
+
 def child_process_nodes(config: config_lib.PipelineConfig) -> tuple[str, ...]:
     """IN_CHILD when the interaction files are large (the size at which Beam's `auto` mode
-    starts its workers), else none: the child's import of TensorFlow costs about 7 s."""
+    starts its workers), else none: the child's import of TensorFlow costs about 7 s.
+
+    RECSEARCH_CHILD_PROCESS=always (or never) decides it whatever the size.
+
+    Raises:
+      ConfigError: The variable holds another value.
+    """
     from recsearch.config.runtime import AUTO_MULTI_PROCESSING_BYTES
 
+    choice = os.environ.get(CHILD_PROCESS_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("always", "never", "auto"):
+        raise errors.ConfigError(f"{CHILD_PROCESS_ENV}={choice!r}: expected always, never or auto")
+    if choice != "auto":
+        return IN_CHILD if choice == "always" else ()
     return IN_CHILD if interaction_bytes(config) >= AUTO_MULTI_PROCESSING_BYTES else ()
 
 

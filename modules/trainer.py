@@ -517,8 +517,9 @@ def train_model(
             carry_optimizer(start, model)
     started = time.time()
     if closed_form:
-        # Solved when built; the loss over the training data is its record.
-        data = dataset(_STATS_BATCH, shuffle=False)
+        # Solved when built; the loss over the first training rows is its record (every
+        # row would score every user's whole row again, once per batch they appear in).
+        data = dataset(_STATS_BATCH, shuffle=False).take(1)
         losses = [float(model.evaluate(data, verbose=0, return_dict=True)["loss"])]
         logging.info("Trainer: %s solved in closed form", type(model).__name__)
     else:

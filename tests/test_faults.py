@@ -4,6 +4,7 @@ Each test runs the real pipeline (or its first half) on the tiny sample shop.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,39 +106,82 @@ def _executions(output, component):
     return [e.last_known_state for e in store.get_executions_by_type(name)]
 
 
-def test_killed_run_resumes_from_cached_components(sample_dir, tmp_path):
-    output = str(tmp_path / "out")
-    config_path = os.path.join(sample_dir, "config.yaml")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "recsearch.apps.cli",
-            "run",
-            "--config",
-            config_path,
-            "--output",
-            output,
-        ],
+def _run_until_the_trainers_child(config_path, output):
+    """`recsearch run` with the Trainer in a child process, started and watched until that
+    child runs; the runner, the child's pid and every process of the run at that moment."""
+    import psutil
+
+    command = ["run", "--config", config_path, "--output", output]
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "recsearch.apps.cli", *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, local.CHILD_PROCESS_ENV: "always"},
     )
     deadline = time.time() + 600
-    for line in process.stderr:
-        if "Trainer ..." in line or time.time() > deadline:
-            break
-    time.sleep(2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    child = None
+    while child is None:
+        assert runner.poll() is None and time.time() < deadline, runner.stderr.read()
+        for log in os.listdir(os.path.join(output, "logs")):
+            with open(os.path.join(output, "logs", log)) as f:
+                found = re.search(r"ChildProcessExecutor: \S+ runs in process (\d+)", f.read())
+            child = int(found.group(1)) if found else child
+        time.sleep(0.5)
+    family = [runner.pid, *(p.pid for p in psutil.Process(runner.pid).children(recursive=True))]
+    assert child in family
+    return runner, child, family
+
+
+def _left(pids, seconds=10.0):
+    """The processes of `pids` still running (not zombies) after up to `seconds`."""
+    import psutil
+
+    ended = time.time() + seconds
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.time() > ended:
+            return alive
+        time.sleep(0.2)
+
+
+def test_a_stopped_run_leaves_no_process_and_a_rerun_resumes_and_pushes(sample_dir, tmp_path):
+    """SIGKILL of the runner during the Trainer (in its child process), then SIGTERM of the
+    rerun's runner the same way, then a rerun to the end: no process of a stopped run is
+    left 10 s later, each rerun starts after the last completed step, and the last pushes."""
+    output = str(tmp_path / "out")
+    config_path = os.path.join(sample_dir, "config.yaml")
+    os.makedirs(os.path.join(output, "logs"), exist_ok=True)
+    runner, child, family = _run_until_the_trainers_child(config_path, output)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    assert _left(family) == [], "a process of the killed run outlived it by 10 s"
     assert _executions(output, "transform.component.Transform") == [mlmd.proto.Execution.COMPLETE]
-    summary = local.run(load_config(config_path), output, quiet=True)
+    # The rerun resumes from the cache; SIGTERM now, as a scheduler would stop it.
+    shutil.rmtree(os.path.join(output, "logs"))
+    os.makedirs(os.path.join(output, "logs"))
+    runner, child, family = _run_until_the_trainers_child(config_path, output)
+    runner.send_signal(signal.SIGTERM)
+    _, said = runner.communicate(timeout=60)
+    assert runner.returncode == 128 + signal.SIGTERM
+    assert "error: the run was stopped by SIGTERM" in said and "Traceback" not in said
+    assert _left(family) == [], "a process of the stopped run outlived it by 10 s"
     assert _executions(output, "transform.component.Transform") == [
         mlmd.proto.Execution.COMPLETE,
         mlmd.proto.Execution.CACHED,
     ]
+    # SIGTERM is handled: the step it stopped is FAILED in ML Metadata, not left RUNNING.
+    assert _executions(output, "trainer.component.Trainer")[-1] == mlmd.proto.Execution.FAILED
+    summary = local.run(load_config(config_path), output, quiet=True)
+    assert _executions(output, "transform.component.Transform")[-1] == (mlmd.proto.Execution.CACHED)
     trainer = _executions(output, "trainer.component.Trainer")
-    assert trainer[-1] == mlmd.proto.Execution.COMPLETE and len(trainer) == 2
+    assert trainer[-1] == mlmd.proto.Execution.COMPLETE and len(trainer) == 3
     assert summary.pushed_to
 
 

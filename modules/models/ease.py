@@ -13,7 +13,9 @@ Cholesky and one V x U x V product.
 Storing (`prune`): B keeps its strongest weights per item (by magnitude), as
 sparse rows: row j holds what having item j adds to the other items. By
 default as many as fit 100 MB (`AUTO_WEIGHTS`): a catalog up to 3.5k items
-stays dense, a 10k one keeps 1,250 per item. Dense, a 9.7k-item B was 376 MB,
+stays whole, a 10k one keeps 1,250 per item. When half of each row or more is
+kept, B is stored as a dense float32 matrix instead (no larger, and a matrix
+product scores faster than gathered rows). Dense, a 9.7k-item B was 376 MB,
 and serving stored it twice. docs/benchmarks.md measures what pruning costs
 in recall (on MovieLens 100K, 200 per item cost 3.6% of Recall@10).
 
@@ -45,7 +47,7 @@ from scipy import linalg, sparse
 from recsearch import features as keys
 from recsearch.model_registry import EASE_MAX_ITEMS
 from recsearch.modules.models import arguments
-from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import SparseRows, user_history
 from recsearch.modules.training_data import Catalog
 
@@ -188,20 +190,31 @@ class EASE(RecommenderModel):
         self.neighbors = int(neighbors)
         started = time.perf_counter()
         kept = kept_neighbors(self.neighbors, vocab)
-        splits, columns, values = prune(solve_dense(history_matrix(catalog), self.l2), kept)
+        weights = solve_dense(history_matrix(catalog), self.l2)
+        # Dense when at least half of each row is kept: a float32 matrix is then no
+        # larger than the sparse rows (8 bytes a weight), and a matrix product is faster.
+        self.dense = 2 * kept >= vocab
+        if self.dense:
+            self.item_weights = tf.Variable(weights, trainable=False, name="item_weights")
+            self.item_item = None
+            stored = f"dense ({weights.nbytes / 1e6:.1f} MB)"
+        else:
+            splits, columns, values = prune(weights, kept)
+            self.item_weights = None
+            self.item_item = SparseRows(
+                splits, columns, values, vocab, name="item_item", column_dtype=np.int32
+            )
+            stored = f"{len(values):,} weights, {kept:,} per item ({len(values) * 8 / 1e6:.1f} MB)"
+        del weights
         self.solve_seconds = time.perf_counter() - started
         message = (
             f"EASE: solved {vocab:,} items from {catalog.num_users:,} users in "
             f"{self.solve_seconds:.1f} s (float32 Cholesky"
-            f"{', through the users side' if catalog.num_users < vocab else ''}), kept "
-            f"{len(values):,} weights, {kept:,} per item ({len(values) * 8 / 1e6:.1f} MB)"
+            f"{', through the users side' if catalog.num_users < vocab else ''}), kept {stored}"
         )
         logging.info(message)
         # Beside the Trainer's progress line, so the terminal shows what each solve cost.
         sys.stderr.write(f"        {message}\n")
-        self.item_item = SparseRows(
-            splits, columns, values, vocab, name="item_item", column_dtype=np.int32
-        )
         self.user_history = user_history(catalog, self.recency_half_life)
         self.num_vocab_items = vocab
 
@@ -214,6 +227,8 @@ class EASE(RecommenderModel):
         items x 1,351 weights at 10k items) took 24 GiB at once.
         """
         users = tf.reshape(tf.cast(users, tf.int64), [-1])
+        if self.dense:
+            return tf.matmul(self.user_history.dense(users), self.item_weights)
         count = tf.size(users, tf.int64)
         chunks = (count + SCORE_CHUNK - 1) // SCORE_CHUNK
         # Padding rows index no user: their history is empty.
@@ -239,6 +254,8 @@ class EASE(RecommenderModel):
 
     def item_rows(self, items: tf.Tensor) -> tf.Tensor:
         """Row j of B for each item j [B, V]: what having it adds to every item (its neighbours)."""
+        if self.dense:
+            return rows_in_vocabulary(self.item_weights, items, self.num_vocab_items)
         return self.item_item.dense(items)
 
     def query_vectors(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
@@ -251,7 +268,7 @@ class EASE(RecommenderModel):
         Materialises B densely: for small catalogs and tests. Serving uses
         `vocabulary_scores`.
         """
-        everything = self.item_item.dense(tf.range(self.num_vocab_items, dtype=tf.int64))
+        everything = self.item_rows(tf.range(self.num_vocab_items, dtype=tf.int64))
         items = tf.cast(features[keys.ITEM_ID], tf.int64)
         known = items < self.num_vocab_items
         columns = tf.gather(tf.transpose(everything), tf.where(known, items, 0))

@@ -45,6 +45,7 @@ def test_history_weights_halve_the_boost_every_half_life():
 def test_scores_are_the_weighted_history_times_b():
     catalog = tiny_catalog([[0, 2], [1, 2, 3], []], [[1, 0], [0, 2, 1], []], num_items=4)
     model = ease.EASE(catalog, l2=1.0, recency_half_life=1.0, neighbors=0)
+    assert model.dense  # a small catalog keeps every weight, as a matrix
     x = np.zeros((3, 4))
     x[0, [0, 2]], x[1, [1, 2, 3]] = 1.0, 1.0
     b = ease.solve_dense(sparse.csr_matrix(x), 1.0)
@@ -65,17 +66,25 @@ def test_scores_are_the_weighted_history_times_b():
 
 def test_a_pruned_model_scores_with_the_kept_weights_only():
     rng = np.random.default_rng(3)
-    histories = [sorted(rng.choice(8, size=rng.integers(1, 6), replace=False)) for _ in range(20)]
+    # 70 users: three chunks of SCORE_CHUNK (32), the last one padded.
+    histories = [sorted(rng.choice(8, size=rng.integers(1, 6), replace=False)) for _ in range(70)]
     catalog = tiny_catalog(histories, [list(range(len(h)))[::-1] for h in histories], 8)
     model = ease.EASE(catalog, l2=2.0, neighbors=3)
-    x = np.zeros((20, 8))
+    assert not model.dense and ease.SCORE_CHUNK == 32
+    x = np.zeros((70, 8))
     for user, items in enumerate(histories):
         x[user, items] = 1.0
     splits, columns, values = ease.prune(ease.solve_dense(sparse.csr_matrix(x), 2.0), 3)
     kept = sparse.csr_matrix((values, columns, splits), shape=(8, 8)).toarray()
     assert (np.count_nonzero(kept, axis=1) <= 3).all()
-    rows = model.vocabulary_scores(tf.range(20, dtype=tf.int64)).numpy()
+    rows = model.vocabulary_scores(tf.range(70, dtype=tf.int64)).numpy()
     np.testing.assert_allclose(rows, x @ kept, rtol=1e-5, atol=1e-6)
+    # A batch of pairs scores each distinct user once; the pairs pick from their rows.
+    users = tf.constant([5, 40, 5, 69], tf.int64)
+    items = tf.constant([0, 7, 3, 9], tf.int64)  # item 9: outside the vocabulary
+    expected = [(x @ kept)[5, 0], (x @ kept)[40, 7], (x @ kept)[5, 3], 0.0]
+    got = model({"user_id": users, "item_id": items}).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
