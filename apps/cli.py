@@ -533,7 +533,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from recsearch.apps.bench import shapes_bench
 
         only = [o.strip() for o in args.only.split(",")] if args.only else None
-        shapes_bench.run(args.output, only, write_docs=args.write_docs)
+        shapes_bench.run(args.output, only, write_docs=args.write_docs, data_dir=args.data_dir)
     elif args.which == "content":
         from recsearch.apps.bench import content_bench, docs
 

@@ -169,6 +169,7 @@ def run_shape(spec: shapes.ShapeSpec, output: str) -> dict:
         entry["references"] = reference_metrics(train, held)
         if spec == shapes.ShapeSpec():
             entry["ease_pruning"] = pruning_cost(train, held)
+    entry.setdefault("ease_pruning", None)
     print(f"{spec.name}: {wall:.0f} s, blessed {summary.blessed}", flush=True)
     return entry
 
@@ -202,28 +203,49 @@ def table(result: dict) -> str:
             f"| {e['trainer_seconds']:.0f} | {e['peak_rss_gib']:.2f} | {e['bundle_mb']} "
             f"| {e['recommend_p99_ms']} | {quality} | {refs} |"
         )
-    for e in result["shapes"]:
-        if e.get("ease_pruning"):
-            lines += [
-                "",
-                f"EASE (l2 100) on {e['shape']}'s split, its item-item weights kept dense or "
-                "pruned to each item's strongest (`model.ease_neighbors`):",
-                "",
-                "| neighbours per item | Recall@10 | NDCG@10 | weights MB |",
-                "|---|---|---|---|",
-            ]
-            lines += [
-                f"| {r['neighbors']} | {r['recall']:.4f} | {r['ndcg']:.4f} | {r['mb']} |"
-                for r in e["ease_pruning"]
-            ]
+    pruned = [(f"{e['shape']}'s split", e["ease_pruning"]) for e in result["shapes"]]
+    pruned.append(("MovieLens 100K's temporal split", result.get("movielens_pruning")))
+    for where, rows in pruned:
+        if not rows:
+            continue
+        lines += [
+            "",
+            f"EASE (l2 100) on {where}, its item-item weights kept dense or pruned to each "
+            "item's strongest (`model.ease_neighbors`; the default keeps 100 MB of them):",
+            "",
+            "| neighbours per item | Recall@10 | NDCG@10 | weights MB |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['neighbors']} | {r['recall']:.4f} | {r['ndcg']:.4f} | {r['mb']} |" for r in rows
+        ]
     return "\n".join(lines)
 
 
-def run(output: str, only: list[str] | None = None, write_docs: str | None = None) -> dict:
-    """Runs every shape (or those whose name contains one of `only`); records the table."""
+def movielens_pruning(data_dir: str) -> list[dict]:
+    """`pruning_cost` on MovieLens 100K's temporal split (../shared/MEASURED.md's protocol)."""
+    from recsearch.apps.bench.quality import data
+
+    train, held = data.temporal_split(data.read_ratings(data_dir))
+    return pruning_cost(train, held)
+
+
+def run(
+    output: str,
+    only: list[str] | None = None,
+    write_docs: str | None = None,
+    data_dir: str | None = None,
+) -> dict:
+    """Runs every shape (or those whose name contains one of `only`); records the table.
+
+    With `data_dir` (MovieLens 100K), EASE's pruning cost on it is measured too.
+    """
     specs = [s for s in shapes.matrix() if not only or any(o in s.name for o in only)]
+    command = "recsearch bench shapes" + (f" --only {','.join(only)}" if only else "")
     result = {
-        **header("recsearch bench shapes" + (f" --only {','.join(only)}" if only else "")),
+        **header(command + (" --data-dir <movielens-100k>" if data_dir else "")),
         "shapes": [run_shape(spec, output) for spec in specs],
     }
+    if data_dir:
+        result["movielens_pruning"] = movielens_pruning(data_dir)
     return docs.record(result, table(result), output, "shapes", write_docs)
