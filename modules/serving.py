@@ -462,8 +462,11 @@ class RecommenderModule(tf.Module):
             )
             return tf.where(in_catalog, ranked[:, 0], tf.fill(tf.shape(safe), -np.inf))
         if self.from_history:
-            full, known = self._model_scores(users)
-            scores = tf.gather(full, safe, batch_dims=1)
+            # Each distinct user's row once (a batch of pairs repeats its users).
+            distinct, row = tf.unique(users)
+            full, known = self._model_scores(distinct)
+            scores = tf.gather_nd(full, tf.stack([tf.cast(row, tf.int64), safe], axis=1))
+            known = tf.gather(known, row)
         else:
             queries, known = self._queries(users)
             scores = self.model.score_pairs(queries, tf.gather(self.candidates, safe))

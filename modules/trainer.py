@@ -446,7 +446,8 @@ def train_and_export(
         ranker=ranker,
         rerank_depth=int(plan.hparams.get("rerank_depth", 100)),
     )
-    warm_start.save(model, export_dir)
+    if not getattr(model, "closed_form", False):  # solved again each time, never warm-started
+        warm_start.save(model, export_dir)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, history_name), "w") as f:
         json.dump(

@@ -147,8 +147,12 @@ def apply(model: tf.Module, old_bundle: str, new_vocabulary) -> dict:
     Returns:
       A report: per table, rows carried and new; weights copied, skipped.
     """
-    old = load(old_bundle)
     report = {"tables": {}, "copied": [], "skipped": []}
+    if not tf.io.gfile.exists(os.path.join(old_bundle, WEIGHTS)):
+        # A closed-form model (EASE) was served: it keeps no weights to start from.
+        report["skipped"].append("the served model keeps no trained weights: a cold start")
+        return report
+    old = load(old_bundle)
     for name, variable in named_weights(model).items():
         if name not in old:
             report["skipped"].append(f"{name}: not in the old model")

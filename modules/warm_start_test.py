@@ -54,3 +54,18 @@ def test_apply_through_a_saved_bundle(tmp_path):
     new_table = warm_start.named_weights(new)[path].numpy()
     np.testing.assert_array_equal(new_table[0], old_table[2])
     np.testing.assert_array_equal(new_table[2], old_table[3])
+
+
+def test_a_served_model_without_weights_is_a_cold_start(tmp_path):
+    module = tf.Module()
+    module.item_tower = FeatureTower("item_id", {"item_id": 4}, output_dim=3)
+    module.item_tower({"item_id": tf.constant([0])})
+    before = {n: v.numpy().copy() for n, v in warm_start.named_weights(module).items()}
+    report = warm_start.apply(module, str(tmp_path), {"item_id": ["a"]}.get)  # EASE kept none
+    assert report == {
+        "tables": {},
+        "copied": [],
+        "skipped": ["the served model keeps no trained weights: a cold start"],
+    }
+    for name, variable in warm_start.named_weights(module).items():
+        np.testing.assert_array_equal(variable.numpy(), before[name])
