@@ -183,6 +183,13 @@ def test_a_stopped_run_leaves_no_process_and_a_rerun_resumes_and_pushes(sample_d
     trainer = _executions(output, "trainer.component.Trainer")
     assert trainer[-1] == mlmd.proto.Execution.COMPLETE and len(trainer) == 3
     assert summary.pushed_to
+    # The resumed Trainer wrote into a directory of its own execution, none of the
+    # stopped ones' (where an orphan could still have been writing).
+    store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
+    runs = store.get_executions_by_type("tfx.components.trainer.component.Trainer")
+    (model,) = [a for a in store.get_artifacts_by_type("Model") if "/Trainer/model/" in a.uri]
+    assert model.uri.rstrip("/").rsplit("/", 1)[-1] == str(runs[-1].id)
+    assert runs[-1].id not in {r.id for r in runs[:-1]}
 
 
 def test_pipelines_sharing_a_store_keep_their_own_baseline_and_a_failed_gate_pushes_nothing(
