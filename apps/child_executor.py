@@ -35,6 +35,7 @@ from tfx.utils import import_utils
 
 from recsearch.apps.progress import captured_logs
 from recsearch.components.executor_types import Artifacts, Props
+from recsearch.processes import die_with_parent
 
 FLAG = "--child_executor_class="
 
@@ -113,42 +114,6 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
             for mine, theirs in zip(output_dict.get(key, []), artifacts):
                 mine.mlmd_artifact.CopyFrom(theirs.mlmd_artifact)
         return result
-
-
-def die_with_parent(parent: int) -> None:
-    """Ends this process when `parent` dies, however it died (SIGKILL included).
-
-    On Linux the kernel sends SIGKILL at the parent's death (PR_SET_PDEATHSIG);
-    elsewhere a thread watches the parent id. Either way a runner stopped by a
-    scheduler, `kill -9` or the out-of-memory killer leaves no child training on.
-    """
-    import ctypes
-    import sys
-    import threading
-    import time
-
-    armed = False
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            armed = False
-    if os.getppid() != parent:  # it died before the signal was armed
-        os._exit(1)
-    if armed:
-        return
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-# linux/prctl.h: the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
 
 
 def _run_child(inner, context, inputs, outputs, exec_properties, log_file, send, parent) -> None:

@@ -290,10 +290,10 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def stop_on_signals():
     """SIGTERM and SIGINT raise `RunStopped` in the runner while the block runs.
 
-    An Exception (not KeyboardInterrupt) unwinds through TFX's launcher, which
-    marks the running step FAILED in ML Metadata and removes its output
-    directories; a step running in a child process kills its child on the way
-    (apps/child_executor.py). A scheduler's or systemd's SIGTERM is thus handled
+    The handler first kills the run's own processes (Beam's workers, the
+    Trainer's child), then raises: an Exception (not KeyboardInterrupt) unwinds
+    through TFX's launcher, which marks the running step FAILED in ML Metadata
+    and removes its output directories. A scheduler's or systemd's SIGTERM is thus handled
     as Ctrl-C is. SIGKILL cannot be caught: the child then dies with its parent
     (PR_SET_PDEATHSIG). Off the main thread nothing is installed.
     """
@@ -306,6 +306,12 @@ def stop_on_signals():
         # Once: a second signal while unwinding must not interrupt the clean-up.
         for each in STOP_SIGNALS:
             signal.signal(each, signal.SIG_IGN)
+        # The run's own processes first (Beam's workers, the Trainer's child): Beam's
+        # clean-up waits on a worker in the middle of a bundle, and the run hung there.
+        # Beam's threads that watch the workers fail when they are killed: to the log,
+        # not the terminal.
+        threading.excepthook = _to_log
+        stop_children()
         raise errors.RunStopped(signum)
 
     previous = {each: signal.signal(each, stop) for each in STOP_SIGNALS}
@@ -314,6 +320,29 @@ def stop_on_signals():
     finally:
         for each, handler in previous.items():
             signal.signal(each, handler)
+
+
+def _to_log(args) -> None:
+    import logging
+
+    logging.info(
+        "after the stop, thread %s ended: %s: %s",
+        getattr(args.thread, "name", "?"),
+        args.exc_type.__name__,
+        args.exc_value,
+    )
+
+
+def stop_children() -> list[int]:
+    """Kills every process this one started (and theirs); returns their ids."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(children, timeout=5)
+    return [child.pid for child in children]
 
 
 # What a large local run executes in a child process of its own (apps/child_executor.py).

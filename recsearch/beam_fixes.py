@@ -20,7 +20,16 @@ a time from its own thread (flushing at Beam's 10 MB threshold, so no message
 approaches gRPC's 2 GB limit). Nothing else changes; Dataflow, Flink and Spark
 do not use this code.
 
-`install()` applies it when Beam's runner module is imported (or at once if it
+A second fix: the local runner's `multi_processing` workers die with it. Beam starts
+each as `sh -c "<python> -m ...sdk_worker_main"` (`local_job_service.SubprocessSdkWorker`);
+when the runner was killed (SIGKILL, the OOM killer) the shell and its Python worker
+lived on, reparented to init, retrying the dead runner's address. Here the command runs
+as `exec <python> -m recsearch.beam_worker` (the worker is the runner's own child, not a
+shell's), which sets the kernel's parent-death signal to SIGKILL
+(`prctl(PR_SET_PDEATHSIG)`, Linux) and then runs Beam's worker main, so a runner's
+death ends its workers; `tests/test_faults.py` checks it with real processes.
+
+`install()` applies both when Beam's runner module is imported (or at once if it
 is already), so importing recsearch is enough; `kubeflow/recsearch_beam_fixes.pth`
 installs it in every Python process of the pipeline image, TFX's own executors
 included.
@@ -49,6 +58,35 @@ def apply(fn_runner) -> None:
 
     worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0  # read when a runner or worker starts
     fn_runner.BundleManager._send_input_to_worker = _send_input_to_worker
+    from apache_beam.runners.portability import local_job_service
+
+    local_job_service.subprocess = _WorkersDieWithRunner()
+
+
+class _WorkersDieWithRunner:
+    """The `subprocess` module as Beam's local job service sees it: a worker command runs
+    as `exec <python> -m recsearch.beam_worker` with the runner's id in its environment,
+    so the worker is the runner's child and dies with it (`recsearch.beam_worker`)."""
+
+    def __init__(self):
+        import subprocess
+
+        self._subprocess = subprocess
+
+    def __getattr__(self, name):
+        return getattr(self._subprocess, name)
+
+    def Popen(self, args, **kwargs):  # subprocess's own name
+        import os
+
+        from recsearch import beam_worker
+
+        if kwargs.get("shell") and isinstance(args, str) and beam_worker.BEAM_WORKER_MAIN in args:
+            args = "exec " + args.replace(beam_worker.BEAM_WORKER_MAIN, beam_worker.__name__)
+            env = dict(kwargs.get("env") or os.environ)
+            env[beam_worker.RUNNER_PID_ENV] = str(os.getpid())
+            kwargs["env"] = env
+        return self._subprocess.Popen(args, **kwargs)
 
 
 def _send_input_to_worker(self, process_bundle_id, read_transform_id, byte_streams) -> None:

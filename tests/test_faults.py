@@ -106,11 +106,38 @@ def _executions(output, component):
     return [e.last_known_state for e in store.get_executions_by_type(name)]
 
 
-def _run_until_the_trainers_child(config_path, output):
-    """`recsearch run` with the Trainer in a child process, started and watched until that
-    child runs; the runner, the child's pid and every process of the run at that moment."""
+def _trainers_child(runner, output):
+    """The Trainer's child process, once the run's log says it runs (else None)."""
+    del runner
+    for log in os.listdir(os.path.join(output, "logs")):
+        with open(os.path.join(output, "logs", log)) as f:
+            found = re.search(r"ChildProcessExecutor: \S+ runs in process (\d+)", f.read())
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def _beam_worker(runner, output):
+    """A Beam SDK worker of the run (multi_processing mode), once one runs (else None)."""
     import psutil
 
+    del output
+    for process in psutil.Process(runner.pid).children(recursive=True):
+        try:
+            if "recsearch.beam_worker" in " ".join(process.cmdline()):
+                return process.pid
+        except psutil.Error:  # gone, or a zombie
+            continue
+    return None
+
+
+def _run_until(config_path, output, find):
+    """`recsearch run` with the Trainer in a child process, watched until `find(runner,
+    output)` names a process of it; the runner and every process of the run then."""
+    import psutil
+
+    shutil.rmtree(os.path.join(output, "logs"), ignore_errors=True)
+    os.makedirs(os.path.join(output, "logs"))
     command = ["run", "--config", config_path, "--output", output]
     runner = subprocess.Popen(
         [sys.executable, "-m", "recsearch.apps.cli", *command],
@@ -120,17 +147,12 @@ def _run_until_the_trainers_child(config_path, output):
         env={**os.environ, local.CHILD_PROCESS_ENV: "always"},
     )
     deadline = time.time() + 600
-    child = None
-    while child is None:
+    while (found := find(runner, output)) is None:
         assert runner.poll() is None and time.time() < deadline, runner.stderr.read()
-        for log in os.listdir(os.path.join(output, "logs")):
-            with open(os.path.join(output, "logs", log)) as f:
-                found = re.search(r"ChildProcessExecutor: \S+ runs in process (\d+)", f.read())
-            child = int(found.group(1)) if found else child
-        time.sleep(0.5)
+        time.sleep(0.3)
     family = [runner.pid, *(p.pid for p in psutil.Process(runner.pid).children(recursive=True))]
-    assert child in family
-    return runner, child, family
+    assert found in family
+    return runner, family
 
 
 def _left(pids, seconds=10.0):
@@ -152,42 +174,46 @@ def _left(pids, seconds=10.0):
 
 
 def test_a_stopped_run_leaves_no_process_and_a_rerun_resumes_and_pushes(sample_dir, tmp_path):
-    """SIGKILL of the runner during the Trainer (in its child process), then SIGTERM of the
-    rerun's runner the same way, then a rerun to the end: no process of a stopped run is
-    left 10 s later, each rerun starts after the last completed step, and the last pushes."""
+    """SIGKILL of the runner while Beam's workers run ExampleGen (multi_processing mode),
+    then SIGTERM of the rerun's runner while the Trainer trains in its child process, then
+    a rerun to the end: no process of a stopped run is left 10 s later, each rerun starts
+    after the last completed step, and the last one pushes."""
     output = str(tmp_path / "out")
-    config_path = os.path.join(sample_dir, "config.yaml")
-    os.makedirs(os.path.join(output, "logs"), exist_ok=True)
-    runner, child, family = _run_until_the_trainers_child(config_path, output)
+    shop = tmp_path / "shop"
+    shutil.copytree(sample_dir, shop)
+    beam = {"direct_running_mode": "multi_processing", "direct_num_workers": 2}
+    config_path = testing.write_config(str(shop), {"beam": beam})
+    runner, family = _run_until(config_path, output, _beam_worker)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     assert _left(family) == [], "a process of the killed run outlived it by 10 s"
-    assert _executions(output, "transform.component.Transform") == [mlmd.proto.Execution.COMPLETE]
-    # The rerun resumes from the cache; SIGTERM now, as a scheduler would stop it.
-    shutil.rmtree(os.path.join(output, "logs"))
-    os.makedirs(os.path.join(output, "logs"))
-    runner, child, family = _run_until_the_trainers_child(config_path, output)
+    # The rerun starts over from ExampleGen; SIGTERM in the Trainer, as a scheduler stops it.
+    runner, family = _run_until(config_path, output, _trainers_child)
     runner.send_signal(signal.SIGTERM)
     _, said = runner.communicate(timeout=60)
     assert runner.returncode == 128 + signal.SIGTERM
     assert "error: the run was stopped by SIGTERM" in said and "Traceback" not in said
     assert _left(family) == [], "a process of the stopped run outlived it by 10 s"
+    assert _executions(output, "transform.component.Transform") == [mlmd.proto.Execution.COMPLETE]
+    # SIGTERM is handled: the step it stopped is FAILED in ML Metadata, not left RUNNING.
+    assert _executions(output, "trainer.component.Trainer")[-1] == mlmd.proto.Execution.FAILED
+    summary = local.run(load_config(config_path), output, quiet=True)
     assert _executions(output, "transform.component.Transform") == [
         mlmd.proto.Execution.COMPLETE,
         mlmd.proto.Execution.CACHED,
     ]
-    # SIGTERM is handled: the step it stopped is FAILED in ML Metadata, not left RUNNING.
-    assert _executions(output, "trainer.component.Trainer")[-1] == mlmd.proto.Execution.FAILED
-    summary = local.run(load_config(config_path), output, quiet=True)
-    assert _executions(output, "transform.component.Transform")[-1] == (mlmd.proto.Execution.CACHED)
     trainer = _executions(output, "trainer.component.Trainer")
-    assert trainer[-1] == mlmd.proto.Execution.COMPLETE and len(trainer) == 3
+    assert trainer == [mlmd.proto.Execution.FAILED, mlmd.proto.Execution.COMPLETE]
     assert summary.pushed_to
     # The resumed Trainer wrote into a directory of its own execution, none of the
     # stopped ones' (where an orphan could still have been writing).
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
     runs = store.get_executions_by_type("tfx.components.trainer.component.Trainer")
-    (model,) = [a for a in store.get_artifacts_by_type("Model") if "/Trainer/model/" in a.uri]
+    (model,) = [
+        a
+        for a in store.get_artifacts_by_type("Model")
+        if "/Trainer/model/" in a.uri and a.state == mlmd.proto.Artifact.LIVE
+    ]
     assert model.uri.rstrip("/").rsplit("/", 1)[-1] == str(runs[-1].id)
     assert runs[-1].id not in {r.id for r in runs[:-1]}
 
