@@ -12,6 +12,7 @@ import tensorflow as tf
 from recsearch import features as keys
 from recsearch import model_registry
 from recsearch.features import FeatureSpec
+from recsearch.modules.models import bias
 from recsearch.modules.models.autorec import ItemAutoRec
 from recsearch.modules.models.bias import BiasBaseline
 from recsearch.modules.models.dcn import DCN
@@ -166,7 +167,10 @@ def build_hybrid_mf(cfg: Any, parts: Parts) -> HybridMF:
     spec = parts.spec
     side = cfg.use_side_features
 
-    def fields(id_feature, categorical, numeric, offset):
+    # The id fields' first-order weights start from the bias baseline's biases.
+    start = _start_biases(parts)
+
+    def fields(id_feature, categorical, numeric, offset, biases):
         names = (id_feature, *(categorical if side else ()))
         return FieldEmbeddings(
             {n: parts.sizes[n] for n in names},
@@ -174,12 +178,32 @@ def build_hybrid_mf(cfg: Any, parts: Parts) -> HybridMF:
             dim=cfg.embedding_dim,
             l2=float(cfg.l2),
             seed=cfg.seed + offset,
+            first_order={id_feature: biases},
         )
 
     return HybridMF(
-        fields(keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, 0),
-        fields(keys.ITEM_ID, spec.item_categorical + spec.item_hashed, spec.item_numeric, 500),
-        global_mean=parts.catalog.rating_mean,
+        fields(
+            keys.USER_ID,
+            spec.user_categorical + spec.user_hashed,
+            spec.user_numeric,
+            0,
+            start.users,
+        ),
+        fields(
+            keys.ITEM_ID,
+            spec.item_categorical + spec.item_hashed,
+            spec.item_numeric,
+            500,
+            start.items,
+        ),
+        global_mean=start.mean,
+    )
+
+
+def _start_biases(parts: Parts):
+    """The bias baseline's fitted biases over the id spaces: where rating models start."""
+    return bias.catalog_biases(
+        parts.catalog, bias.START_L2, parts.sizes[keys.USER_ID], parts.sizes[keys.ITEM_ID]
     )
 
 
@@ -191,6 +215,7 @@ def build_mf(cfg: Any, parts: Parts) -> BiasedMF:
         l2=float(cfg.l2),
         global_mean=parts.catalog.rating_mean,
         seed=cfg.seed,
+        biases=_start_biases(parts),
     )
 
 

@@ -22,7 +22,8 @@ def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():
     assert [c.label for c in chosen] == ["ease (recency_half_life 10)", "two_tower"]
     assert not skipped
     assert [c.label for c in selection.candidates_for("rating", 10)[0]] == [
-        "bias (bias_l2 3)",
+        "bias (bias_l2 1)",
+        "bias (bias_l2 5)",
         "bias (bias_l2 25)",
         "mf",
         "hybrid_mf",

@@ -229,9 +229,10 @@ CANDIDATES = {
     "retrieval": (Candidate("ease", {"recency_half_life": 10.0}), Candidate("two_tower")),
     "ranking": (Candidate("deepfm"), Candidate("ease", {"recency_half_life": 10.0})),
     "sequential": (Candidate("gru4rec"), Candidate("ease", {"recency_half_life": 5.0})),
-    # The bias baseline at two penalties: a sparse log's factor models must beat it.
+    # The bias baseline at three penalties: a sparse log's factor models must beat it.
     "rating": (
-        Candidate("bias", {"bias_l2": 3.0}),
+        Candidate("bias", {"bias_l2": 1.0}),
+        Candidate("bias", {"bias_l2": 5.0}),
         Candidate("bias", {"bias_l2": 25.0}),
         Candidate("mf"),
         Candidate("hybrid_mf"),

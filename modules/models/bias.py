@@ -6,6 +6,9 @@ regressions (each is closed form given the other):
     b_i = sum over i's raters u of (r_ui - mu - b_u) / (l2 + n_i)
     b_u = sum over u's items i of (r_ui - mu - b_i) / (l2 + n_u)
 
+The factor models for ratings (`mf`, `hybrid_mf`) start from these biases
+(`catalog_biases`, at START_L2) and learn what is left.
+
 On sparse ratings this is hard to beat: on a books log of 84k ratings the
 default factor model served an MSE of 0.821 where these biases scored 0.774.
 `model: auto` compares it (at two penalties) beside the factor models for
@@ -64,6 +67,18 @@ def fit_biases(
     return Biases(mean, b_user.astype(np.float32), b_item.astype(np.float32))
 
 
+# The penalty of the biases the factor models (mf, hybrid_mf) start from.
+START_L2 = 5.0
+
+
+def catalog_biases(catalog: Catalog, l2: float, num_users: int, num_items: int) -> Biases:
+    """The catalog's fitted biases, padded with zeros to `num_users` and `num_items` rows
+    (the id spaces' OOV rows): what a factor model's bias tables start from."""
+    users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
+    fitted = fit_biases(users, catalog.seen_items, catalog.seen_ratings, num_users, num_items, l2)
+    return fitted
+
+
 class BiasBaseline(RecommenderModel):
     """mu + b_u + b_i, solved when built from the catalog's ratings."""
 
@@ -76,15 +91,7 @@ class BiasBaseline(RecommenderModel):
           ValueError: On a non-positive l2.
         """
         super().__init__()
-        users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
-        fitted = fit_biases(
-            users,
-            catalog.seen_items,
-            catalog.seen_ratings,
-            catalog.num_users,
-            catalog.item_vocab_size,
-            l2,
-        )
+        fitted = catalog_biases(catalog, l2, catalog.num_users, catalog.item_vocab_size)
         self.l2 = float(l2)
         self.num_vocab_items = catalog.item_vocab_size
         self.mean = tf.Variable(fitted.mean, dtype=tf.float32, trainable=False, name="mean")

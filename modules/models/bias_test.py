@@ -52,3 +52,25 @@ def test_the_model_scores_mean_plus_biases_and_falls_back_for_the_unknown():
         model.fallback_query()[None, :], model.candidate_vectors({"item_id": tf.constant([1])})
     )
     np.testing.assert_allclose(unknown.numpy(), [fitted.mean + fitted.items[1]], rtol=1e-5)
+
+
+def test_the_rating_factor_models_start_from_the_bias_baseline():
+    from recsearch.modules.models.fields import FieldEmbeddings
+    from recsearch.modules.models.hybrid_mf import HybridMF
+    from recsearch.modules.models.mf import BiasedMF
+
+    catalog = tiny_catalog([[0, 1], [0, 2], [1]], ratings=[[5.0, 3.0], [4.0, 1.0], [2.0]])
+    start = bias.catalog_biases(catalog, bias.START_L2, num_users=4, num_items=4)  # + OOV rows
+    assert start.users.shape == (4,) and start.users[3] == 0.0 and start.items[3] == 0.0
+    baseline = bias.BiasBaseline(catalog, l2=bias.START_L2)
+    pairs = {"user_id": tf.constant([0, 1, 2, 0], tf.int64), "item_id": tf.constant([1, 2, 1, 0])}
+    expected = baseline(pairs).numpy()
+    mf = BiasedMF(4, 4, dim=8, biases=start)
+    users = FieldEmbeddings({"user_id": 4}, dim=8, first_order={"user_id": start.users})
+    items = FieldEmbeddings({"item_id": 4}, dim=8, seed=7, first_order={"item_id": start.items})
+    hybrid = HybridMF(users, items, global_mean=start.mean)
+    for model in (mf, hybrid):
+        # Only the small random factors separate them from the baseline before training.
+        np.testing.assert_allclose(model(pairs).numpy(), expected, atol=0.05)
+    table = items.embeddings["item_id"].embeddings.numpy()
+    np.testing.assert_allclose(table[:, -1], start.items, rtol=1e-6)

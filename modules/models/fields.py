@@ -31,6 +31,7 @@ class FieldEmbeddings(tf.keras.layers.Layer):
         dim: int = 16,
         l2: float = 0.0,
         seed: int = 42,
+        first_order=None,
         **kwargs,
     ):
         """Creates the tables.
@@ -41,6 +42,8 @@ class FieldEmbeddings(tf.keras.layers.Layer):
           dim: Width k of each field vector.
           l2: L2 penalty on the tables.
           seed: Initialiser seed.
+          first_order: Field name -> the first-order weights its rows start from
+            (a bias per row; rows past them start at 0); others start random.
 
         Raises:
           ValueError: On no fields, a non-positive size or width.
@@ -54,18 +57,19 @@ class FieldEmbeddings(tf.keras.layers.Layer):
         self.categorical = sorted(cardinalities)
         self.numeric = list(numeric)
         regularizer = tf.keras.regularizers.l2(l2) if l2 else None
-        self.embeddings = {
-            name: tf.keras.layers.Embedding(
+        first_order = first_order or {}
+        self.embeddings = {}
+        for i, name in enumerate(self.categorical):
+            start = tf.keras.initializers.RandomNormal(stddev=0.05, seed=seed + i)
+            if name in first_order:
+                start = _WithFirstOrder(start, first_order[name])
+            self.embeddings[name] = tf.keras.layers.Embedding(
                 int(cardinalities[name]),
                 self.dim + 1,
-                embeddings_initializer=tf.keras.initializers.RandomNormal(
-                    stddev=0.05, seed=seed + i
-                ),
+                embeddings_initializer=start,
                 embeddings_regularizer=regularizer,
                 name=f"field_{name}",
             )
-            for i, name in enumerate(self.categorical)
-        }
         self.numeric_weights = None
         if self.numeric:
             self.numeric_weights = self.add_weight(
@@ -98,3 +102,21 @@ class FieldEmbeddings(tf.keras.layers.Layer):
         """(field vectors [B, F, k], first-order sum [B]) of a flat output."""
         vectors = tf.reshape(flat[:, :-1], [-1, self.num_fields, self.dim])
         return vectors, flat[:, -1]
+
+
+class _WithFirstOrder(tf.keras.initializers.Initializer):
+    """`base`'s rows with their last column (the first-order weight) set to `weights`."""
+
+    def __init__(self, base: tf.keras.initializers.Initializer, weights):
+        import numpy as np
+
+        self.base = base
+        self.weights = np.asarray(weights, np.float32)
+
+    def __call__(self, shape, dtype=None, **kwargs):
+        import numpy as np
+
+        rows = self.base(shape, dtype=dtype)
+        column = np.zeros(shape[0], np.float32)
+        column[: min(shape[0], len(self.weights))] = self.weights[: shape[0]]
+        return tf.concat([rows[:, :-1], tf.constant(column, rows.dtype)[:, None]], axis=1)

@@ -27,8 +27,11 @@ class BiasedMF(RecommenderModel):
         l2: float = 0.0,
         global_mean: float = 0.0,
         seed: int = 42,
+        biases=None,
     ):
         """Creates the model.
+
+        `biases`: a `bias.Biases` the bias tables (and mu) start from, rather than zeros.
 
         Raises:
           ValueError: On a non-positive size.
@@ -43,11 +46,16 @@ class BiasedMF(RecommenderModel):
         self.item_embedding = tf.keras.layers.Embedding(
             num_items, dim, embeddings_initializer=init, embeddings_regularizer=regularizer
         )
+        user_start = item_start = "zeros"
+        if biases is not None:
+            user_start = _rows(biases.users, num_users)
+            item_start = _rows(biases.items, num_items)
+            global_mean = biases.mean
         self.user_bias = tf.keras.layers.Embedding(
-            num_users, 1, embeddings_initializer="zeros", embeddings_regularizer=regularizer
+            num_users, 1, embeddings_initializer=user_start, embeddings_regularizer=regularizer
         )
         self.item_bias = tf.keras.layers.Embedding(
-            num_items, 1, embeddings_initializer="zeros", embeddings_regularizer=regularizer
+            num_items, 1, embeddings_initializer=item_start, embeddings_regularizer=regularizer
         )
         self.global_bias = tf.Variable(float(global_mean), dtype=tf.float32, name="global_bias")
 
@@ -73,3 +81,12 @@ class BiasedMF(RecommenderModel):
         return losses.squared_error(
             features[keys.RATING], self(features), features.get(keys.WEIGHT)
         )
+
+
+def _rows(values, count: int) -> tf.keras.initializers.Initializer:
+    """An initializer of a [count, 1] table holding `values`, zeros past them."""
+    import numpy as np
+
+    column = np.zeros((count, 1), np.float32)
+    column[: min(count, len(values)), 0] = values[:count]
+    return tf.keras.initializers.Constant(column)
