@@ -168,7 +168,7 @@ def build_hybrid_mf(cfg: Any, parts: Parts) -> HybridMF:
     side = cfg.use_side_features
 
     # The id fields' first-order weights start from the bias baseline's biases.
-    start = _start_biases(parts)
+    start = _start_biases(cfg, parts)
 
     def fields(id_feature, categorical, numeric, offset, biases):
         names = (id_feature, *(categorical if side else ()))
@@ -200,10 +200,11 @@ def build_hybrid_mf(cfg: Any, parts: Parts) -> HybridMF:
     )
 
 
-def _start_biases(parts: Parts):
-    """The bias baseline's fitted biases over the id spaces: where rating models start."""
+def _start_biases(cfg: Any, parts: Parts):
+    """The bias baseline's fitted biases (at `cfg.bias_l2`) over the id spaces: where the
+    rating factor models start."""
     return bias.catalog_biases(
-        parts.catalog, bias.START_L2, parts.sizes[keys.USER_ID], parts.sizes[keys.ITEM_ID]
+        parts.catalog, float(cfg.bias_l2), parts.sizes[keys.USER_ID], parts.sizes[keys.ITEM_ID]
     )
 
 
@@ -215,7 +216,7 @@ def build_mf(cfg: Any, parts: Parts) -> BiasedMF:
         l2=float(cfg.l2),
         global_mean=parts.catalog.rating_mean,
         seed=cfg.seed,
-        biases=_start_biases(parts),
+        biases=_start_biases(cfg, parts),
     )
 
 

@@ -30,7 +30,13 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from recsearch.features import FeatureSpec
-from recsearch.model_registry import AUTO_MAX_ROWS, CONTENT_MODEL, Candidate, candidates_for
+from recsearch.model_registry import (
+    AUTO_MAX_ROWS,
+    CONTENT_MODEL,
+    FAMILIES,
+    Candidate,
+    candidates_for,
+)
 from recsearch.modules import tuning
 
 SELECTION_FILE = "model_selection.json"
@@ -52,6 +58,8 @@ class Selection:
       content_signatures: The signatures the content model answers.
       epochs: The epochs the final model trains: the winner's best on the
         inner split when it was stopped early (ratings); None: the config's.
+      start: Settings the winner was trained with on the inner split beyond
+        its own (a rating factor model's `bias_l2`: the best bias baseline's).
       model: The winner as trained on the inner split (not saved): a
         two-stage Trainer draws its ranking stage's candidates from it.
       content_trial: The content model as trained on the inner split, when it
@@ -67,14 +75,16 @@ class Selection:
     content_model: str | None = None
     content_signatures: tuple[str, ...] = ()
     epochs: int | None = None
+    start: dict = dataclasses.field(default_factory=dict)
     model: tf.keras.Model | None = dataclasses.field(default=None, repr=False, compare=False)
     content_trial: tf.keras.Model | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
 
     def final_settings(self) -> dict:
-        """Settings of the final training beyond the winner's own: its best epochs."""
-        return {"epochs": self.epochs} if self.epochs else {}
+        """Settings of the final training beyond the winner's own: its best epochs and the
+        biases it started from."""
+        return {**self.start, **({"epochs": self.epochs} if self.epochs else {})}
 
     def lines(self) -> list[str]:
         """What the terminal and the report say about the choice."""
@@ -146,11 +156,15 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
     )
     metric = "-rmse" if task == "rating" else f"{config['eval_metric']}@{config['top_k']}"
     scores, seconds, models = {}, {}, {}
+    # The rating factor models start from the biases of the best bias baseline so far
+    # (its penalty chosen on the inner split; the bias candidates come first).
+    start: dict = {}
     for candidate in chosen:
         started = time.time()
+        settings = {**hparams, **start, **candidate.settings}
         models[candidate.label] = tuning.fit_inner(
             candidate.name,
-            {**hparams, **candidate.settings},
+            settings,
             data,
             log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.label),
             # Rating models stop when the inner error stops falling (they overfit sparse logs).
@@ -161,14 +175,29 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         logging.info(
             "Trainer: model auto: %s %s %.4f", candidate.label, metric, scores[candidate.label]
         )
+        if candidate.name == "bias" and scores[candidate.label] >= max(
+            scores[c.label] for c in chosen if c.name == "bias" and c.label in scores
+        ):
+            start = {"bias_l2": candidate.settings.get("bias_l2", hparams.get("bias_l2"))}
     winner = max(chosen, key=lambda c: scores[c.label])
     model = models[winner.label]
-    epochs = None
+    epochs, final = None, {}
     if task == "rating" and not getattr(model, "closed_form", False):
-        # The final model trains for the epochs that scored best on the inner split.
+        # The final model trains for the epochs that scored best on the inner split,
+        # from the biases it started from there.
         epochs = getattr(model, "best_epochs", None)
+        final = {k: v for k, v in start.items() if k in FAMILIES[winner.name].reads}
     if not needs_content_model(spec, task, winner.name):
-        return Selection(winner, scores, seconds, skipped, metric, model=model, epochs=epochs)
+        return Selection(
+            winner,
+            scores,
+            seconds,
+            skipped,
+            metric,
+            model=model,
+            epochs=epochs,
+            start=final,
+        )
     searches = (("search_text",) if spec.item_text else ()) + (
         ("search_image",) if spec.item_image else ()
     )
@@ -185,6 +214,7 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         model=model,
         content_trial=trial,
         epochs=epochs,
+        start=final,
     )
 
 

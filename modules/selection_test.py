@@ -73,8 +73,10 @@ def test_a_baseline_winner_and_early_stopped_epochs_are_said():
         chosen.lines()
     )
     assert chosen.final_settings() == {}
-    stopped = dataclasses.replace(chosen, winner=selection.Candidate("mf"), epochs=3)
-    assert stopped.final_settings() == {"epochs": 3}
+    stopped = dataclasses.replace(
+        chosen, winner=selection.Candidate("mf"), epochs=3, start={"bias_l2": 1.0}
+    )
+    assert stopped.final_settings() == {"epochs": 3, "bias_l2": 1.0}
     assert "mf trains 3 epochs (its best, stopped early)" in stopped.lines()
 
 

@@ -60,9 +60,9 @@ def test_the_rating_factor_models_start_from_the_bias_baseline():
     from recsearch.modules.models.mf import BiasedMF
 
     catalog = tiny_catalog([[0, 1], [0, 2], [1]], ratings=[[5.0, 3.0], [4.0, 1.0], [2.0]])
-    start = bias.catalog_biases(catalog, bias.START_L2, num_users=4, num_items=4)  # + OOV rows
+    start = bias.catalog_biases(catalog, 5.0, num_users=4, num_items=4)  # + OOV rows
     assert start.users.shape == (4,) and start.users[3] == 0.0 and start.items[3] == 0.0
-    baseline = bias.BiasBaseline(catalog, l2=bias.START_L2)
+    baseline = bias.BiasBaseline(catalog, l2=5.0)
     pairs = {"user_id": tf.constant([0, 1, 2, 0], tf.int64), "item_id": tf.constant([1, 2, 1, 0])}
     expected = baseline(pairs).numpy()
     mf = BiasedMF(4, 4, dim=8, biases=start)

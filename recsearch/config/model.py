@@ -86,7 +86,9 @@ class Model:
       sequence_dropout: gru4rec, sasrec: dropout while training.
       ease_l2: EASE's ridge penalty lambda.
       bias_l2: bias: the ridge penalty of the user and item biases (an item
-        with n ratings has its bias shrunk by n / (n + bias_l2)).
+        with n ratings has its bias shrunk by n / (n + bias_l2)); mf,
+        hybrid_mf and mf_autorec start from the biases fitted at it (under
+        model auto, at the bias candidate's penalty that scored best).
       ease_neighbors: EASE keeps this many item-item weights per item, the
         largest by magnitude; 0 (the default) keeps as many as fit 100 MB in
         all: every weight up to 3,535 items, 1,250 per item at 10,000. The
