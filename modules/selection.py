@@ -187,34 +187,19 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         # from the biases it started from there.
         epochs = getattr(model, "best_epochs", None)
         final = {k: v for k, v in start.items() if k in FAMILIES[winner.name].reads}
+    selected = Selection(
+        winner, scores, seconds, skipped, metric, model=model, epochs=epochs, start=final
+    )
     if not needs_content_model(spec, task, winner.name):
-        return Selection(
-            winner,
-            scores,
-            seconds,
-            skipped,
-            metric,
-            model=model,
-            epochs=epochs,
-            start=final,
-        )
+        return selected
     searches = (("search_text",) if spec.item_text else ()) + (
         ("search_image",) if spec.item_image else ()
     )
-    signatures = (*searches, "similar_items", "embed_items")
-    trial = next((models[c.label] for c in chosen if c.name == CONTENT_MODEL), None)
-    return Selection(
-        winner,
-        scores,
-        seconds,
-        skipped,
-        metric,
-        CONTENT_MODEL,
-        signatures,
-        model=model,
-        content_trial=trial,
-        epochs=epochs,
-        start=final,
+    return dataclasses.replace(
+        selected,
+        content_model=CONTENT_MODEL,
+        content_signatures=(*searches, "similar_items", "embed_items"),
+        content_trial=next((models[c.label] for c in chosen if c.name == CONTENT_MODEL), None),
     )
 
 
