@@ -97,7 +97,10 @@ class Selection:
         if self.winner.name == "bias":
             out.append("every factor model scored below the bias baseline: the baseline serves")
         if self.epochs:
-            out.append(f"{self.winner.label} trains {self.epochs} epochs (its best, stopped early)")
+            out.append(
+                f"{self.winner.label} trains {self.epochs} epoch{'s' if self.epochs != 1 else ''}"
+                " (its best, stopped early)"
+            )
         if self.content_model:
             out.append(
                 f"{self.content_model} answers {', '.join(self.content_signatures)} "
@@ -159,6 +162,7 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
     # The rating factor models start from the biases of the best bias baseline so far
     # (its penalty chosen on the inner split; the bias candidates come first).
     start: dict = {}
+    best_bias = -float("inf")
     for candidate in chosen:
         started = time.time()
         settings = {**hparams, **start, **candidate.settings}
@@ -175,9 +179,8 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         logging.info(
             "Trainer: model auto: %s %s %.4f", candidate.label, metric, scores[candidate.label]
         )
-        if candidate.name == "bias" and scores[candidate.label] >= max(
-            scores[c.label] for c in chosen if c.name == "bias" and c.label in scores
-        ):
+        if candidate.name == "bias" and scores[candidate.label] >= best_bias:
+            best_bias = scores[candidate.label]
             start = {"bias_l2": candidate.settings.get("bias_l2", hparams.get("bias_l2"))}
     winner = max(chosen, key=lambda c: scores[c.label])
     model = models[winner.label]

@@ -72,8 +72,7 @@ def catalog_biases(catalog: Catalog, l2: float, num_users: int, num_items: int) 
     """The catalog's fitted biases, padded with zeros to `num_users` and `num_items` rows
     (the id spaces' OOV rows): what a factor model's bias tables start from."""
     users = np.repeat(np.arange(catalog.num_users), np.diff(catalog.seen_row_splits))
-    fitted = fit_biases(users, catalog.seen_items, catalog.seen_ratings, num_users, num_items, l2)
-    return fitted
+    return fit_biases(users, catalog.seen_items, catalog.seen_ratings, num_users, num_items, l2)
 
 
 class BiasBaseline(RecommenderModel):
