@@ -9,8 +9,12 @@ behind when that process exits. The child costs one more import of
 TensorFlow (about 7 s), so the local run uses it for the Trainer (and Tuner)
 of a large log only (`apps/local.py`).
 
-`run_dag` points a node's executor at this class and names the real one in
-the executor spec's extra flags (`--child_executor_class=<class path>`). The
+`run_dag` points the Trainer's and Tuner's executors at this class, and names
+the real one in the executor spec's extra flags
+(`--child_executor_class=<class path>`), whatever the log's size: the spec is
+part of TFX's cache key, so a run that spawns and one that does not share
+their cache. Whether a node spawns is the runner's choice at run time
+(`spawning`); a node routed here but not chosen runs in this process. The
 child gets the same context, inputs and outputs (artifacts as TFX's JSON);
 what it sets on its output artifacts is copied back, what it returns is
 returned, and what it raises is raised here.
@@ -38,6 +42,20 @@ from recsearch.components.executor_types import Artifacts, Props
 from recsearch.processes import die_with_parent
 
 FLAG = "--child_executor_class="
+
+# The node ids that spawn (`spawning`); None: every node routed here spawns.
+_spawned: frozenset[str] | None = None
+
+
+@contextlib.contextmanager
+def spawning(node_ids: Iterable[str]):
+    """While the block runs, only the named nodes spawn; the others run their executor here."""
+    global _spawned
+    previous, _spawned = _spawned, frozenset(node_ids)
+    try:
+        yield
+    finally:
+        _spawned = previous
 
 
 def flag(class_path: str) -> str:
@@ -74,6 +92,10 @@ class ChildProcessExecutor(base_executor.BaseExecutor):
         inner = next((f[len(FLAG) :] for f in flags if f.startswith(FLAG)), None)
         if inner is None:
             raise ValueError(f"ChildProcessExecutor needs the extra flag {FLAG}<class path>")
+        node = self._context.pipeline_node
+        if _spawned is not None and (node is None or node.node_info.id not in _spawned):
+            executor = import_utils.import_class_by_path(inner)(context=self._context)
+            return executor.Do(input_dict, output_dict, exec_properties)
         spawn = multiprocessing.get_context("spawn")
         receive, send = spawn.Pipe(duplex=False)
         child = spawn.Process(

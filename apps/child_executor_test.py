@@ -36,7 +36,7 @@ class Killed(base_executor.BaseExecutor):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def run(inner: str, tmp_path, **exec_properties):
+def run(inner: str, tmp_path, node_id: str = "Trainer", **exec_properties):
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
     model = standard_artifacts.Model()
@@ -45,6 +45,7 @@ def run(inner: str, tmp_path, **exec_properties):
         extra_flags=["--unrelated", child_executor.flag(f"{HERE}.{inner}")],
         tmp_dir=str(tmp_path / "tmp"),
         unique_id="1",
+        pipeline_node=pipeline_pb2.PipelineNode(node_info={"id": node_id}),
     )
     executor = child_executor.ChildProcessExecutor(context=context)
     executor.Do({"examples": [examples]}, {"model": [model]}, dict(exec_properties))
@@ -57,6 +58,16 @@ def test_child_writes_outputs_and_its_artifact_properties_come_back(tmp_path):
         assert f.read() == "hello " + str(tmp_path / "examples")
     pid = model.get_int_custom_property("pid")
     assert pid > 0 and pid != os.getpid()
+
+
+def test_a_routed_node_not_chosen_to_spawn_runs_in_this_process(tmp_path):
+    # The runner routes the Trainer here whatever the log's size (one cache key) and
+    # chooses at run time: the Tuner spawns, the Trainer does not.
+    with child_executor.spawning(["Tuner"]):
+        here = run("WritesAndTags", tmp_path / "here", text="a")
+        there = run("WritesAndTags", tmp_path / "there", node_id="Tuner", text="b")
+    assert here.get_int_custom_property("pid") == os.getpid()
+    assert there.get_int_custom_property("pid") != os.getpid()
 
 
 def test_child_error_is_raised_in_the_runner_with_its_message(tmp_path):

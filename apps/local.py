@@ -263,7 +263,19 @@ def run(
         range_config = tfx.proto.RangeConfig(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
         )
-    pipeline = local_pipeline(config, paths, enable_cache=enable_cache, range_config=range_config)
+    from recsearch.apps import reruns
+    from recsearch.pipeline.pipeline import state_dir
+
+    state = state_dir(paths.pipeline_root, config.name)
+    upstream = reruns.upstream_fingerprint(config, span)
+    served_key = reruns.served_key(paths.serving, state, upstream)
+    pipeline = local_pipeline(
+        config,
+        paths,
+        enable_cache=enable_cache,
+        range_config=range_config,
+        served_key=served_key,
+    )
     log_path = os.path.join(paths.logs, f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     stream = None if quiet else sys.stderr
     progress = ComponentProgress(
@@ -276,6 +288,7 @@ def run(
     sampler = MemorySampler(progress) if measure_memory else contextlib.nullcontext()
     with captured_logs(log_path, progress), sampler, stop_on_signals():
         run_dag(pipeline, in_child=child_process_nodes(config) if in_child is None else in_child)
+    reruns.record_run(paths.serving, state, upstream, served_key)
     with captured_logs(log_path, ComponentProgress(0, stream=None)):
         summary = summarize(paths.metadata, config.name)
     summary.timings = dict(progress.timings)
@@ -376,18 +389,25 @@ def child_process_nodes(config: config_lib.PipelineConfig) -> tuple[str, ...]:
 def run_dag(pipeline, in_child: Iterable[str] = ()) -> None:
     """Runs a pipeline with LocalDagRunner, never caching the nodes that must run each time.
 
+    ServedModel is cached when the runner gave it a `served_key` (apps/reruns.py).
+
     The nodes named in `in_child` run their executor in a spawned process, so
     the memory they use is given back when they end (apps/child_executor.py).
+    The Trainer and Tuner are routed through the child executor either way, so
+    that the choice does not change their cache key.
     """
     from tfx import v1 as tfx
     from tfx.dsl.compiler import compiler
 
-    from recsearch.apps.child_executor import run_in_child
+    from recsearch.apps.child_executor import run_in_child, spawning
     from recsearch.pipeline.pipeline import NEVER_CACHED
 
     ir = compiler.Compiler().compile(pipeline)
     for node in ir.nodes:
-        if node.pipeline_node.node_info.id in NEVER_CACHED:
+        parameters = node.pipeline_node.parameters.parameters
+        keyed = "served_key" in parameters and parameters["served_key"].field_value.string_value
+        if node.pipeline_node.node_info.id in NEVER_CACHED and not keyed:
             node.pipeline_node.execution_options.caching_options.enable_cache = False
-    run_in_child(ir, in_child)
-    tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+    run_in_child(ir, IN_CHILD)
+    with spawning(in_child):
+        tfx.orchestration.LocalDagRunner().run_with_ir(ir)

@@ -34,8 +34,9 @@ RELEASE_GATE = "ReleaseGate"
 SCHEMA_GEN = "SchemaGen"
 RUN_REPORT = "RunReport"
 SERVED_MODEL = "ServedModel"
-# Read afresh on every run whatever the cache says: what is served changes
-# between runs while the node's inputs (none) and parameters do not.
+# Read afresh on every run whatever the cache says, unless the runner gives it a
+# `served_key` (apps/reruns.py): what is served changes between runs while the
+# node's inputs (none) and parameters do not.
 NEVER_CACHED = (SERVED_MODEL,)
 
 
@@ -116,6 +117,7 @@ def create_pipeline(
     range_config: tfx.proto.RangeConfig | None = None,
     runtime: RuntimeValues | None = None,
     train_only: bool = False,
+    served_key: str | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
@@ -138,6 +140,8 @@ def create_pipeline(
       runtime: Values a runner leaves open until run time (overrides the above).
       train_only: Stop after the Trainer: the data steps and the training
         with its export, nothing judged or pushed (a dry run of new data).
+      served_key: ServedModel's cache key (apps/reruns.py): the same key
+        reuses its last output, so the steps that read it stay cached.
 
     Returns:
       The TFX pipeline.
@@ -158,7 +162,9 @@ def create_pipeline(
     # from ML Metadata, so one graph runs locally, on KFP and on Vertex.
     serving_dir = runtime.serving_dir or serving_dir
     state = runtime.state_dir or state_dir(pipeline_root, config.name)
-    served = ServedModel(serving_dir=serving_dir, state_dir=state).with_id(SERVED_MODEL)
+    served = ServedModel(serving_dir=serving_dir, state_dir=state, served_key=served_key).with_id(
+        SERVED_MODEL
+    )
     # The catalog split holds items with placeholder interaction fields; the
     # schema describes interactions, so the catalog is neither inferred from
     # nor validated against it (its rows were checked when read).

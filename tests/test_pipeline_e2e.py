@@ -20,7 +20,7 @@ import tensorflow as tf
 from recsearch import bundle
 from recsearch.apps import cli, local
 from recsearch.apps.results import connection_config
-from recsearch.apps.testing import write_config
+from recsearch.apps.testing import PIPELINE_COMPONENTS, write_config
 from recsearch.config import load_config
 from recsearch.errors import AnomaliesError, find_cause
 from recsearch.modules import ranking_metrics
@@ -135,6 +135,43 @@ def test_evaluator_metrics_are_the_candidates_ranks_grouped_by_user(first_run):
             assert figures[f"{name}@{k}"] == pytest.approx(value, abs=1e-6), (event, name)
 
 
+def _last_states(output: str) -> dict[str, int]:
+    """Each step's newest execution state, by the step's type name (its class)."""
+    store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
+    names = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    last = {}
+    for execution in sorted(store.get_executions(), key=lambda e: e.id):
+        last[names[execution.type_id]] = execution.last_known_state
+    return last
+
+
+def test_rerun_of_an_unchanged_config_is_all_cached_even_after_a_push(first_run):
+    """The first run pushed; its rerun reads the same inputs, so it is the same run."""
+    config, output, first = first_run
+    served = bundle.versions(first.serving_dir)
+    summary = local.run(config, output, quiet=True)
+    states = _last_states(output)
+    assert set(states) == {*PIPELINE_COMPONENTS - {"Pusher"}, "AtomicPusher"}
+    assert set(states.values()) == {mlmd.proto.Execution.CACHED}, states
+    assert bundle.versions(first.serving_dir) == served
+    assert summary.blessed and summary.metrics == pytest.approx(first.metrics)
+
+
+def test_release_setting_change_reruns_only_the_gate_the_pusher_and_the_report(first_run):
+    config, output, first = first_run
+    served = bundle.versions(first.serving_dir)
+    release = dataclasses.replace(config.release, latency_budget_ms=400.0)
+    summary = local.run(dataclasses.replace(config, release=release), output, quiet=True)
+    states = _last_states(output)
+    ran = {name for name, state in states.items() if state != mlmd.proto.Execution.CACHED}
+    assert ran == {"ReleaseGate", "AtomicPusher", "RunReport"}, states
+    assert states["ReleaseGate"] == mlmd.proto.Execution.COMPLETE
+    # Blessed again, the same model: the Pusher names the version already served.
+    assert summary.blessed, summary.reasons
+    assert bundle.versions(first.serving_dir) == served
+    assert summary.pushed_to.rstrip("/") == os.path.join(first.serving_dir, str(served[-1]))
+
+
 def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_run):
     """A model setting changed: the data steps stay cached, the Trainer trains again."""
     config, output, first = first_run
@@ -156,10 +193,12 @@ def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_r
         "example_validator.component.ExampleValidator",
         "transform.component.Transform",
     ):
-        assert [e.last_known_state for e in executions(component)] == [complete, cached]
+        first_state, *later = [e.last_known_state for e in executions(component)]
+        assert first_state == complete and set(later) == {cached}
     # The first run's pushed model is now what is served, so the Trainer has a
     # new input (base_model, the warm start, read by ServedModel) and trains again.
-    first_trainer, second_trainer = executions("trainer.component.Trainer")
+    first_trainer, *cached_trainers, second_trainer = executions("trainer.component.Trainer")
+    assert {e.last_known_state for e in cached_trainers} <= {cached}
     assert second_trainer.last_known_state == complete
 
     def artifacts(execution, kind):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 
 from tfx import types
@@ -36,6 +37,13 @@ class Executor(base_executor.BaseExecutor):
             pushed.set_int_custom_property("pushed", 0)
             return
         model = artifact_utils.get_single_instance(input_dict["model"])
+        served = already_served(exec_properties["base_directory"], model.uri)
+        if served:
+            # A rerun with only release settings changed judges the same model again.
+            logging.info("AtomicPusher: already served as %s; not pushed again", served)
+            _record(pushed, served, model.uri)
+            pushed.set_int_custom_property("already_served", 1)
+            return
         # The next run's ServedModel reads this record: it compares that run's
         # candidate with the judged model behind this version.
         release = {
@@ -58,8 +66,22 @@ class Executor(base_executor.BaseExecutor):
             release=release,
             files=files,
         )
-        pushed.set_int_custom_property("pushed", 1)
-        pushed.set_string_custom_property("pushed_destination", target)
-        pushed.set_string_custom_property("pushed_version", str(version))
-        pushed.set_string_custom_property("pushed_model", model.uri)
+        _record(pushed, target, model.uri)
         logging.info("AtomicPusher: pushed version %d to %s", version, target)
+
+
+def already_served(base_directory: str, model_uri: str) -> str | None:
+    """The newest version's directory when it was released from this very Model artifact."""
+    served = versions.served_versions(base_directory)
+    if not served:
+        return None
+    newest = os.path.join(base_directory, str(served[-1]))
+    released = versions.read_release(newest).get("released_model")
+    return newest if released == trainer.release_model_path(model_uri) else None
+
+
+def _record(pushed: types.Artifact, target: str, model_uri: str) -> None:
+    pushed.set_int_custom_property("pushed", 1)
+    pushed.set_string_custom_property("pushed_destination", target)
+    pushed.set_string_custom_property("pushed_version", os.path.basename(target.rstrip("/")))
+    pushed.set_string_custom_property("pushed_model", model_uri)

@@ -24,6 +24,8 @@ class ServedModelSpec(ComponentSpec):
     PARAMETERS = {
         "serving_dir": ExecutionParameter(type=str),
         "state_dir": ExecutionParameter(type=str),
+        # What the baseline is (apps/reruns.py): the same key, the same cached output.
+        "served_key": ExecutionParameter(type=str, optional=True),
     }
     INPUTS: dict = {}
     OUTPUTS = {
@@ -38,11 +40,21 @@ class ServedModel(base_component.BaseComponent):
     SPEC_CLASS = ServedModelSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, serving_dir: str, state_dir: str):
+    def __init__(self, serving_dir: str, state_dir: str, served_key: str | None = None):
+        """Creates the component.
+
+        Args:
+          serving_dir: The model base directory (what is served).
+          state_dir: Where the last completed run left its schema.
+          served_key: Names the baseline this run should get (apps/reruns.py).
+            TFX reuses the last output with the same key; without one the
+            runner never caches this step.
+        """
         super().__init__(
             spec=ServedModelSpec(
                 serving_dir=serving_dir,
                 state_dir=state_dir,
+                served_key=served_key,
                 model=types.Channel(type=standard_artifacts.Model),
                 previous_schema=types.Channel(type=standard_artifacts.Schema),
             )

@@ -50,6 +50,8 @@ class Executor(base_executor.BaseExecutor):
         storage.prepare(serving_dir, exec_properties["state_dir"], model.uri)
         served = versions.served_versions(serving_dir)
         tf.io.gfile.makedirs(model.uri)
+        if exec_properties.get("served_key"):
+            model.set_string_custom_property("served_key", exec_properties["served_key"])
         if served:
             version_dir = os.path.join(serving_dir, str(served[-1]))
             source, why = judged_model(version_dir)
