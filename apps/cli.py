@@ -38,7 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from recsearch.apps import local
     from recsearch.components.release_gate.checks import reference_scores
 
-    config, rows = local.validate(lambda: _load_config(args), args.span, read_rows=False)
+    # The same checks as `validate`, rows included, before anything is written.
+    config, rows = local.validate(lambda: _load_config(args), args.span)
     summary = local.run(
         config, args.output, enable_cache=not args.no_cache, span=args.span, rows=rows
     )
@@ -77,6 +78,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("Nothing was pushed.")
     if summary.report:
         print(f"Report:   {summary.report}")
+    if summary.disk:
+        print(summary.disk.line())
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from recsearch.apps import local, retention
+
+    config = _load_config(args)
+    keep = args.keep_runs if args.keep_runs is not None else config.release.keep_runs
+    paths = local.LocalPaths.under(args.output, config.name)
+    if not os.path.isfile(paths.metadata):
+        raise RecsearchError(f"{paths.metadata}: no ML Metadata here; has a run written to it?")
+    cleaned = retention.clean(paths.metadata, config.name, keep, paths.serving, paths.logs)
+    print(
+        f"{config.name}: {cleaned.runs} runs in ML Metadata; kept the last {cleaned.kept_runs}; "
+        f"removed {cleaned.artifacts} artifacts and {cleaned.logs} logs, "
+        f"{retention.human_bytes(cleaned.freed)}"
+    )
+    print(f"The output folder holds {retention.human_bytes(retention.tree_bytes(paths.output))}.")
     return 0
 
 
@@ -573,6 +594,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild the HTML report of the latest run")
     _add_source_args(report)
     report.set_defaults(func=cmd_report)
+
+    clean = commands.add_parser(
+        "clean", help="remove the artifacts of runs older than the last release.keep_runs"
+    )
+    _add_source_args(clean)
+    clean.add_argument(
+        "--keep-runs", type=int, help="runs to keep (default: the config's release.keep_runs)"
+    )
+    clean.set_defaults(func=cmd_clean)
 
     demo_ = commands.add_parser("demo", help="retraining over three days of arriving data")
     demo_.add_argument("which", choices=["spans"])

@@ -21,7 +21,7 @@ from recsearch.apps.progress import (
 )
 from recsearch.apps.results import RunSummary, connection_config, summarize
 from recsearch.data import spans, tables
-from recsearch.data.splits import EVAL, sample_users, split_interactions
+from recsearch.data.splits import EVAL, HELDOUT, sample_users, split_interactions
 from recsearch.features import FeatureSpec
 
 
@@ -72,43 +72,46 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
             _, pattern = spans.select(path, span, config.interactions.span_window)
         frame, catalog = tables.load_all(config, pattern)
         parts = split_interactions(frame, config.split, config.task)
-    # What ExampleGen writes: the eval split is the sample of users the Evaluator judges.
-    judged = sample_users(parts[EVAL], config.evaluation.max_users)
+        # What ExampleGen writes: the eval split is the sample of users the Evaluator judges.
+        judged = sample_users(parts[EVAL], config.evaluation.max_users)
+        empty_splits(config, frame, parts, judged, pattern or path)
     rows = {name: len(part) for name, part in {**parts, EVAL: judged}.items()}
     rows["story"] = data_story(config, frame, catalog, parts, judged)
     return rows
 
 
-def check_sources(config: config_lib.PipelineConfig, span: int | None = None) -> None:
-    """What can be checked before the pipeline without reading the data: features and files.
+def empty_splits(config: config_lib.PipelineConfig, frame, parts, judged, path: str) -> None:
+    """Reports an eval split that would be empty, and why, where ExampleGen would fail later.
 
-    The rows themselves are checked by RecsysExampleGen's workers (one data
-    load); `validate` reads them before a run when asked.
-
-    Raises:
-      ConfigError, DataError: Every problem found, together.
+    (The split keeps at least one interaction of each user in train.)
     """
-    from recsearch.data import sources
+    import math
 
-    with errors.collecting():
-        FeatureSpec.from_config(config)
-        path = config.resolve(config.interactions.path)
-        patterns = [path]
-        if spans.has_spans(path):
-            try:
-                _, patterns = spans.select(path, span, config.interactions.span_window)
-            except errors.RecsearchError as error:
-                errors.report(error)
-                patterns = []
-            patterns = [patterns] if isinstance(patterns, str) else patterns
-        tables_ = [(config.interactions, p) for p in patterns]
-        tables_ += [(s, config.resolve(s.path)) for s in (config.users, config.items) if s]
-        for source, pattern in tables_:
-            if not sources.list_files(pattern):
-                errors.report(errors.DataError("no file matches this path", pattern))
-                continue
-            for path in sources.list_files(pattern):
-                sources.file_format(source, path)
+    from recsearch import features as keys
+    from recsearch.data.splits import eval_counts
+
+    if not len(frame) or len(judged):
+        return  # an empty log is the table check's to report
+    fraction = config.split.eval_fraction
+    per_user = frame.groupby(keys.USER_ID).size().to_numpy()
+    if not eval_counts(per_user, fraction).sum():
+        need = max(2, math.ceil(0.5 / fraction)) if fraction > 0 else None
+        why = (
+            f"no user has enough interactions to hold one out at split.eval_fraction "
+            f"{fraction} (the most any user has is {per_user.max()}"
+            + (f"; holding one out takes {need})" if need else ")")
+        )
+    else:
+        why = (
+            f"all {len(parts[HELDOUT]):,} held-out rows name items never in train or "
+            "repeat an item the user has in train"
+        )
+    errors.report(
+        errors.DataError(
+            f"the eval split would be empty: {why}; add data or raise split.eval_fraction",
+            path,
+        )
+    )
 
 
 def data_story(config: config_lib.PipelineConfig, frame, catalog, parts, judged=None) -> list[str]:
@@ -172,13 +175,8 @@ def data_story(config: config_lib.PipelineConfig, frame, catalog, parts, judged=
     return lines
 
 
-def validate(
-    load_config, span: int | None = None, read_rows: bool = True
-) -> tuple[config_lib.PipelineConfig, dict | None]:
+def validate(load_config, span: int | None = None) -> tuple[config_lib.PipelineConfig, dict]:
     """Loads the config with `load_config()` and checks its data; reports every problem at once.
-
-    With `read_rows` false only the files are checked (`check_sources`), and
-    no rows are returned: the run's ExampleGen reads and checks them.
 
     A config with mistakes is still used, as far as it could be read, to
     check the data, so a misspelled column is reported with a bad setting.
@@ -196,9 +194,6 @@ def validate(
                 errors.report(problem)
             if config is None:
                 raise errors.Problems([]) from None  # reported: nothing more to check
-        if not read_rows:
-            check_sources(config, span)
-            return config, None
         rows = check_data(config, span)
     return config, rows
 
@@ -244,8 +239,9 @@ def run(
 
     With `span`, a `{SPAN}` interactions path reads that span (and the
     `span_window` before it); by default the newest. `rows` are the split
-    sizes of a `validate` already done; without them only the files are
-    checked here and RecsysExampleGen checks the rows (one data load).
+    sizes of a `validate` already done; without them the data is read and
+    checked here first (`check_data`), so that bad data fails before anything
+    is written.
     `in_child` names the components run in a child process of their own; by
     default the Trainer and Tuner of a large log (`child_process_nodes`).
 
@@ -257,13 +253,13 @@ def run(
 
     paths = LocalPaths.under(output, config.name)
     if rows is None:
-        check_sources(config, span)
+        rows = check_data(config, span)
     range_config = None
     if span is not None:
         range_config = tfx.proto.RangeConfig(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
         )
-    from recsearch.apps import reruns
+    from recsearch.apps import reruns, retention
     from recsearch.pipeline.pipeline import state_dir
 
     state = state_dir(paths.pipeline_root, config.name)
@@ -289,10 +285,20 @@ def run(
     with captured_logs(log_path, progress), sampler, stop_on_signals():
         run_dag(pipeline, in_child=child_process_nodes(config) if in_child is None else in_child)
     reruns.record_run(paths.serving, state, upstream, served_key)
+    wrote = retention.newest_run_bytes(paths.metadata, config.name)
+    cleaned = retention.clean(
+        paths.metadata, config.name, config.release.keep_runs, paths.serving, paths.logs
+    )
     with captured_logs(log_path, ComponentProgress(0, stream=None)):
         summary = summarize(paths.metadata, config.name)
     summary.timings = dict(progress.timings)
     summary.peak_rss = dict(progress.peak_rss)
+    summary.disk = retention.Disk(
+        wrote=wrote,
+        output=retention.tree_bytes(paths.output),
+        freed=cleaned.freed,
+        kept_runs=config.release.keep_runs,
+    )
     return summary
 
 

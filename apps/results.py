@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -35,6 +36,7 @@ class RunSummary:
       served_data: Which interactions the judged and the served model saw.
       selection: With `model: auto`, one line per candidate and why the winner won.
       event_metrics: The candidate's metrics per event type (with an event column).
+      disk: What the run wrote and what the output folder holds (a local run's).
     """
 
     metrics: dict[str, float]
@@ -51,6 +53,7 @@ class RunSummary:
     served_data: str = ""
     selection: list[str] = dataclasses.field(default_factory=list)
     event_metrics: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    disk: Any = None
 
 
 def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:

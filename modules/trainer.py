@@ -148,6 +148,7 @@ def run_fn(fn_args: FnArgs) -> None:
                 "retrieved_negatives": rows.retrieved_share,
             },
         )
+    refits = bool(config.get("refit") and heldout_files and distribute.is_chief())
     candidate = train_and_export(
         fn_args,
         plan,
@@ -156,8 +157,11 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args.serving_model_dir,
         spec,
         tft_output,
+        # The Evaluator scores the candidate exactly; the gate measures the index of
+        # the bundle it would push: with a refit, that one's.
+        with_index=not refits,
     )
-    if not (config.get("refit") and heldout_files and distribute.is_chief()):
+    if not refits:
         return
     refit_epochs = int(config.get("refit_epochs") or 0)
     logging.info(
@@ -337,12 +341,14 @@ def train_and_export(
     history_name: str = HISTORY_FILE,
     start_from: Trained | None = None,
     epochs: int | None = None,
+    with_index: bool = True,
 ) -> Trained:
     """Trains the plan's model(s) on `files` and exports the bundle to `export_dir`.
 
     `start_from`: models trained before on the same vocabularies (the judged
     candidate, for the refit); each starts from its weights and trains `epochs`
     (None: the plan's). Otherwise a previous served model may warm-start it.
+    Without `with_index`, no approximate index is built, whatever the config says.
     """
     config = fn_args.custom_config
 
@@ -430,6 +436,13 @@ def train_and_export(
     if not distribute.is_chief():
         return trained  # only the chief writes the bundle; the workers only train
     serving_config = config["serving"]
+    index = None
+    if with_index:
+        index = index_params(
+            serving_config,
+            catalog.num_candidates,
+            model.inner_product and not getattr(model, "scores_from_history", False),
+        )
     serving.export_bundle(
         model,
         catalog,
@@ -437,11 +450,7 @@ def train_and_export(
         export_dir,
         top_k=int(serving_config["top_k"]),
         exclude_seen=bool(serving_config["exclude_seen"]),
-        index_params=index_params(
-            serving_config,
-            catalog.num_candidates,
-            model.inner_product and not getattr(model, "scores_from_history", False),
-        ),
+        index_params=index,
         content=content,
         ranker=ranker,
         rerank_depth=int(plan.hparams.get("rerank_depth", 100)),

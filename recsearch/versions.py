@@ -66,6 +66,21 @@ def read_release(version_dir: str) -> dict[str, Any]:
         return json.load(f)
 
 
+def link_tree(source: str, target: str) -> None:
+    """`copy_tree`, but on one local disk each file is a hard link (no space, no time).
+
+    For read-only copies (a baseline model); falls back to copying across
+    disks and on object stores.
+    """
+    if not (_is_local(source) and _is_local(target)):
+        copy_tree(source, target)
+        return
+    try:
+        shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True)
+    except OSError:  # another disk, or links not allowed
+        shutil.copytree(source, target, dirs_exist_ok=True)
+
+
 def copy_tree(source: str, target: str, skip_graph: bool = False) -> None:
     """Copies a directory tree with TensorFlow's filesystems (local, gs://, s3://).
 

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from recsearch import bundle
-from recsearch.apps import cli, local
+from recsearch.apps import cli, local, retention
 from recsearch.apps.results import connection_config
 from recsearch.apps.testing import PIPELINE_COMPONENTS, write_config
 from recsearch.config import load_config
@@ -145,16 +145,21 @@ def _last_states(output: str) -> dict[str, int]:
     return last
 
 
-def test_rerun_of_an_unchanged_config_is_all_cached_even_after_a_push(first_run):
+def test_rerun_of_an_unchanged_config_is_all_cached_even_after_a_push(first_run, capsys):
     """The first run pushed; its rerun reads the same inputs, so it is the same run."""
     config, output, first = first_run
     served = bundle.versions(first.serving_dir)
-    summary = local.run(config, output, quiet=True)
+    command = ["run", "--config", config.resolve("config.yaml"), "--output", output]
+    assert cli.main(command) == 0
     states = _last_states(output)
     assert set(states) == {*PIPELINE_COMPONENTS - {"Pusher"}, "AtomicPusher"}
     assert set(states.values()) == {mlmd.proto.Execution.CACHED}, states
     assert bundle.versions(first.serving_dir) == served
-    assert summary.blessed and summary.metrics == pytest.approx(first.metrics)
+    out = capsys.readouterr().out
+    assert "Blessed: the candidate passed every release check." in out
+    assert re.search(rf"recall@10 +{first.metrics['recall@10']:.4f}", out), out
+    # Nothing was executed, so nothing was written.
+    assert "Disk: this run wrote 0 B; the output folder holds" in out
 
 
 def test_release_setting_change_reruns_only_the_gate_the_pusher_and_the_report(first_run):
@@ -289,3 +294,27 @@ def test_report_command_rebuilds_the_report_from_metadata(first_run, capsys):
     for anchor in ("verdict", "data", "training", "evaluation", "slices", "samples", "index"):
         assert f'id="{anchor}"' in text
     assert "recall@10" in text and "Release checks" in text
+
+
+def test_clean_keeps_the_last_runs_what_they_reuse_and_what_is_served(first_run, capsys):
+    config, output, first = first_run
+    store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
+    trained = [a for a in store.get_artifacts_by_type("Model") if "/Trainer/model/" in a.uri]
+    first_model = min(trained, key=lambda a: a.id)
+    first_evaluation = min(store.get_artifacts_by_type("ModelEvaluation"), key=lambda a: a.id)
+    before = retention.tree_bytes(output)
+    command = ["clean", "--config", config.resolve("config.yaml"), "--output", output]
+    assert cli.main([*command, "--keep-runs", "1"]) == 0
+    out = capsys.readouterr().out
+    removed = int(re.search(r"removed (\d+) artifacts", out).group(1))
+    assert removed > 0
+    # The first run's evaluation served no later run: gone, and marked so in ML Metadata.
+    assert not os.path.exists(first_evaluation.uri)
+    (state,) = [a.state for a in store.get_artifacts_by_id([first_evaluation.id])]
+    assert state == mlmd.proto.Artifact.DELETED
+    # The first run's model is what the served version was judged as: kept.
+    assert os.path.isdir(first_model.uri)
+    assert retention.tree_bytes(output) < before
+    assert len(glob.glob(os.path.join(output, "logs", f"{config.name}-*.log"))) == 1
+    assert cli.main([*command, "--keep-runs", "0"]) == 2
+    assert "keep_runs must be at least 1" in capsys.readouterr().err

@@ -55,7 +55,8 @@ class Executor(base_executor.BaseExecutor):
         if served:
             version_dir = os.path.join(serving_dir, str(served[-1]))
             source, why = judged_model(version_dir)
-            versions.copy_tree(source, path_utils.serving_model_path(model.uri))
+            # Hard links on one disk: artifacts are never written after they are made.
+            versions.link_tree(source, path_utils.serving_model_path(model.uri))
             model.set_int_custom_property("served_version", served[-1])
             model.set_string_custom_property("served_from", version_dir)
             logging.info("ServedModel: baseline is %s, version %d (%s)", why, served[-1], source)

@@ -191,6 +191,7 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
         "evaluation.top_k": config.evaluation.top_k,
         "serving.top_k": config.serving.top_k,
         "release.keep_versions": config.release.keep_versions,
+        "release.keep_runs": config.release.keep_runs,
         "interactions.span_window": config.interactions.span_window,
         "features.min_frequency": config.features.min_frequency,
         "features.oov_buckets": config.features.oov_buckets,
