@@ -64,7 +64,7 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
     Raises:
       ConfigError, DataError: With the file, column and row at fault.
     """
-    with errors.collecting():
+    with errors.collecting() as found:
         FeatureSpec.from_config(config)
         pattern = None
         path = config.resolve(config.interactions.path)
@@ -74,7 +74,8 @@ def check_data(config: config_lib.PipelineConfig, span: int | None = None) -> di
         parts = split_interactions(frame, config.split, config.task)
         # What ExampleGen writes: the eval split is the sample of users the Evaluator judges.
         judged = sample_users(parts[EVAL], config.evaluation.max_users)
-        empty_splits(config, frame, parts, judged, pattern or path)
+        if not found:  # with a bad column the split is no evidence
+            empty_splits(config, frame, parts, judged, pattern or path)
     rows = {name: len(part) for name, part in {**parts, EVAL: judged}.items()}
     rows["story"] = data_story(config, frame, catalog, parts, judged)
     return rows
@@ -100,18 +101,14 @@ def empty_splits(config: config_lib.PipelineConfig, frame, parts, judged, path: 
             f"no user has enough interactions to hold one out at split.eval_fraction "
             f"{fraction} (the most any user has is {per_user.max()}"
             + (f"; holding one out takes {need})" if need else ")")
+            + "; add data or raise split.eval_fraction"
         )
     else:
         why = (
-            f"all {len(parts[HELDOUT]):,} held-out rows name items never in train or "
-            "repeat an item the user has in train"
+            f"all {len(parts[HELDOUT]):,} held-out rows name items never in train "
+            "(split.drop_unseen_items) or repeat an item the user has in train; add data"
         )
-    errors.report(
-        errors.DataError(
-            f"the eval split would be empty: {why}; add data or raise split.eval_fraction",
-            path,
-        )
-    )
+    errors.report(errors.DataError(f"the eval split would be empty: {why}", path))
 
 
 def data_story(config: config_lib.PipelineConfig, frame, catalog, parts, judged=None) -> list[str]:

@@ -155,3 +155,24 @@ def test_recommend_from_a_cold_start_does_not_load_tensorflow(trained_bundle):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(done.stdout.strip().splitlines()) == 10
+
+
+def test_validate_and_run_name_an_eval_split_that_would_be_empty(tmp_path, capsys):
+    (tmp_path / "r.csv").write_text("u,i,r\n1,3,3\n1,2,3\n2,2,4\n2,3,1\n3,4,2\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: x\ntask: rating\ninteractions: {path: r.csv, user: u, item: i, rating: r}\n"
+    )
+    assert cli.main(["validate", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "r.csv: the eval split would be empty: no user has enough interactions to hold one out "
+        "at split.eval_fraction 0.2 (the most any user has is 2; holding one out takes 3)"
+    ) in err
+    output = tmp_path / "out"
+    assert cli.main(["run", "--config", str(config), "--output", str(output)]) == 2
+    assert "the eval split would be empty" in capsys.readouterr().err
+    assert not output.exists()  # checked before anything is written
+    rows = "".join(f"{u},{i},{(u + i) % 5 + 1}\n" for u in range(6) for i in range(4))
+    (tmp_path / "r.csv").write_text("u,i,r\n" + rows)
+    assert cli.main(["validate", "--config", str(config)]) == 0

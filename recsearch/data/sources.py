@@ -132,6 +132,8 @@ def read_chunks(
         else:
             chunks = _jsonl_chunks(source, path, chunk_rows)
         names = [str(c) for c in next(chunks)]  # each reader yields the file's columns first
+        if fmt in ("csv", "tsv"):
+            _check_header(names, columns, source.sep or ("\t" if fmt == "tsv" else ","), path)
         known = ", ".join(names)
         for column in columns:
             if column not in names:
@@ -144,8 +146,52 @@ def read_chunks(
             yield frame
     except DataError:
         raise
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"the file is not {source.encoding} text (at byte {e.start}); "
+            "set 'encoding' on this source (for example latin-1 or cp1252)",
+            path,
+        ) from e
+    except (OSError, ValueError) as e:
+        if "invalid UTF8" in str(e) or "invalid utf-8" in str(e).lower():
+            raise DataError(
+                f"the file is not {source.encoding} text; set 'encoding' on this source "
+                "(for example latin-1 or cp1252)",
+                path,
+            ) from e
         raise DataError(f"cannot read the file as {fmt}: {e}", path) from e
+
+
+# Separators a delimited file may use instead of the configured one.
+OTHER_SEPARATORS = {";": "';'", "\t": "'\\t'", "|": "'|'", ",": "','"}
+
+
+def _check_header(names: list[str], columns: list[str], sep: str, path: str) -> None:
+    """A delimited file's header: not empty, no column twice, split by the right separator.
+
+    Raises:
+      DataError: One error that says what to set, instead of one per column.
+    """
+    if not names or names == [""]:
+        raise DataError("the file is empty: no header and no rows", path)
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataError(
+                f"the header names column {name!r} twice (columns {seen[name]} and {position}); "
+                "rename one",
+                path,
+                name,
+            )
+        seen[name] = position
+    if len(names) == 1 and any(c not in names for c in columns):
+        for other, shown in OTHER_SEPARATORS.items():
+            if other != sep and other in names[0]:
+                raise DataError(
+                    f"the header is one column, {names[0]!r}, which holds {shown}: the file "
+                    f"looks separated by {shown}, not {sep!r}; set sep: {shown} on this source",
+                    path,
+                )
 
 
 def _cleaned(chunk, columns: list[str], na_values: tuple[str, ...]) -> pd.DataFrame:

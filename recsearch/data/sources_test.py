@@ -147,3 +147,47 @@ def test_missing_value_tokens_are_empty_cells(tmp_path):
     frame = sources.read_source(custom, path, ["r", "u"])
     with pytest.raises(DataError, match="expected a number, got 'N/A'"):
         sources.numeric_column(frame, "r")
+
+
+@pytest.mark.parametrize(
+    "content, sep, message",
+    [
+        (b"", None, r"t.csv: the file is empty: no header and no rows"),
+        (
+            b"userId,movieId,rating,rating\n1,2,3,4\n",
+            None,
+            r"t.csv, column 'rating': the header names column 'rating' twice "
+            r"\(columns 3 and 4\); rename one",
+        ),
+        (
+            b"userId;movieId;rating\n1;2;3\n",
+            None,
+            r"t.csv: the header is one column, 'userId;movieId;rating', which holds ';': "
+            r"the file looks separated by ';', not ','; set sep: ';' on this source",
+        ),
+        (
+            b"userId,movieId,rating\n1,caf\xe9,3\n",
+            None,
+            r"t.csv: the file is not utf-8 text \(at byte 27\); set 'encoding' on this source",
+        ),
+        (
+            b"userId\tmovieId\trating\n1\t2\t3\n",
+            "|",
+            r"which holds '\\t': the file looks separated by '\\t', not '\|'; set sep: '\\t'",
+        ),
+    ],
+    ids=["empty", "duplicate header", "semicolons", "latin-1", "tabs"],
+)
+def test_a_bad_file_is_one_error_that_says_what_to_set(tmp_path, content, sep, message):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    source = Source(path=str(path), sep=sep)
+    with pytest.raises(DataError, match=message):
+        sources.read_source(source, str(path), ["userId", "movieId", "rating"])
+
+
+def test_latin_1_is_read_once_encoding_is_set(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"userId,movieId\n1,caf\xe9\n")
+    frame = sources.read_source(Source(path=str(path), encoding="latin-1"), str(path), ["movieId"])
+    assert list(frame["movieId"]) == ["café"]
