@@ -237,11 +237,11 @@ def _print_answers(args: argparse.Namespace, path: str, name: str, answers: list
 
 
 def _several(values: list[str] | None, path: str | None, flag: str) -> list[str]:
-    """Values of a repeated flag plus the lines of a file, in order, each once."""
+    """Values of a repeated flag plus the lines of a file (`{flag}s-file`), each once."""
     found = list(values or [])
     if path:
         if not os.path.isfile(path):
-            raise RecsearchError(f"{path}: file not found ({flag}-file)")
+            raise RecsearchError(f"{path}: file not found ({flag}s-file)")
         with open(path, encoding="utf-8") as f:
             found += [line.strip() for line in f if line.strip()]
     if not found:
@@ -331,6 +331,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     name = args.name or os.path.basename(os.path.normpath(args.model_dir))
+    app.check_servable(args.model_dir, args.host, args.port)
     print(f"Serving {name} from {args.model_dir} on http://{args.host}:{args.port}", flush=True)
     app.serve(
         args.model_dir,
@@ -664,10 +665,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve a model base directory over REST")
     serve.add_argument("--model-dir", required=True, help="base directory of numbered versions")
     serve.add_argument("--name", help="model name in URLs (default: the directory's name)")
-    serve.add_argument("--port", type=int, default=8501)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--poll-seconds", type=float, default=2.0)
-    serve.add_argument("--max-batch", type=int, default=1000)
+    serve.add_argument("--port", type=int, default=8501, help="REST port (default: 8501)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for all)",
+    )
+    serve.add_argument(
+        "--poll-seconds", type=float, default=2.0, help="how often new versions are looked for"
+    )
+    serve.add_argument(
+        "--max-batch", type=int, default=1000, help="most instances in one request (default 1000)"
+    )
     serve.add_argument("--no-binary", action="store_true", help="never use tensorflow_model_server")
     serve.set_defaults(func=cmd_serve)
 

@@ -93,9 +93,13 @@ def test_push_retention_rollback_and_the_served_baseline_on_s3(s3_env, tmp_path)
         executor.Executor().Do({{}}, {{"model": [out], "previous_schema": [schema]}},
                                {{"serving_dir": base, "state_dir": "s3://models/state"}})
         graph = open(os.path.join(out.uri, "Format-Serving", "saved_model.pb"), "rb").read()
+        undone = versions.rollback(base, to=kept[-1])
+        restored = tf.io.gfile.GFile(f"{{base}}/{{undone}}/saved_model.pb", "rb").read()
         print(json.dumps(dict(pushed=pushed, kept=kept, record=record, served=served,
                               after=after, aside=aside, graph=graph.decode(),
-                              baseline=out.get_int_custom_property("served_version"))))
+                              baseline=out.get_int_custom_property("served_version"),
+                              undone=undone, after_undo=versions.served_versions(base),
+                              restored=restored.decode())))
         """,
         s3_env,
     )
@@ -109,6 +113,9 @@ def test_push_retention_rollback_and_the_served_baseline_on_s3(s3_env, tmp_path)
     assert [a.rstrip("/") for a in result["aside"]] == [str(third)]
     # The judged twin is gone: the served version itself is the next baseline.
     assert result["baseline"] == second and result["graph"] == "v1"
+    # The rollback undone: the version comes back from aside, graph and all.
+    assert result["undone"] == third and result["after_undo"] == [second, third]
+    assert result["restored"] == "v2"
 
 
 def test_without_the_exit_guard_tensorflow_io_aborts_the_step(s3_env):

@@ -180,6 +180,9 @@ def rollback(base_dir: str, to: int | None = None) -> int:
     aside and then deleted; its graph goes first, so a server stops seeing
     it before its files go.
 
+    A version rolled back before can be served again (`to` names it): it is
+    moved back from `<base>/.rolled_back/`, which undoes a rollback.
+
     Args:
       base_dir: The model base directory.
       to: The version to serve; the one before the newest when None.
@@ -191,22 +194,39 @@ def rollback(base_dir: str, to: int | None = None) -> int:
       RecsearchError: There is no older version, or `to` does not exist.
     """
     existing = served_versions(base_dir)
+    aside = os.path.join(base_dir, ROLLED_BACK)
+    if to is not None and to not in existing:
+        restore = os.path.join(aside, str(to))
+        if tf.io.gfile.exists(os.path.join(restore, bundle.SAVED_MODEL)):
+            _move(restore, os.path.join(base_dir, str(to)))
+            existing = served_versions(base_dir)
     if to is None:
         if len(existing) < 2:
             raise RecsearchError(f"{base_dir}: no older version to roll back to ({existing})")
         to = existing[-2]
     if to not in existing:
-        raise RecsearchError(f"{base_dir}: no version {to} (available: {existing})")
-    aside = os.path.join(base_dir, ROLLED_BACK)
+        rolled = _remote_versions(aside)
+        also = f"; rolled back: {rolled}" if rolled else ""
+        raise RecsearchError(f"{base_dir}: no version {to} (available: {existing}{also})")
     tf.io.gfile.makedirs(aside)
     for version in existing:
-        if version <= to:
-            continue
-        source = os.path.join(base_dir, str(version))
-        if _is_local(base_dir):
-            os.rename(source, os.path.join(aside, str(version)))
-        else:
-            copy_tree(source, os.path.join(aside, str(version)))
-            tf.io.gfile.remove(os.path.join(source, bundle.SAVED_MODEL))
-            tf.io.gfile.rmtree(source)
+        if version > to:
+            _move(os.path.join(base_dir, str(version)), os.path.join(aside, str(version)))
     return to
+
+
+def _move(source: str, target: str) -> None:
+    """Moves a version directory. On object stores (no rename there) the copy's graph is
+    written last and the source's graph removed first, so a server polling either
+    place never sees half a version.
+
+    A directory already at `target` (moved there before) is replaced.
+    """
+    if tf.io.gfile.exists(target):
+        tf.io.gfile.rmtree(target)
+    if _is_local(source):
+        os.rename(source, target)
+        return
+    _copy_tree_graph_last(source, target)
+    tf.io.gfile.remove(os.path.join(source, bundle.SAVED_MODEL))
+    tf.io.gfile.rmtree(source)

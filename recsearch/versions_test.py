@@ -47,5 +47,22 @@ def test_rollback_moves_newer_versions_aside(tmp_path):
     assert sorted(os.listdir(base / versions.ROLLED_BACK)) == ["2", "3"]
     with pytest.raises(RecsearchError, match="no older version"):
         versions.rollback(str(base))
-    with pytest.raises(RecsearchError, match="no version 7"):
+    with pytest.raises(
+        RecsearchError, match=r"no version 7 \(available: \[1\]; rolled back: \[2, 3\]\)"
+    ):
         versions.rollback(str(base), to=7)
+
+
+def test_a_rollback_is_undone_by_rolling_to_the_rolled_back_version(tmp_path):
+    base = tmp_path / "serving"
+    for v in (1, 2, 3):
+        (base / str(v)).mkdir(parents=True)
+        (base / str(v) / "saved_model.pb").write_bytes(f"g{v}".encode())
+    assert versions.rollback(str(base), to=1) == 1
+    assert versions.rollback(str(base), to=3) == 3  # undone: 3 is back, 2 stays aside
+    assert bundle.versions(str(base)) == [1, 3]
+    assert (base / "3" / "saved_model.pb").read_bytes() == b"g3"
+    assert os.listdir(base / versions.ROLLED_BACK) == ["2"]
+    # Rolled back again, 3 replaces its earlier copy aside.
+    assert versions.rollback(str(base)) == 1
+    assert sorted(os.listdir(base / versions.ROLLED_BACK)) == ["2", "3"]

@@ -176,3 +176,33 @@ def test_validate_and_run_name_an_eval_split_that_would_be_empty(tmp_path, capsy
     rows = "".join(f"{u},{i},{(u + i) % 5 + 1}\n" for u in range(6) for i in range(4))
     (tmp_path / "r.csv").write_text("u,i,r\n" + rows)
     assert cli.main(["validate", "--config", str(config)]) == 0
+
+
+def test_serve_refuses_a_directory_without_versions_and_a_busy_port(tmp_path, capsys):
+    import socket
+
+    missing = tmp_path / "nonexistent"
+    assert cli.main(["serve", "--model-dir", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"{missing}: does not exist (a model base directory holds numbered versions" in err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["serve", "--model-dir", str(tmp_path / "empty")]) == 2
+    assert "empty: holds no model versions" in capsys.readouterr().err
+    version = tmp_path / "served" / "1"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"graph")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        command = ["serve", "--model-dir", str(version.parent), "--port", str(port)]
+        assert cli.main(command) == 2
+    out, err = capsys.readouterr()
+    assert f"127.0.0.1:{port} is already in use (another server?); choose another --port" in err
+    assert "Serving" not in out and "Traceback" not in err
+
+
+def test_a_missing_users_file_names_its_flag(tmp_path, capsys):
+    command = ["recommend", "--model-dir", str(tmp_path), "--users-file", "nofile.txt"]
+    assert cli.main(command) == 2
+    assert "nofile.txt: file not found (--users-file)" in capsys.readouterr().err

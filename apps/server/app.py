@@ -17,6 +17,7 @@ from aiohttp import web
 from recsearch import bundle
 from recsearch.apps.server import protocol
 from recsearch.apps.server.models import ModelNotFound, ModelRegistry
+from recsearch.errors import RecsearchError
 
 MODEL_SERVER_BINARY = "tensorflow_model_server"
 _REGISTRY = web.AppKey("registry", ModelRegistry)
@@ -172,6 +173,36 @@ def make_app(registry: ModelRegistry, max_batch: int = 1000, threads: int = 4) -
 
     app.on_shutdown.append(shutdown)
     return app
+
+
+def check_servable(model_dir: str, host: str, port: int) -> None:
+    """Fails fast, before any model loads: no versions to serve, or the port is taken.
+
+    Raises:
+      RecsearchError: Naming the directory or the address.
+    """
+    import errno
+    import socket
+
+    from recsearch import versions
+
+    if not versions.served_versions(model_dir):
+        where = "does not exist" if not os.path.isdir(model_dir) else "holds no model versions"
+        raise RecsearchError(
+            f"{model_dir}: {where} (a model base directory holds numbered versions, each with "
+            "saved_model.pb; `recsearch run` prints the one it pushed to)"
+        )
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise RecsearchError(
+                f"{host}:{port} is already in use (another server?); choose another --port"
+            ) from None
+        raise RecsearchError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 def serve(
