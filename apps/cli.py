@@ -431,13 +431,22 @@ def _target(args: argparse.Namespace, job: dict) -> str:
     return args.target or job.get("labels", {}).get(TARGET_LABEL, "kfp")
 
 
+def _vertex_place(args: argparse.Namespace, job: dict) -> tuple[str | None, str]:
+    """--project and --region, else the kubeflow.project and region the spec was compiled with."""
+    from recsearch.kubeflow.runner import PROJECT_LABEL, REGION_LABEL
+
+    labels = job.get("labels", {})
+    region = args.region or labels.get(REGION_LABEL) or "us-central1"
+    return args.project or labels.get(PROJECT_LABEL), region
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from recsearch.kubeflow import client
 
     job, params = _kfp_target(args)
     if _target(args, job) == "vertex":
         name = client.submit_vertex(
-            args.spec, args.project, args.region, params, args.service_account
+            args.spec, *_vertex_place(args, job), params, args.service_account
         )
         print(f"Created Vertex AI pipeline run {name}")
         return 0
@@ -454,8 +463,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if _target(args, job) == "vertex":
         name = client.schedule_vertex(
             args.spec,
-            args.project,
-            args.region,
+            *_vertex_place(args, job),
             args.cron,
             params,
             args.service_account,
@@ -480,8 +488,12 @@ def _add_kfp_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="KFP API endpoint (default: KF_PIPELINES_ENDPOINT)")
     parser.add_argument("--namespace", default="kubeflow", help="KFP: Kubernetes namespace")
     parser.add_argument("--experiment", default="recsearch", help="KFP: experiment of the run")
-    parser.add_argument("--project", help="Vertex: Google Cloud project")
-    parser.add_argument("--region", default="us-central1", help="Vertex: region")
+    parser.add_argument(
+        "--project", help="Vertex: Google Cloud project (default: the compiled kubeflow.project)"
+    )
+    parser.add_argument(
+        "--region", help="Vertex: region (default: the compiled kubeflow.region, us-central1)"
+    )
     parser.add_argument("--service-account", help="Vertex: service account the run uses")
     parser.add_argument(
         "--data-root", help="runtime parameter: where the tables are (gs:// or s3://)"

@@ -253,6 +253,20 @@ def schedule(
     return recurring.recurring_run_id
 
 
+@contextlib.contextmanager
+def google_credentials():
+    """Google's "no credentials" error as one line that says how to get them."""
+    from google.auth import exceptions
+
+    try:
+        yield
+    except exceptions.DefaultCredentialsError:
+        raise RecsearchError(
+            "no Google Cloud credentials: run `gcloud auth application-default login`, or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+        ) from None
+
+
 def vertex_job(
     spec_path: str,
     project: str | None,
@@ -270,23 +284,27 @@ def vertex_job(
 
     job = read_job(spec_path)
     if not project:
-        raise RecsearchError("--project is required for Vertex AI (or set kubeflow.project)")
+        raise RecsearchError(
+            f"{spec_path}: Vertex AI needs a project: pass --project, or set kubeflow.project "
+            "and compile again (this spec was compiled without one)"
+        )
     root = job.get("runtimeConfig", {}).get("gcsOutputDirectory", "")
     if not root.startswith("gs://"):
         raise RecsearchError(
             f"{spec_path}: Vertex AI needs a gs:// pipeline root, the spec has {root!r}; "
             "compile with --pipeline-root gs://..."
         )
-    return aiplatform.PipelineJob(
-        display_name=run_name or job.get("displayName") or "recsearch",
-        template_path=spec_path,
-        pipeline_root=root,
-        parameter_values=params,
-        labels=job.get("labels", {}),
-        project=project,
-        location=region,
-        credentials=credentials,
-    )
+    with google_credentials():
+        return aiplatform.PipelineJob(
+            display_name=run_name or job.get("displayName") or "recsearch",
+            template_path=spec_path,
+            pipeline_root=root,
+            parameter_values=params,
+            labels=job.get("labels", {}),
+            project=project,
+            location=region,
+            credentials=credentials,
+        )
 
 
 def submit_vertex(
@@ -300,7 +318,8 @@ def submit_vertex(
 ) -> str:
     """Creates a Vertex AI pipeline run; returns its resource name."""
     pipeline = vertex_job(spec_path, project, region, params, run_name, credentials)
-    pipeline.submit(service_account=service_account)
+    with google_credentials():
+        pipeline.submit(service_account=service_account)
     return pipeline.resource_name
 
 
@@ -318,10 +337,11 @@ def schedule_vertex(
     fields = kfp_cron(cron).split()[1:]  # checked as for KFP; Vertex takes five fields
     pipeline = vertex_job(spec_path, project, region, params, None, credentials)
     display_name = read_job(spec_path).get("displayName") or "recsearch"
-    created = pipeline.create_schedule(
-        cron=" ".join(fields),
-        display_name=name or f"{display_name}-nightly",
-        max_concurrent_run_count=1,
-        service_account=service_account,
-    )
+    with google_credentials():
+        created = pipeline.create_schedule(
+            cron=" ".join(fields),
+            display_name=name or f"{display_name}-nightly",
+            max_concurrent_run_count=1,
+            service_account=service_account,
+        )
     return created.resource_name

@@ -248,7 +248,7 @@ def test_vertex_submit_and_schedule_send_the_spec_with_labels(spec, vertex_reque
 
 
 def test_vertex_needs_a_project_and_a_gs_root(spec, tmp_path):
-    with pytest.raises(RecsearchError, match="--project is required"):
+    with pytest.raises(RecsearchError, match="Vertex AI needs a project: pass --project"):
         client.vertex_job(spec, None, "us-central1", {})
     job = client.read_job(spec)
     job["runtimeConfig"]["gcsOutputDirectory"] = "s3://minio/root"
@@ -256,3 +256,33 @@ def test_vertex_needs_a_project_and_a_gs_root(spec, tmp_path):
     other.write_text(json.dumps(job))
     with pytest.raises(RecsearchError, match="Vertex AI needs a gs:// pipeline root"):
         client.vertex_job(str(other), "p", "us-central1", {})
+
+
+def test_vertex_submit_takes_the_compiled_project_and_says_when_credentials_are_missing(
+    sample_config, tmp_path, capsys, monkeypatch
+):
+    import dataclasses
+
+    settings = dataclasses.replace(
+        sample_config.kubeflow, target="vertex", project="shop-project", region="europe-west4"
+    )
+    path = runner.compile_pipeline(
+        dataclasses.replace(sample_config, kubeflow=settings),
+        str(tmp_path / "vertex.json"),
+        image="registry.local/recsearch@sha256:" + "0f" * 32,
+        pipeline_root="gs://shop-bucket/pipelines",
+        data_root="gs://shop-bucket/data",
+    )
+    labels = client.read_job(path)["labels"]
+    assert labels["recsearch-project"] == "shop-project"
+    assert labels["recsearch-region"] == "europe-west4"
+    # No credentials anywhere: Google's own lookup fails, and says so in one line.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-key.json"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    assert cli.main(["submit", "--spec", path]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "error: no Google Cloud credentials: run `gcloud auth application-default login`, or "
+        "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+    )

@@ -32,6 +32,9 @@ TRAINER = "Trainer"
 OBJECT_STORES = ("gs://", "s3://")
 KFP_GPU = "nvidia.com/gpu"
 TARGET_LABEL = "recsearch-target"  # where `submit` and `schedule` send the spec
+# Vertex: the project and region `submit` and `schedule` use unless given.
+PROJECT_LABEL = "recsearch-project"
+REGION_LABEL = "recsearch-region"
 
 
 def runtime_values(
@@ -355,6 +358,9 @@ def compile_pipeline(
     job.setdefault("labels", {}).update(
         {**build_labels(image, source_commit()), TARGET_LABEL: settings.target}
     )
+    if settings.target == "vertex":
+        vertex = {PROJECT_LABEL: settings.project, REGION_LABEL: settings.region}
+        job["labels"].update({k: v for k, v in vertex.items() if v})
     platform = node_selectors(config, [c.id for c in pipeline.components])
     if platform:
         job["platformSpec"] = platform
