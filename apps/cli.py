@@ -10,6 +10,8 @@ from recsearch import errors
 from recsearch.errors import RecsearchError
 
 DEFAULT_OUTPUT = "out"
+# The widest item id printed in a ranked list (longer ones are cut).
+ID_WIDTH = 40
 
 
 def _load_config(args: argparse.Namespace):
@@ -196,15 +198,24 @@ def _model_answers(
     served = out["item_ids"].shape[1]
     _k_fits(args.k, served)
     labels = [k if isinstance(k, str) else f"image {i + 1}" for i, k in enumerate(keys)]
-    known = bundle.known_users(path, keys) if signature == "recommend" else [True] * len(keys)
+    if signature == "recommend":
+        known = bundle.known_users(path, keys)
+    elif "known" in out:
+        known = [bool(v) for v in out["known"].numpy()]
+    else:
+        known = [True] * len(keys)
     answers = []
     for row, label in enumerate(labels):
         items = [v.decode() for v in out["item_ids"].numpy()[row]][: args.k or served]
         scores = out["scores"].numpy()[row][: len(items)]
         finite = [float(v) if np.isfinite(v) else None for v in scores]
         if signature == "similar_items" and all(v is None for v in finite):
+            # A bundle from before similar_items had a fallback.
             raise RecsearchError(f"item {label!r} is not in the model's catalog")
-        answers.append({name: label, "items": items, "scores": finite, "known": known[row]})
+        answer = {name: label, "items": items, "scores": finite, "known": known[row]}
+        if "known_tokens" in out:
+            answer["known_tokens"] = int(out["known_tokens"].numpy()[row])
+        answers.append(answer)
     return answers
 
 
@@ -217,9 +228,16 @@ def _print_answers(args: argparse.Namespace, path: str, name: str, answers: list
     titles = bundle.item_titles(path)
     for answer in answers:
         if not answer["known"]:
+            what = name.removesuffix("_id")
             print(
-                f"note: user {answer[name]!r} is not in the model; these are the most popular "
+                f"note: {what} {answer[name]!r} is not in the model; these are the most popular "
                 "items (their scores are on another scale)",
+                file=sys.stderr,
+            )
+        if answer.get("known_tokens") == 0:
+            print(
+                f"note: no word of {answer[name]!r} is in the model's vocabulary: these items "
+                "are not matches, only the nearest to an empty query",
                 file=sys.stderr,
             )
         if titles:
@@ -227,13 +245,16 @@ def _print_answers(args: argparse.Namespace, path: str, name: str, answers: list
     if args.json:
         print(json.dumps(answers if len(answers) > 1 else answers[0]))
         return
+    # One column width for every answer; a long id (a title used as the id) is cut.
+    width = min(max((len(i) for a in answers for i in a["items"]), default=1), ID_WIDTH)
     for answer in answers:
         if len(answers) > 1:
             print(f"{answer[name]}:")
         for rank, (item, score) in enumerate(zip(answer["items"], answer["scores"]), start=1):
-            line = f"{rank:>3}  {item:<20} {'-' if score is None else f'{score:.4f}'}"
+            shown = item if len(item) <= width else item[: width - 1] + "…"
+            line = f"{rank:>3}  {shown:<{width}}  {'-' if score is None else f'{score:.4f}'}"
             title = titles.get(item) if titles else None
-            print(f"{line}  {title}" if title else line)
+            print(f"{line}  {title}" if title and title != item else line)
 
 
 def _several(values: list[str] | None, path: str | None, flag: str) -> list[str]:

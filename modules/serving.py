@@ -212,6 +212,10 @@ class RecommenderModule(tf.Module):
         # Search signatures exist only for models that encode text or images;
         # as attributes, not methods, so saving does not trace them otherwise.
         if getattr(self.content_model, "searchable_by_text", False) and self._text_features:
+            # Token ids 1..size are words of the vocabulary; above it, hashed unknown words.
+            self.text_vocab_size = tf.constant(
+                tft_output.vocabulary_size_by_name(keys.TEXT_VOCAB), tf.int64
+            )
             self.search_text = _signature(tf.TensorSpec([None], tf.string, name="query"))(
                 self._search_text
             )
@@ -527,8 +531,23 @@ class RecommenderModule(tf.Module):
 
     @_signature(tf.TensorSpec([None], tf.string, name="item_id"))
     def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The items most like each item; an item the catalog lacks gets the most popular
+        items (scored log(1 + count), another scale) and `known` false, as `recommend`
+        answers an unknown user."""
         positions = self._positions(item_id)
         known = positions >= 0
+        found = self._similar(positions, known)
+        popular = tf.math.top_k(self.popularity, k=self.top_k)
+        rows = tf.shape(positions)[0]
+        fallback_ids = tf.tile(tf.gather(self.item_ids, popular.indices)[None, :], [rows, 1])
+        fallback_scores = tf.tile(popular.values[None, :], [rows, 1])
+        return {
+            "item_ids": tf.where(known[:, None], found["item_ids"], fallback_ids),
+            "scores": tf.where(known[:, None], found["scores"], fallback_scores),
+            "known": known,
+        }
+
+    def _similar(self, positions: tf.Tensor, known: tf.Tensor) -> dict[str, tf.Tensor]:
         safe = tf.maximum(positions, 0)
         if self.content_candidates is None:
             scores = self._item_rows(safe)
@@ -560,8 +579,14 @@ class RecommenderModule(tf.Module):
         return {"embeddings": tf.where((positions >= 0)[:, None], vectors, tf.zeros_like(vectors))}
 
     def _search_text(self, query: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The items nearest each query, and `known_tokens`: how many of the query's words
+        the model learnt. With 0, nothing of the query was matched: the items are the
+        nearest to an empty query, not matches (a client should say so)."""
         transformed = self._transform({name: query for name in self._text_features})
-        return self._search(self.content_model.text_query_vectors(transformed))
+        found = self._search(self.content_model.text_query_vectors(transformed))
+        ids = tf.cast(transformed[self._text_features[0]], tf.int64)
+        known = (ids > 0) & (ids <= self.text_vocab_size)
+        return {**found, "known_tokens": tf.reduce_sum(tf.cast(known, tf.int32), axis=1)}
 
     def _search_image(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         pixels = self._transform({keys.IMAGE: image})[keys.IMAGE]

@@ -141,7 +141,11 @@ def test_similar_items_excludes_the_item_and_sorts(bundle):
     assert b"i0003" not in set(ids[0]) and b"new-002" not in set(ids[1])
     assert np.all(np.diff(scores[:2], axis=1) <= 1e-6)
     assert np.all(scores[0] <= 1.0 + 1e-5)
-    assert np.all(np.isneginf(scores[2]))
+    # An unknown item gets the most popular items, scored log(1 + count), and known false.
+    assert out["known"].numpy().tolist() == [True, True, False]
+    counts = np.sort(np.expm1(scores[2]))[::-1]
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)  # whole counts
+    assert np.all(np.diff(scores[2]) <= 0)
 
 
 def test_the_bundle_stores_the_candidate_matrix_once(bundle, trained_bundle):
@@ -173,6 +177,17 @@ def test_search_text_and_image_return_catalog_items(bundle, transformed):
     ids = out["item_ids"].numpy()
     assert ids.shape == (2, transformed.config.serving.top_k)
     assert {v.decode() for v in ids[0]} <= set(items.index)
+    # How many words of each query the vocabulary holds: 0 says nothing was matched.
+    words = tft.TFTransformOutput(transformed.transform_graph).vocabulary_by_name(keys.TEXT_VOCAB)
+    vocabulary = {w.decode() for w in words}
+    queries = ["wireless headphones", "", "zzzqqq", "Zzzqqq, WIRELESS!"]
+    expected = [
+        sum(w in vocabulary for w in q.lower().replace(",", " ").replace("!", " ").split())
+        for q in queries
+    ]
+    assert expected[0] >= 1 and expected[2] == 0
+    found = model.signatures["search_text"](query=tf.constant(queries))["known_tokens"]
+    assert found.numpy().tolist() == expected
     with open(transformed.config.resolve(items.loc["i0002", "image"]), "rb") as f:
         png = f.read()
     out = model.signatures["search_image"](image=tf.constant([png]))

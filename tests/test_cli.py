@@ -78,10 +78,19 @@ def test_query_commands_match_the_bundle_signatures(trained_bundle, capsys, tmp_
     similar = json.loads(capsys.readouterr().out)
     assert similar["item_id"] == "i0001" and len(similar["items"]) == 4
     assert "i0001" not in similar["items"]
-    assert cli.main(["similar", "--model-dir", base, "--item", "nothing"]) == 2
-    assert "item 'nothing' is not in the model's catalog" in capsys.readouterr().err
+    assert cli.main(["similar", "--model-dir", base, "--item", "nothing", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "note: item 'nothing' is not in the model; these are the most popular items" in (
+        captured.err
+    )
+    assert json.loads(captured.out)["known"] is False
     assert cli.main(["search", "--model-dir", base, "--text", "wireless speaker", "--k", "3"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 3 and "note" not in captured.err
+    assert cli.main(["search", "--model-dir", base, "--text", "zzzqqq", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "note: no word of 'zzzqqq' is in the model's vocabulary" in captured.err
+    assert json.loads(captured.out)["known_tokens"] == 0
     image = os.path.join(os.path.dirname(trained_bundle.transformed.config.resolve("x")), "images")
     png = sorted(os.listdir(image))[0]
     assert cli.main(["search", "--model-dir", base, "--image", os.path.join(image, png)]) == 0
@@ -206,3 +215,17 @@ def test_a_missing_users_file_names_its_flag(tmp_path, capsys):
     command = ["recommend", "--model-dir", str(tmp_path), "--users-file", "nofile.txt"]
     assert cli.main(command) == 2
     assert "nofile.txt: file not found (--users-file)" in capsys.readouterr().err
+
+
+def test_ranked_lines_print_a_title_once_and_keep_their_columns(tmp_path, capsys):
+    import argparse
+    import json
+
+    long = "The Lord of the Rings: The Fellowship of the Ring, Extended Edition (2001)"
+    (tmp_path / "item_titles.json").write_text(json.dumps({"i1": "Heat (1995)", long: long}))
+    answers = [{"user_id": "u", "items": ["i1", long], "scores": [2.0, 1.5], "known": True}]
+    cli._print_answers(argparse.Namespace(json=False), str(tmp_path), "user_id", answers)
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.endswith("2.0000  Heat (1995)")
+    assert second.count("Lord of the Rings") == 1 and second.endswith("1.5000")
+    assert first.index("2.0000") == second.index("1.5000")  # the score column lines up

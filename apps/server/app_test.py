@@ -195,11 +195,18 @@ def test_tf_serving_contract_dtype_names_b64_shorthand_and_strict_json(server, t
     code, body = _call(f"{url}/v1/models/shop:predict", {"instances": [{"b64": encoded}]})
     assert code == 200, body
     assert set(body["predictions"][0]) >= {"rank", "score"}
-    # An unknown item: its scores are null, never -Infinity, so strict parsers read the answer.
-    payload = {"signature_name": "similar_items", "instances": [{"item_id": "no-such-item"}]}
+    # An unknown item gets the fallback, as an unknown user does: the most popular items,
+    # with finite scores, and says so.
+    items = [{"item_id": "no-such-item"}, {"item_id": "i0001"}]
+    payload = {"signature_name": "similar_items", "instances": items}
     code, body = _post(f"{url}/v1/models/shop:predict", json.dumps(payload).encode())
     assert code == 200
-    assert body["predictions"][0]["scores"] == [None] * len(body["predictions"][0]["scores"])
+    unknown, known = body["predictions"]
+    assert unknown["known"] is False and known["known"] is True
+    assert None not in unknown["scores"] and unknown["scores"] == sorted(unknown["scores"])[::-1]
+    model = tf.saved_model.load(trained_bundle.version_dir)
+    recommended = model.signatures["recommend"](user_id=tf.constant(["no-such-user"]))
+    assert unknown["item_ids"][:3] == [i.decode() for i in recommended["item_ids"].numpy()[0][:3]]
 
 
 @pytest.mark.parametrize(
@@ -216,3 +223,54 @@ def test_every_error_is_json(server, path, raw, status, message):
     code, body = _post(f"{url}/v1/models/{path}", raw)
     assert code == status
     assert message in body["error"]
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOCUMENTED = ("README.md", "docs/serving.md")
+
+
+def _documented_calls() -> list[tuple[str, str, dict, object]]:
+    """Every `curl ... -d '<json>' .../v1/models/...` of the docs, with the answer shown
+    on its `# ` line below (None when none is shown)."""
+    import re
+
+    calls = []
+    for name in DOCUMENTED:
+        with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+            text = f.read()
+        for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+            lines = block.replace("\\\n", " ").splitlines()
+            for i, line in enumerate(lines):
+                call = re.search(r"curl .*?-d '(\{.*\})'", line)
+                path = re.search(r"(/v1/models/\S+)", line)
+                if not (call and path):
+                    continue
+                shown = None
+                if i + 1 < len(lines) and lines[i + 1].startswith("# {"):
+                    shown = json.loads(lines[i + 1][2:].replace(", ...", ""))
+                calls.append((name, path.group(1), json.loads(call.group(1)), shown))
+    return calls
+
+
+def _shape(value):
+    """The JSON structure of an answer: keys, and the kind of each value (null is a number:
+    a score that is not finite)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    if value is None or isinstance(value, bool):
+        return "bool" if isinstance(value, bool) else "number"
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def test_the_docs_json_examples_are_what_the_server_answers(server):
+    url, _, _ = server
+    calls = _documented_calls()
+    signatures = {body.get("signature_name") for _, _, body, _ in calls}
+    assert {"recommend", "predict", "similar_items", "search_text"} <= signatures
+    for doc, path, body, shown in calls:
+        code, answer = _call(f"{url}{path}", body)
+        assert code == 200, (doc, body, answer)
+        if shown is not None:
+            assert _shape(answer) == _shape(shown), (doc, body, answer)

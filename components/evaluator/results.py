@@ -14,7 +14,7 @@ def describe_failure(failure, metrics: dict[str, float], baseline: dict[str, flo
         return (
             f"{name} {metrics.get(name, float('nan')):.4f} vs the served model's "
             f"{baseline.get(name, float('nan')):.4f}: change {change:+.4f} does not meet "
-            f"the required {threshold.absolute.value:+.4f}"
+            f"the required {threshold.absolute.value:+.4f} (evaluation.min_improvement)"
         )
     threshold = failure.metric_threshold.value_threshold
     bound = (
@@ -24,7 +24,9 @@ def describe_failure(failure, metrics: dict[str, float], baseline: dict[str, flo
     )
     value = metrics.get(name, float("nan"))
     return f"{name} {value:.4f} does not meet the required {bound}" + (
-        f" ({failure.message})" if failure.message else ""
+        f" ({failure.message}; evaluation.value_threshold)"
+        if failure.message
+        else " (evaluation.value_threshold)"
     )
 
 

@@ -119,19 +119,23 @@ def catalog_check(
     figures = {"coverage": coverage, "popularity_bias": bias}
     problems = []
     if config.min_coverage is not None and coverage < config.min_coverage:
-        problems.append(f"coverage {coverage:.3f} is below {config.min_coverage}")
+        problems.append(
+            f"coverage {coverage:.3f} is below {config.min_coverage} (release.min_coverage)"
+        )
     if baseline is not None:
         base_coverage, base_bias = measure(baseline)
         figures.update(baseline_coverage=base_coverage, baseline_popularity_bias=base_bias)
         drop = config.max_coverage_drop
         if drop is not None and coverage < (1 - drop) * base_coverage:
             problems.append(
-                f"coverage fell from {base_coverage:.3f} to {coverage:.3f} (more than {drop:.0%})"
+                f"coverage fell from {base_coverage:.3f} to {coverage:.3f} (more than {drop:.0%}; "
+                "release.max_coverage_drop)"
             )
         rise = config.max_popularity_bias_increase
         if rise is not None and bias > base_bias + rise:
             problems.append(
-                f"popularity bias rose from {base_bias:.3f} to {bias:.3f} (more than {rise})"
+                f"popularity bias rose from {base_bias:.3f} to {bias:.3f} (more than {rise}; "
+                "release.max_popularity_bias_increase)"
             )
     detail = "; ".join(problems) or f"coverage@{config.top_k} {coverage:.3f}, bias {bias:.3f}"
     return Check("catalog", not problems, detail, figures)
@@ -155,7 +159,10 @@ def data_check(
     )
     limit = config.max_unknown_user_rate
     if limit is not None and unknown_users > limit:
-        problems.append(f"{unknown_users:.1%} of eval users are unknown (limit {limit:.1%})")
+        problems.append(
+            f"{unknown_users:.1%} of eval users are unknown (limit {limit:.1%}; "
+            "release.max_unknown_user_rate)"
+        )
     if config.temporal and (train[keys.TIMESTAMP] >= 0).all():
         last_train = train.groupby(keys.USER_ID)[keys.TIMESTAMP].max()
         first_eval = evaluation.groupby(keys.USER_ID)[keys.TIMESTAMP].min()
@@ -173,7 +180,8 @@ def data_check(
         figures["popularity_shift"] = shift
         if config.max_popularity_shift is not None and shift > config.max_popularity_shift:
             problems.append(
-                f"item popularity shifted by {shift:.3f} (limit {config.max_popularity_shift})"
+                f"item popularity shifted by {shift:.3f} (limit {config.max_popularity_shift}; "
+                "release.max_popularity_shift)"
             )
     detail = "; ".join(problems) or ", ".join(
         f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
@@ -450,7 +458,11 @@ def ann_check(version_dir: str, users: list[str], config: GateConfig) -> Check:
     limit = config.min_ann_recall
     if limit is not None and recall < limit:
         return Check(
-            "index", False, f"ScaNN recall@{config.top_k} {recall:.3f} is below {limit}", figures
+            "index",
+            False,
+            f"ScaNN recall@{config.top_k} {recall:.3f} is below {limit} (release.min_ann_recall; "
+            "serving.ann_leaves_to_search and serving.ann_reorder raise the recall)",
+            figures,
         )
     return Check(
         "index", True, f"ScaNN recall@{config.top_k} {recall:.3f} against exact top-K", figures

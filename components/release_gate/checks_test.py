@@ -36,7 +36,10 @@ def test_data_check_finds_time_leakage_and_unknown_users(view):
     result = checks.data_check(train, held, view, view, config)
     assert not result.passed
     assert "1 users have eval interactions older than their training ones" in result.detail
-    assert "50.0% of eval users are unknown (limit 25.0%)" in result.detail
+    assert (
+        "50.0% of eval users are unknown (limit 25.0%; release.max_unknown_user_rate)"
+        in result.detail
+    )
     assert result.figures["popularity_shift"] == pytest.approx(0.0)
     random_split = checks.GateConfig(temporal=False)
     assert checks.data_check(train, held, view, None, random_split).passed

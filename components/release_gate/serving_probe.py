@@ -57,7 +57,9 @@ def _content_cases(signatures, known_item: str, k: int) -> dict:
     cases["similar_items known and cold item"] = {
         "shape_ok": similar["item_ids"].shape == (2, k),
         "deterministic": _same(similar, call("similar_items", item_id=items)),
-        "finite": bool(np.isfinite(similar["scores"][0]).all()),
+        "finite": bool(np.isfinite(similar["scores"]).all()),
+        # The cold item is said to be one, and answered with the fallback.
+        "known_flag": list(similar["known"]) == [True, False],
     }
     embedded = call("embed_items", item_id=items)
     cases["embed_items known and cold item"] = {

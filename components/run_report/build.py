@@ -94,6 +94,7 @@ def build(inputs: ReportInputs) -> Report:
         if blessed and inputs.pushed_to
         else ("Blessed" if blessed else "Not blessed: nothing was pushed")
     )
+    # Each failed check's detail names the setting that moves its threshold.
     reasons = [f"{c['name']}: {c['detail']}" for c in checks if not c["passed"]]
     verdict_html = (
         f'<p><span class="verdict {verdict_class}">{render.escape(verdict)}</span></p>'
@@ -124,16 +125,22 @@ def build(inputs: ReportInputs) -> Report:
         + "<h3>Schema changes since the last run</h3>"
         + render.bullet_list(changes, "No change (or no earlier run).")
         + "<h3>Features of the train split</h3>"
-        + render.table(train_stats, percent=["missing"])
+        + render.table(
+            gather.with_catalog_content(train_stats, stats.get("catalog")), percent=["missing"]
+        )
     )
 
     # Training
     history = gather.training_history(inputs.model_run) if inputs.model_run else {"loss": []}
-    training_html = render.figure(
-        plots.loss_curve(history.get("loss", [])), "training loss per epoch"
-    )
+    losses = history.get("loss", [])
+    if len(losses) > 1:
+        training_html = render.figure(plots.loss_curve(losses), "training loss per epoch")
+        trained = f"{len(losses)} epochs"
+    else:  # a closed-form model (EASE, biases) is solved in one step: no curve to draw
+        trained = "solved in one step" + (f" (loss {losses[0]:.4g})" if losses else "")
+        training_html = ""
     training_html += (
-        f"<p>{len(history.get('loss', []))} epochs in "
+        f"<p>{history.get('model') or config.model_name}: {trained} in "
         f"{history.get('seconds', 0.0):.1f} s. TensorBoard logs: "
         f"<code>{render.escape(inputs.model_run or '-')}</code></p>"
     )
@@ -201,7 +208,8 @@ def build(inputs: ReportInputs) -> Report:
         ]
         evaluation_html += "<h3>By event type</h3>" + render.table(pd.DataFrame(event_rows))
     evaluation_html += render.figure(
-        plots.metric_bars(metrics, baseline), "candidate against the served model"
+        plots.metric_bars(metrics, baseline, reference, reference_label),
+        f"candidate against the served model and {reference_label}",
     )
     evaluation_html += "<h3>Release checks</h3>" + (
         render.table(check_rows) if len(check_rows) else '<p class="muted">No checks.</p>'

@@ -38,8 +38,12 @@ def split_statistics(statistics_uri: str) -> dict[str, pd.DataFrame]:
             elif feature.HasField("string_stats"):
                 s = feature.string_stats
                 common = s.common_stats
-                top = ", ".join(v.value for v in s.top_values[:3])
-                summary = f"{s.unique} unique; most frequent: {top}"
+                values = [v.value for v in s.top_values[:3]]
+                if s.unique <= 1 and not any(values):
+                    summary = "empty in every row"
+                else:
+                    top = ", ".join(v if v else '""' for v in values)
+                    summary = f"{s.unique} unique; most frequent: {top}"
                 kind = "string"
             else:
                 continue
@@ -50,6 +54,26 @@ def split_statistics(statistics_uri: str) -> dict[str, pd.DataFrame]:
         frame.attrs["examples"] = int(dataset.num_examples)
         result[split] = frame
     return result
+
+
+def with_catalog_content(train: pd.DataFrame, catalog: pd.DataFrame | None) -> pd.DataFrame:
+    """The train split's feature table, with item side features described from the catalog.
+
+    Interactions carry item text and images empty (each item's content is read
+    once, from the catalog split), so the train split alone would show them as
+    blank.
+    """
+    if catalog is None or catalog.empty or train.empty:
+        return train
+    described = catalog.set_index("feature")
+    table = train.copy()
+    for row, name in table["feature"].items():
+        if name.startswith("item__") and name in described.index:
+            table.loc[row, "missing"] = described.loc[name, "missing"]
+            table.loc[row, "summary"] = (
+                f"{described.loc[name, 'summary']} (per item, from the catalog split)"
+            )
+    return table
 
 
 def schema_changes(current: schema_pb2.Schema, previous: schema_pb2.Schema | None) -> list[str]:

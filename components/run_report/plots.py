@@ -31,20 +31,30 @@ def loss_curve(losses: list[float]) -> str | None:
     return _data_uri(figure)
 
 
-def metric_bars(candidate: dict[str, float], baseline: dict[str, float]) -> str | None:
+def metric_bars(
+    candidate: dict[str, float],
+    baseline: dict[str, float],
+    reference: dict[str, float] | None = None,
+    reference_label: str = "popularity",
+) -> str | None:
+    """Grouped bars per metric: the candidate, the served model, the reference (popularity)."""
     names = sorted(candidate)
     if not names:
         return None
+    groups = [("candidate", candidate)]
+    groups += [("served", baseline)] if baseline else []
+    groups += [(reference_label, reference)] if reference else []
     figure, axis = plt.subplots(figsize=(5.5, 3))
-    positions = range(len(names))
-    axis.bar([p - 0.2 for p in positions], [candidate[n] for n in names], 0.4, label="candidate")
-    if baseline:
+    width = 0.8 / len(groups)
+    for g, (label, values) in enumerate(groups):
+        offset = (g - (len(groups) - 1) / 2) * width
         axis.bar(
-            [p + 0.2 for p in positions],
-            [baseline.get(n, 0.0) for n in names],
-            0.4,
-            label="served",
+            [p + offset for p in range(len(names))],
+            [values.get(n, 0.0) for n in names],
+            width,
+            label=label,
         )
+    positions = range(len(names))
     axis.set_xticks(list(positions), names, rotation=20)
     axis.legend()
     axis.grid(axis="y", alpha=0.3)

@@ -66,9 +66,11 @@ def card(item: str, title: str, image: bytes | None, note: str = "", hit: bool =
         encoded = base64.b64encode(image).decode("ascii")
         picture = f'<img alt="{escape(item)}" src="data:image/png;base64,{encoded}">'
     classes = "card hit" if hit else "card"
+    # When the item id is the title (a log keyed by names), it is shown once.
+    shown_title = "" if title == item else f"<div>{escape(title)}</div>"
     return (
         f'<div class="{classes}">{picture}<div><b>{escape(item)}</b></div>'
-        f'<div>{escape(title)}</div><div class="muted">{escape(note)}</div></div>'
+        f'{shown_title}<div class="muted">{escape(note)}</div></div>'
     )
 
 
