@@ -37,7 +37,7 @@ from recsearch.model_registry import (
     Candidate,
     candidates_for,
 )
-from recsearch.modules import tuning
+from recsearch.modules import item_similarity, tuning
 
 SELECTION_FILE = "model_selection.json"
 VALIDATION_FRACTION = 0.2
@@ -65,6 +65,10 @@ class Selection:
       content_trial: The content model as trained on the inner split, when it
         was a candidate and lost: it answers the content signatures as it is,
         rather than being trained again for each bundle.
+      similar_scores: Label -> similar-items recall@K on the inner split
+        (modules/item_similarity.py) of the content model and the winner.
+      similar_from_model: The winner answers similar_items for items with
+        interactions (it measured better); the content model answers cold items.
     """
 
     winner: Candidate
@@ -80,6 +84,8 @@ class Selection:
     content_trial: tf.keras.Model | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+    similar_scores: dict[str, float] = dataclasses.field(default_factory=dict)
+    similar_from_model: bool = False
 
     def final_settings(self) -> dict:
         """Settings of the final training beyond the winner's own: its best epochs and the
@@ -102,9 +108,24 @@ class Selection:
                 " (its best, stopped early)"
             )
         if self.content_model:
+            signatures = [
+                s
+                for s in self.content_signatures
+                if not (self.similar_from_model and s == "similar_items")
+            ]
             out.append(
-                f"{self.content_model} answers {', '.join(self.content_signatures)} "
+                f"{self.content_model} answers {', '.join(signatures)} "
                 "(items have text or images)"
+            )
+        if self.similar_scores:
+            measured = ", ".join(
+                f"{label} {value:.4f}" for label, value in self.similar_scores.items()
+            )
+            who = self.winner.label if self.similar_from_model else self.content_model
+            out.append(
+                f"similar_items of items with interactions: {who} (recall@K of the same users' "
+                f"other next items: {measured})"
+                + ("; cold items: " + str(self.content_model) if self.similar_from_model else "")
             )
         return out
 
@@ -118,6 +139,8 @@ class Selection:
             "seconds": self.seconds,
             "skipped": self.skipped,
             "content_model": self.content_model,
+            "similar_scores": self.similar_scores,
+            "similar_from_model": self.similar_from_model,
             "epochs": self.epochs,
             "lines": self.lines(),
         }
@@ -198,11 +221,33 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
     searches = (("search_text",) if spec.item_text else ()) + (
         ("search_image",) if spec.item_image else ()
     )
+    content_trial = next((models[c.label] for c in chosen if c.name == CONTENT_MODEL), None)
+    similar: dict[str, float] = {}
+    if content_trial is not None and has_item_similarity(model):
+        k = int(config["top_k"])
+        content_label = next(c.label for c in chosen if c.name == CONTENT_MODEL)
+        similar = {
+            winner.label: item_similarity.measure(model, data, k),
+            content_label: item_similarity.measure(content_trial, data, k),
+        }
+        logging.info("Trainer: model auto: similar-items recall@%d %s", k, similar)
     return dataclasses.replace(
         selected,
         content_model=CONTENT_MODEL,
         content_signatures=(*searches, "similar_items", "embed_items"),
-        content_trial=next((models[c.label] for c in chosen if c.name == CONTENT_MODEL), None),
+        content_trial=content_trial,
+        similar_scores=similar,
+        # NaN (no user with two held-out items) never wins: content stays.
+        similar_from_model=bool(similar)
+        and similar[winner.label] > max(v for k_, v in similar.items() if k_ != winner.label),
+    )
+
+
+def has_item_similarity(model: tf.keras.Model) -> bool:
+    """Whether a model has an item-item similarity of its own: item-item rows (EASE) or
+    candidate vectors whose cosine means something (not a pair-scoring network)."""
+    return bool(
+        getattr(model, "scores_from_history", False) or getattr(model, "inner_product", True)
     )
 
 

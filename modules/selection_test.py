@@ -96,6 +96,17 @@ def test_lines_name_the_winner_and_the_content_model():
     assert lines[1] == "two_tower: recall@10 0.2200 (9.0 s)"
     assert lines[2] == "mult_vae: skipped, not fitting"
     assert lines[3] == "two_tower answers search_text, similar_items (items have text or images)"
+    measured = dataclasses.replace(
+        chosen,
+        similar_scores={winner.label: 0.12, "two_tower": 0.05},
+        similar_from_model=True,
+    ).lines()
+    assert measured[3] == "two_tower answers search_text (items have text or images)"
+    assert measured[4] == (
+        "similar_items of items with interactions: ease (recency_half_life 10) (recall@K of "
+        "the same users' other next items: ease (recency_half_life 10) 0.1200, two_tower "
+        "0.0500); cold items: two_tower"
+    )
 
 
 def test_content_model_only_when_items_have_content_and_another_model_wins():
@@ -144,3 +155,24 @@ def test_auto_measures_candidates_and_keeps_content_search(transformed, tmp_path
         embedded = model.signatures["embed_items"](item_id=tf.constant(["new-001"]))
         assert embedded["embeddings"].shape[1] == config.model.embedding_dim
         assert np.linalg.norm(embedded["embeddings"].numpy()) > 0
+        # similar_items: both models were measured on the inner split; a cold item is
+        # answered by content (the cosine of the content vectors), a warm one by content
+        # unless the winner measured better.
+        assert set(chosen["similar_scores"]) == set(chosen["scores"])
+        catalog = _catalog_ids(config)
+        vectors = model.signatures["embed_items"](item_id=tf.constant(catalog))["embeddings"]
+        unit = vectors.numpy() / np.linalg.norm(vectors.numpy(), axis=1, keepdims=True)
+        for item, by_content in (("new-001", True), ("i0003", not chosen["similar_from_model"])):
+            row = catalog.index(item)
+            cosine = np.delete(unit @ unit[row], row)
+            expected = np.sort(cosine)[::-1][: config.serving.top_k]
+            found = model.signatures["similar_items"](item_id=tf.constant([item]))
+            same = np.allclose(found["scores"].numpy()[0], expected, atol=1e-4)
+            assert same == by_content, (item, chosen["similar_scores"])
+
+
+def _catalog_ids(config) -> list[str]:
+    import pandas as pd
+
+    items = pd.read_csv(config.resolve(config.items.path), dtype=str)
+    return list(items[config.items.id])

@@ -81,6 +81,7 @@ class RecommenderModule(tf.Module):
         content: tf.keras.Model | None = None,
         ranker: tf.keras.Model | None = None,
         rerank_depth: int = 100,
+        similar_from_model: bool = False,
     ):
         """Builds the module.
 
@@ -107,6 +108,9 @@ class RecommenderModule(tf.Module):
             score `recommend` orders by (the ranker's, added to the standardised
             retrieval score). None: `model` alone ranks.
           rerank_depth: Candidates the ranker reorders, N.
+          similar_from_model: With `content`, `similar_items` of an item with
+            interactions comes from `model`'s item-item similarity rather than
+            the content vectors (`auto` measured it better, modules/selection.py).
 
         Raises:
           ValueError: On a non-positive top_k or an empty catalog.
@@ -188,6 +192,13 @@ class RecommenderModule(tf.Module):
             # Cosine similarity divides by the norms at query time: the matrix is stored once.
             norms = np.maximum(np.linalg.norm(content_vectors, axis=1, keepdims=True), 1e-12)
             self.content_norms = tf.Variable(norms[:, 0].astype(np.float32), trainable=False)
+        self.similar_from_model = bool(similar_from_model and content is not None)
+        if self.similar_from_model:
+            # Items with interactions in training: the model knows them beyond content.
+            self.warm = tf.Variable(np.asarray(catalog.item_counts) > 0, trainable=False)
+            if not self.from_history:
+                model_norms = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+                self.model_norms = tf.Variable(model_norms.astype(np.float32), trainable=False)
         self.item_ids = tf.Variable(catalog.item_ids.astype(str), trainable=False, dtype=tf.string)
         self.item_positions = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -533,10 +544,20 @@ class RecommenderModule(tf.Module):
     def similar_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         """The items most like each item; an item the catalog lacks gets the most popular
         items (scored log(1 + count), another scale) and `known` false, as `recommend`
-        answers an unknown user."""
+        answers an unknown user.
+
+        With a content model beside the model, the content vectors answer, except
+        for items with interactions when the model's own item-item similarity
+        measured better (`similar_from_model`): cold items have only content.
+        """
         positions = self._positions(item_id)
         known = positions >= 0
-        found = self._similar(positions, known)
+        safe = tf.maximum(positions, 0)
+        found = self._similar(safe)
+        if self.similar_from_model:
+            by_model = self._model_similar(safe)
+            use = tf.gather(self.warm, safe)[:, None]
+            found = {key: tf.where(use, by_model[key], found[key]) for key in found}
         popular = tf.math.top_k(self.popularity, k=self.top_k)
         rows = tf.shape(positions)[0]
         fallback_ids = tf.tile(tf.gather(self.item_ids, popular.indices)[None, :], [rows, 1])
@@ -547,27 +568,28 @@ class RecommenderModule(tf.Module):
             "known": known,
         }
 
-    def _similar(self, positions: tf.Tensor, known: tf.Tensor) -> dict[str, tf.Tensor]:
-        safe = tf.maximum(positions, 0)
+    def _similar(self, safe: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Top-K other candidates by the content vectors' cosine (by the model's item-item
+        rows when it has no vectors) for candidate positions `safe` [B]."""
         if self.content_candidates is None:
-            scores = self._item_rows(safe)
-            itself = tf.one_hot(safe, tf.shape(scores)[1], on_value=True, off_value=False)
-            excluded = itself | ~known[:, None]
-            return self._top(tf.where(excluded, tf.constant(-np.inf, tf.float32), scores))
+            return self._top(_without_itself(self._item_rows(safe), safe))
         vectors = (
             tf.gather(self.content_candidates, safe) / tf.gather(self.content_norms, safe)[:, None]
         )
         if self.index is not None:
-            found = self._search_ann(self.unit_index, vectors, skip=positions)
-            unknown = tf.fill(tf.shape(found["scores"]), tf.constant(-np.inf, tf.float32))
-            return {**found, "scores": tf.where(known[:, None], found["scores"], unknown)}
+            return self._search_ann(self.unit_index, vectors, skip=safe)
         scores = tf.matmul(vectors, self.content_candidates, transpose_b=True) / self.content_norms
-        itself = tf.one_hot(
-            tf.maximum(positions, 0), tf.shape(scores)[1], on_value=True, off_value=False
-        )
-        scores = tf.where(itself, tf.constant(-np.inf, tf.float32), scores)
-        scores = tf.where(known[:, None], scores, tf.constant(-np.inf, tf.float32))
-        return self._top(scores)
+        return self._top(_without_itself(scores, safe))
+
+    def _model_similar(self, safe: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Top-K other candidates by the recommend model's own item-item similarity: its
+        item-item rows (EASE), else the cosine of its candidate vectors. Exact."""
+        if self.from_history:
+            scores = self._item_rows(safe)
+        else:
+            vectors = tf.gather(self.candidates, safe) / tf.gather(self.model_norms, safe)[:, None]
+            scores = tf.matmul(vectors, self.candidates, transpose_b=True) / self.model_norms
+        return self._top(_without_itself(scores, safe))
 
     @_signature(tf.TensorSpec([None], tf.string, name="item_id"))
     def embed_items(self, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -654,6 +676,12 @@ class RecommenderModule(tf.Module):
             if hasattr(self, name):
                 result[name] = getattr(self, name).get_concrete_function()
         return result
+
+
+def _without_itself(scores: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+    """`scores` [B, N] with each row's own candidate (`positions` [B]) at -inf."""
+    itself = tf.one_hot(positions, tf.shape(scores)[1], on_value=True, off_value=False)
+    return tf.where(itself, tf.constant(-np.inf, tf.float32), scores)
 
 
 def item_ages(first_seen: tf.Tensor, now: tf.Tensor) -> tf.Tensor:
@@ -763,15 +791,22 @@ def export_bundle(
     content: tf.keras.Model | None = None,
     ranker: tf.keras.Model | None = None,
     rerank_depth: int = 100,
+    similar_from_model: bool = False,
 ) -> None:
     """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it.
 
     `content`: a model that answers the content signatures; `ranker`: the
-    ranking stage over `rerank_depth` retrieved candidates (see RecommenderModule).
+    ranking stage over `rerank_depth` retrieved candidates; `similar_from_model`:
+    warm items' similar_items from `model` (see RecommenderModule).
     Every known user's `recommend` answer is written too (`write_answers`), from
     the module `bundle.load` serves by default: the companion when there is one.
     """
-    stages = {"content": content, "ranker": ranker, "rerank_depth": rerank_depth}
+    stages = {
+        "content": content,
+        "ranker": ranker,
+        "rerank_depth": rerank_depth,
+        "similar_from_model": similar_from_model,
+    }
     exact = RecommenderModule(model, catalog, tft_output, top_k, exclude_seen, **stages)
     export(exact, path)
     served = exact

@@ -131,6 +131,7 @@ def run_fn(fn_args: FnArgs) -> None:
             chosen.content_model,
             hparams,
             content_trained=chosen.content_trial,
+            similar_from_model=chosen.similar_from_model,
         )
         retriever = chosen.model
     if hparams.get("ranker"):
@@ -211,6 +212,8 @@ class TrainingPlan:
       ranker_model: It, trained on rows from the inner split (the refit's own
         is trained again with the held-out split's rows: `refit_ranker`).
       ranker_history: Its training record.
+      similar_from_model: `name` answers similar_items for items with
+        interactions, the content model for cold ones (auto measured it better).
     """
 
     name: str
@@ -221,6 +224,7 @@ class TrainingPlan:
     ranker: str | None = None
     ranker_model: tf.keras.Model | None = None
     ranker_history: dict | None = None
+    similar_from_model: bool = False
 
 
 def ranking_rows(
@@ -454,6 +458,7 @@ def train_and_export(
         content=content,
         ranker=ranker,
         rerank_depth=int(plan.hparams.get("rerank_depth", 100)),
+        similar_from_model=plan.similar_from_model,
     )
     if not getattr(model, "closed_form", False):  # solved again each time, never warm-started
         warm_start.save(model, export_dir)
