@@ -589,6 +589,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         only = [o.strip() for o in args.only.split(",")] if args.only else None
         shapes_bench.run(args.output, only, write_docs=args.write_docs, data_dir=args.data_dir)
+    elif args.which == "similar":
+        from recsearch.apps.bench import docs, similar_bench
+
+        if not args.data_dir:
+            raise RecsearchError("bench similar needs --data-dir (the MovieLens 100K files)")
+        text = similar_bench.table(similar_bench.run(args.data_dir, args.output))
+        print(text)
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "similar", text)
+    elif args.which == "reruns":
+        from recsearch.apps.bench import docs, reruns_bench
+
+        text = reruns_bench.table(reruns_bench.run(args.output))
+        print(text)
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "reruns", text)
     elif args.which == "content":
         from recsearch.apps.bench import content_bench, docs
 
@@ -766,6 +782,8 @@ def build_parser() -> argparse.ArgumentParser:
             "quality",
             "scale",
             "shapes",
+            "similar",
+            "reruns",
         ],
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
@@ -776,7 +794,10 @@ def build_parser() -> argparse.ArgumentParser:
         "quality: the model zoo against Surprise, implicit and EASE on shared splits; "
         "scale: the whole pipeline on the generated shop at growing sizes; "
         "shapes: the default pipeline on generated logs of other shapes (1k-50k items, "
-        "rated, sparse, without timestamps or metadata)",
+        "rated, sparse, without timestamps or metadata); "
+        "similar: MovieLens 100K similar_items by the content model and by auto's winner; "
+        "reruns: the sample shop's unchanged rerun, a release-only change, and the output "
+        "folder over ten runs",
     )
     bench.add_argument(
         "--only",
