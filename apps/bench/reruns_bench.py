@@ -68,9 +68,9 @@ def run(output: str) -> dict:
             changed = {"release": {"latency_budget_ms": 300.0}, **overrides}
             config = _variant(base, changed, os.path.join(data, f"run{number}.yaml"))
         started = time.time()
+        command = ["run", "--config", config, "--output", out]
         done = subprocess.run(
-            [sys.executable, "-m", "recsearch.apps.cli", "run"]
-            + ["--config", config, "--output", out],
+            [sys.executable, "-m", "recsearch.apps.cli", *command],
             capture_output=True,
             text=True,
             check=False,

@@ -56,9 +56,11 @@ def run(data_dir: str, output: str) -> dict:
     )
     ids = items["item_id"].astype(str).tolist()
     genres = items[list(movielens.GENRES)].to_numpy().astype(bool)
-    counts = pd.read_csv(
-        os.path.join(data_dir, "u.data"), sep="\t", header=None, usecols=[1]
-    )[1].astype(str).value_counts()
+    counts = (
+        pd.read_csv(os.path.join(data_dir, "u.data"), sep="\t", header=None, usecols=[1])[1]
+        .astype(str)
+        .value_counts()
+    )
     warm = [i for i in ids if counts.get(i, 0) >= 5]
     anchors = sorted(np.random.default_rng(0).choice(warm, ANCHORS, replace=False).tolist())
     position = {item: i for i, item in enumerate(ids)}
