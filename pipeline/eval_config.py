@@ -23,6 +23,7 @@ def blessing_metric_name(config: PipelineConfig) -> str:
 
 
 def _threshold(config: PipelineConfig, higher_is_better: bool) -> tfma.MetricThreshold:
+    task = config.task
     direction = (
         tfma.MetricDirection.HIGHER_IS_BETTER
         if higher_is_better
@@ -36,13 +37,21 @@ def _threshold(config: PipelineConfig, higher_is_better: bool) -> tfma.MetricThr
     if bound is None:
         bound = 0.0 if higher_is_better else float(np.finfo(np.float64).max)
     side = "lower_bound" if higher_is_better else "upper_bound"
-    return tfma.MetricThreshold(
+    threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(**{side: {"value": bound}}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=direction,
-            absolute={"value": improvement if higher_is_better else -improvement},
-        ),
     )
+    # The release gate compares the candidate's per-user ranking metric with the served
+    # model's by a paired bootstrap (evaluation.tolerance); TFMA's one-number change
+    # threshold applies when a team asks for a set gain (min_improvement), and to the
+    # metrics the gate does not compare per user (rating errors, auc, log_loss).
+    if improvement or task == "rating" or config.eval_metric not in ranking_metrics.METRICS:
+        threshold.change_threshold.CopyFrom(
+            tfma.GenericChangeThreshold(
+                direction=direction,
+                absolute={"value": improvement if higher_is_better else -improvement},
+            )
+        )
+    return threshold
 
 
 def create_eval_config(config: PipelineConfig) -> tfma.EvalConfig:

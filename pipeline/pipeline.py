@@ -51,6 +51,9 @@ def gate_config(config: config_lib.PipelineConfig) -> GateConfig:
         **config_lib.to_dict(config.release),
         top_k=config.evaluation.top_k,
         temporal=config.split.method == "temporal",
+        metric=config.eval_metric,
+        tolerance=config.evaluation.tolerance,
+        confidence=config.evaluation.confidence,
     )
 
 

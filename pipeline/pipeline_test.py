@@ -97,7 +97,13 @@ def test_retrieval_threshold_sits_on_the_blessing_metric_only():
     ((key, threshold),) = thresholds.items()
     assert '"metric": "ndcg"' in key
     assert threshold.value_threshold.lower_bound.value == 0.1
+    # The served model is compared per user by the release gate (its paired bootstrap),
+    # not by TFMA's one-number change threshold, unless a set gain is asked for.
+    assert not threshold.HasField("change_threshold")
+    gain = _config(evaluation={"metric": "ndcg", "min_improvement": 0.01})
+    ((_, threshold),) = _thresholds(gain)[0].items()
     assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+    assert threshold.change_threshold.absolute.value == 0.01
 
 
 def test_rating_threshold_is_lower_is_better():

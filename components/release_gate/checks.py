@@ -39,10 +39,16 @@ class GateConfig(Release):
       top_k: Cut-off for coverage and popularity bias.
       temporal: Whether to check that no eval interaction precedes its user's
         training interactions (true for the temporal split).
+      metric: The blessing metric (recall, ndcg, mrr, hit_rate for top-K tasks).
+      tolerance: evaluation.tolerance (the comparison with the served model).
+      confidence: evaluation.confidence.
     """
 
     top_k: int = 10
     temporal: bool = True
+    metric: str = "recall"
+    tolerance: float = 0.02
+    confidence: float = 0.95
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -80,21 +86,28 @@ class BundleView:
     item_ids: np.ndarray
     popularity: np.ndarray
     recommend: Any
+    path: str = ""
 
     @classmethod
     def load(cls, path: str) -> BundleView:
         model = tf.saved_model.load(path)
         item_ids = np.array([v.decode() for v in model.item_ids.numpy()])
-        view = cls(item_ids, np.expm1(model.popularity.numpy()), model.signatures["recommend"])
+        recommend = model.signatures["recommend"]
+        view = cls(item_ids, np.expm1(model.popularity.numpy()), recommend, path)
         view._model = model  # keeps the signature's owner alive
         return view
 
     def top_k(self, users: list[str], k: int) -> np.ndarray:
-        out = []
-        for start in range(0, len(users), 512):
-            batch = tf.constant(users[start : start + 512])
-            out.append(self.recommend(user_id=batch)["item_ids"].numpy()[:, :k])
-        return np.concatenate(out) if out else np.zeros((0, k), dtype=object)
+        """Each user's top-k item ids (bytes); asked once per users and k (checks share it)."""
+        cache = self.__dict__.setdefault("_answers", {})
+        key = (tuple(users), k)
+        if key not in cache:
+            out = []
+            for start in range(0, len(users), 512):
+                batch = tf.constant(users[start : start + 512])
+                out.append(self.recommend(user_id=batch)["item_ids"].numpy()[:, :k])
+            cache[key] = np.concatenate(out) if out else np.zeros((0, k), dtype=object)
+        return cache[key]
 
     def popularity_percentile(self) -> dict[str, float]:
         order = np.argsort(np.argsort(self.popularity, kind="stable"), kind="stable")
@@ -139,6 +152,60 @@ def catalog_check(
             )
     detail = "; ".join(problems) or f"coverage@{config.top_k} {coverage:.3f}, bias {bias:.3f}"
     return Check("catalog", not problems, detail, figures)
+
+
+def comparison_check(
+    candidate: BundleView,
+    baseline: BundleView | None,
+    evaluation: pd.DataFrame,
+    users: list[str],
+    config: GateConfig,
+) -> Check:
+    """The candidate against the served model on the same eval users (comparison.py).
+
+    Refuses only a candidate that is worse beyond `evaluation.tolerance` at
+    `evaluation.confidence`; one equal within noise passes, as the fresher
+    model, with what it knows that the served one does not.
+    """
+    from recsearch import bundle
+    from recsearch.components.release_gate import comparison
+
+    if baseline is None:
+        return Check("comparison", True, "first run: no served model to compare with", {})
+    if config.metric not in ranking_metrics.METRICS:
+        return Check(
+            "comparison", True, f"{config.metric}: judged by the Evaluator's thresholds", {}
+        )
+    k = config.top_k
+    wanted = evaluation.groupby(keys.USER_ID)[keys.ITEM_ID].agg(set)
+    relevant = [{i.encode() for i in wanted.get(user, ())} for user in users]
+    keep = [i for i, items in enumerate(relevant) if items]
+    relevant = [relevant[i] for i in keep]
+    ours = comparison.per_user(candidate.top_k(users, k)[keep], relevant, k, config.metric)
+    theirs = comparison.per_user(baseline.top_k(users, k)[keep], relevant, k, config.metric)
+    compared = comparison.compare(
+        ours, theirs, f"{config.metric}@{k}", config.tolerance, config.confidence
+    )
+    asked = [users[i] for i in keep]
+    newly_known = sum(
+        mine and not theirs_
+        for mine, theirs_ in zip(
+            bundle.known_users(candidate.path, asked), bundle.known_users(baseline.path, asked)
+        )
+    )
+    new_items = int((~np.isin(candidate.item_ids, baseline.item_ids)).sum())
+    figures = {
+        **dataclasses.asdict(compared),
+        "eval_users_only_the_candidate_knows": int(newly_known),
+        "items_only_the_candidate_knows": new_items,
+    }
+    detail = compared.words()
+    if compared.verdict != "worse":
+        detail += (
+            f"; the candidate knows {newly_known:,} eval users and {new_items:,} catalog items "
+            "the served model does not"
+        )
+    return Check("comparison", compared.verdict != "worse", detail, figures)
 
 
 def data_check(

@@ -145,3 +145,34 @@ def test_the_bundle_size_is_every_file_under_it(tmp_path):
     assert not big.passed
     assert big.detail == "the bundle is 1.1 MB, above 1 MB (release.max_bundle_mb)"
     assert checks.size_check(str(tmp_path), checks.GateConfig(max_bundle_mb=None)).passed
+
+
+def test_comparison_passes_the_same_model_and_refuses_a_clearly_worse_one(view):
+    import tensorflow as tf
+
+    users = [f"u{i:05d}" for i in range(1, 121)]
+    top = view.top_k(users, 10)
+    # Each user's eval items: two of what the model recommends and one it does not.
+    evaluation = pd.DataFrame(
+        [
+            {"user_id": user, "item_id": item.decode()}
+            for user, row in zip(users, top)
+            for item in (row[0], row[4], b"i9999")
+        ]
+    )
+    config = checks.GateConfig(metric="recall", tolerance=0.02, confidence=0.95)
+    same = checks.comparison_check(view, view, evaluation, users, config)
+    assert same.passed and same.detail.startswith("equal within noise: recall@10"), same.detail
+    assert same.figures["eval_users_only_the_candidate_knows"] == 0
+    tail = view.item_ids[np.argsort(view.popularity)][:10]
+
+    def least_popular(user_id):
+        rows = tf.shape(user_id)[0]
+        return {"item_ids": tf.tile(tf.constant(tail.astype(bytes))[None, :], [rows, 1])}
+
+    worse = checks.BundleView(view.item_ids, view.popularity, least_popular, view.path)
+    refused = checks.comparison_check(worse, view, evaluation, users, config)
+    assert not refused.passed and refused.detail.startswith("worse: recall@10"), refused.detail
+    assert refused.figures["verdict"] == "worse" and refused.figures["high"] < 0
+    first = checks.comparison_check(view, None, evaluation, users, config)
+    assert first.passed and first.detail.startswith("first run")

@@ -64,6 +64,7 @@ def run_checks(
             checks.popularity_check(
                 train, evaluation, candidate, metrics.figures["metrics"], config
             ),
+            checks.comparison_check(candidate, baseline, evaluation, users, config),
             checks.catalog_check(candidate, baseline, users, config),
             checks.data_check(train, evaluation, candidate, baseline, config),
         ]

@@ -207,6 +207,13 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
     for key, value in positive.items():
         if value <= 0:
             fail(key, f"must be positive, got {value}")
+    if config.evaluation.tolerance < 0:
+        fail("evaluation.tolerance", f"must not be negative, got {config.evaluation.tolerance}")
+    if not 0.5 < config.evaluation.confidence < 1.0:
+        fail(
+            "evaluation.confidence",
+            f"must be above 0.5 and below 1, got {config.evaluation.confidence}",
+        )
     if not 0.0 <= config.model.id_dropout < 1.0:
         fail("model.id_dropout", f"must be in [0, 1), got {config.model.id_dropout}")
     if config.model.content_weight < 0:

@@ -17,9 +17,16 @@ class Evaluation:
         (default ndcg); rmse or mae for ratings (default rmse).
       value_threshold: The candidate must reach at least this value (at most,
         for errors such as rmse) to be blessed. Unset: any value passes.
-      min_improvement: The candidate must beat the served model by at
-        least this much (0: at least as good). A negative value tolerates a
-        small regression.
+      min_improvement: With a value other than 0, the candidate's mean must
+        also beat the served model's by at least this much (absolute; a
+        negative value tolerates that much regression), one number against
+        one number, as TFMA's change threshold. 0 (the default) leaves the
+        comparison to `tolerance` and `confidence`.
+      tolerance: The release gate refuses a candidate worse than the served
+        model by more than this share of the served model's value (0.02:
+        2%), judged on the same eval users with a paired bootstrap; one
+        equal within noise is pushed, as the fresher model.
+      confidence: One-sided confidence of that judgement (0.95).
       max_users: The eval split holds at most this many users, a fixed
         sample (the users whose id hashes lowest, so the same users run after
         run); None keeps every user. Bounds the Evaluator, the release gate
@@ -32,6 +39,8 @@ class Evaluation:
     ] = "auto"
     value_threshold: float | None = None
     min_improvement: float = 0.0
+    tolerance: float = 0.02
+    confidence: float = 0.95
     max_users: int | None = 50_000
 
 
