@@ -598,6 +598,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(text)
         if args.write_docs:
             docs.replace_block(args.write_docs, "similar", text)
+    elif args.which == "gate":
+        from recsearch.apps.bench import docs, gate_bench
+
+        text = gate_bench.table(gate_bench.run(args.output))
+        print(text)
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "gate", text)
     elif args.which == "reruns":
         from recsearch.apps.bench import docs, reruns_bench
 
@@ -784,6 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
             "shapes",
             "similar",
             "reruns",
+            "gate",
         ],
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
@@ -797,7 +805,8 @@ def build_parser() -> argparse.ArgumentParser:
         "rated, sparse, without timestamps or metadata); "
         "similar: MovieLens 100K similar_items by the content model and by auto's winner; "
         "reruns: the sample shop's unchanged rerun, a release-only change, and the output "
-        "folder over ten runs",
+        "folder over ten runs; gate: ten cache-off reruns and ten clearly worse models "
+        "against the served model",
     )
     bench.add_argument(
         "--only",
