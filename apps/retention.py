@@ -3,13 +3,14 @@
 Follows TFX's garbage-collection policy `KeepMostRecentlyPublished`, counted
 in runs rather than per output: an artifact is kept when any execution of the
 newest `keep_runs` runs read or wrote it (a cached step links the artifact it
-reused, so a long-cached Transform output stays), when the served versions'
-release records point into it (the judged model the next run compares
-against). Every other
-artifact of the pipeline has its directory removed and is marked DELETED in
-ML Metadata, as TFX's garbage collector does: TFX's cache never reuses an
-artifact that is not LIVE, so a later run recomputes what it needs. The
-executions and their lineage stay in ML Metadata.
+reused, so a long-cached Transform output stays), or when the newest served
+version's release record points into it (the judged model the next run
+compares against). Every other artifact of the pipeline has its directory
+removed and is marked DELETED in ML Metadata, as TFX's garbage collector
+does: TFX's cache never reuses an artifact that is not LIVE, so a later run
+recomputes what it needs. The executions and their lineage stay in ML
+Metadata (its client has no delete; the SQLite file grows by about 80 KB a
+run).
 
 Run logs beyond the newest `keep_runs` are removed too.
 """
@@ -111,16 +112,16 @@ def runs_of(store: mlmd.MetadataStore, pipeline_name: str) -> list[list]:
 
 
 def _referenced_paths(serving_dir: str | None) -> list[str]:
-    """Paths the served versions' release records point at (the judged and released models)."""
+    """Paths the newest served version's release record points at: its judged model, the
+    next run's baseline. (An older version rolled back to is its own baseline when its
+    judged model is gone: components/served_model.)"""
     from recsearch import versions
 
-    if not serving_dir or not os.path.isdir(serving_dir):
+    served = versions.served_versions(serving_dir) if serving_dir else []
+    if not served:
         return []
-    paths = []
-    for version in versions.served_versions(serving_dir):
-        record = versions.read_release(os.path.join(serving_dir, str(version)))
-        paths += [str(record[k]) for k in ("judged_model", "released_model") if record.get(k)]
-    return paths
+    record = versions.read_release(os.path.join(serving_dir, str(served[-1])))
+    return [str(record[k]) for k in ("judged_model", "released_model") if record.get(k)]
 
 
 def clean(

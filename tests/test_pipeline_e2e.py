@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import bundle
+from recsearch import bundle, versions
 from recsearch.apps import cli, local, retention
 from recsearch.apps.results import connection_config
 from recsearch.apps.testing import PIPELINE_COMPONENTS, write_config
@@ -299,8 +299,6 @@ def test_report_command_rebuilds_the_report_from_metadata(first_run, capsys):
 def test_clean_keeps_the_last_runs_what_they_reuse_and_what_is_served(first_run, capsys):
     config, output, first = first_run
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
-    trained = [a for a in store.get_artifacts_by_type("Model") if "/Trainer/model/" in a.uri]
-    first_model = min(trained, key=lambda a: a.id)
     first_evaluation = min(store.get_artifacts_by_type("ModelEvaluation"), key=lambda a: a.id)
     before = retention.tree_bytes(output)
     command = ["clean", "--config", config.resolve("config.yaml"), "--output", output]
@@ -312,8 +310,10 @@ def test_clean_keeps_the_last_runs_what_they_reuse_and_what_is_served(first_run,
     assert not os.path.exists(first_evaluation.uri)
     (state,) = [a.state for a in store.get_artifacts_by_id([first_evaluation.id])]
     assert state == mlmd.proto.Artifact.DELETED
-    # The first run's model is what the served version was judged as: kept.
-    assert os.path.isdir(first_model.uri)
+    # The model the newest served version was judged as is the next baseline: kept.
+    newest = os.path.join(first.serving_dir, str(bundle.versions(first.serving_dir)[-1]))
+    judged = versions.read_release(newest)["judged_model"]
+    assert os.path.isfile(os.path.join(judged, "saved_model.pb"))
     assert retention.tree_bytes(output) < before
     assert len(glob.glob(os.path.join(output, "logs", f"{config.name}-*.log"))) == 1
     assert cli.main([*command, "--keep-runs", "0"]) == 2

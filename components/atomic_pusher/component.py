@@ -35,7 +35,7 @@ class AtomicPusher(base_component.BaseComponent):
         model: types.BaseChannel,
         model_blessing: types.BaseChannel,
         base_directory: str,
-        keep_versions: int = 5,
+        keep_versions: int = 3,
         examples: types.BaseChannel | None = None,
         title_feature: str | None = None,
     ):

@@ -67,11 +67,12 @@ class Release:
         new version at once, beside about 500 MB of runtime.
       min_ann_recall: Least recall@K of the approximate index against exact
         top-K, when the bundle has one.
-      keep_versions: Model versions kept in the serving directory.
+      keep_versions: Model versions kept in the serving directory (the served
+        one and two to roll back to).
       keep_runs: A local run keeps the artifacts of the pipeline's last this
         many runs under the output folder and removes the rest, with their
         ML Metadata entries marked DELETED (`recsearch clean` does the same
-        on demand). What a served version points at is always kept.
+        on demand). The judged model behind the newest served version is kept.
       refit: After the candidate is judged on the held-out interactions,
         train the same configuration again on the whole log (train and
         held-out) and push that model, so serving knows every user's newest
@@ -91,7 +92,7 @@ class Release:
     latency_budget_ms: float | None = 250.0
     max_bundle_mb: float | None = 750.0
     min_ann_recall: float | None = 0.9
-    keep_versions: int = 5
+    keep_versions: int = 3
     keep_runs: int = 3
     refit: bool = True
     refit_epochs: int = 2
