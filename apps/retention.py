@@ -76,11 +76,13 @@ class Cleaned:
     logs: int = 0
 
 
-def tree_bytes(path: str) -> int:
+def tree_bytes(path: str, unlinked_only: bool = False) -> int:
     """The disk a file or directory tree holds (0 when it does not exist).
 
     A file hard-linked twice in the tree counts once (ServedModel links its
-    baseline to the Trainer's artifact), as `du` counts it.
+    baseline to the Trainer's artifact), as `du` counts it. With
+    `unlinked_only`, files with another link anywhere are not counted (a
+    baseline linked to an older artifact was not written by this run).
     """
     if os.path.isfile(path):
         return os.path.getsize(path)
@@ -88,6 +90,8 @@ def tree_bytes(path: str) -> int:
     for root, _, files in os.walk(path):
         for name in files:
             stat = os.lstat(os.path.join(root, name))
+            if unlinked_only and stat.st_nlink > 1:
+                continue
             if (stat.st_dev, stat.st_ino) not in seen:
                 seen.add((stat.st_dev, stat.st_ino))
                 total += stat.st_size
@@ -198,12 +202,14 @@ def newest_run_bytes(metadata_path: str, pipeline_name: str) -> int:
     ran = [e.id for e in runs[-1] if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
     events = store.get_events_by_execution_ids(ran)
     ids = {ev.artifact_id for ev in events if ev.type == metadata_store_pb2.Event.OUTPUT}
-    return sum(tree_bytes(a.uri) for a in store.get_artifacts_by_id(sorted(ids)) if a.uri)
+    artifacts = store.get_artifacts_by_id(sorted(ids))
+    return sum(tree_bytes(a.uri, unlinked_only=True) for a in artifacts if a.uri)
 
 
 def human_bytes(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    """12.3 MB: decimal units, as `du --si` and file managers print them."""
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
-    return f"{size:.1f} TB"
+    return f"{size:.1f} GB"
