@@ -605,6 +605,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(text)
         if args.write_docs:
             docs.replace_block(args.write_docs, "gate", text)
+    elif args.which == "warmstart":
+        from recsearch.apps.bench import docs, warmstart_bench
+
+        text = warmstart_bench.table(warmstart_bench.run(args.output))
+        print(text)
+        if args.write_docs:
+            docs.replace_block(args.write_docs, "warmstart", text)
     elif args.which == "reruns":
         from recsearch.apps.bench import docs, reruns_bench
 
@@ -792,6 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
             "similar",
             "reruns",
             "gate",
+            "warmstart",
         ],
         help="pipeline: MovieLens 100K end to end; freshness: the default pipeline on each "
         "user's first 80%%, its pushed bundle scored on the last 20%%; "
@@ -806,7 +814,8 @@ def build_parser() -> argparse.ArgumentParser:
         "similar: MovieLens 100K similar_items by the content model and by auto's winner; "
         "reruns: the sample shop's unchanged rerun, a release-only change, and the output "
         "folder over ten runs; gate: ten cache-off reruns and ten clearly worse models "
-        "against the served model",
+        "against the served model; warmstart: five daily spans under three warm-start "
+        "schedules, each day's bundle scored on the next day",
     )
     bench.add_argument(
         "--only",

@@ -24,7 +24,10 @@ SPANS = 3
 
 
 def write_spans(
-    directory: str, spec: sample.SampleSpec | None = None, settings: dict | None = None
+    directory: str,
+    spec: sample.SampleSpec | None = None,
+    settings: dict | None = None,
+    count: int = SPANS,
 ) -> str:
     """Writes the shop with its interactions cut into spans; returns the config path.
 
@@ -33,13 +36,14 @@ def write_spans(
       spec: The generated shop's size (the default sample shop by default).
       settings: Config sections merged into the shop's config (for example
         `{"model": {"epochs": 3}}`).
+      count: How many spans (days) the shop's days are cut into.
     """
     spec = spec or sample.SampleSpec()
     sample.write(directory, spec)
     events = pd.read_csv(os.path.join(directory, "interactions.csv"))
     day = (events["timestamp"] - events["timestamp"].min()) // 86400
-    edges = [spec.days * i // SPANS for i in range(SPANS + 1)]
-    for span in range(1, SPANS + 1):
+    edges = [spec.days * i // count for i in range(count + 1)]
+    for span in range(1, count + 1):
         part = events[(day >= edges[span - 1]) & (day < edges[span])]
         target = os.path.join(directory, "interactions", f"span-{span}")
         os.makedirs(target, exist_ok=True)

@@ -524,6 +524,9 @@ def train_model(
             report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
             warm_start.write_report(report, fn_args.model_run_dir)
             logging.info("Trainer: warm start from %s: %s", base_model, report["tables"])
+            if int(hparams.get("warm_start_epochs") or 0):
+                # A shorter schedule from the served weights (model.warm_start_epochs).
+                hparams = {**hparams, "epochs": int(hparams["warm_start_epochs"])}
         table_rows = catalog.user_vocab_size + catalog.num_candidates
         model.compile(optimizer=make_optimizer(hparams, table_rows))
         if not closed_form:

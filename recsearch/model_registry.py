@@ -31,6 +31,7 @@ TRAINING = (
     "max_examples",
     "seed",
     "warm_start",
+    "warm_start_epochs",
 )
 # The content encoders of two_tower (text and images of the items).
 _CONTENT = (

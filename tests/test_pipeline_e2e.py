@@ -8,6 +8,7 @@ schema anomaly stop the run before training and push nothing.
 
 import dataclasses
 import glob
+import json
 import os
 import re
 import shutil
@@ -181,8 +182,12 @@ def test_second_run_reuses_cached_data_steps_and_warm_starts_the_trainer(first_r
     """A model setting changed: the data steps stay cached, the Trainer trains again."""
     config, output, first = first_run
     versions = bundle.versions(first.serving_dir)
-    retuned = dataclasses.replace(config, model=dataclasses.replace(config.model, epochs=2))
+    model = dataclasses.replace(config.model, epochs=2, warm_start_epochs=1)
+    retuned = dataclasses.replace(config, model=model)
     summary = local.run(retuned, output, quiet=True)
+    # Warm-started, the candidate trains the shorter schedule (model.warm_start_epochs).
+    with open(os.path.join(summary.model_run, "training_history.json")) as f:
+        assert len(json.load(f)["loss"]) == 1
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
 
     def executions(component):

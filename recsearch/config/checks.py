@@ -13,7 +13,14 @@ from recsearch.config.pipeline_config import PipelineConfig
 from recsearch.config.runtime import KUBEFLOW_TARGETS
 from recsearch.errors import ConfigError, report
 
-UNTUNABLE = ("name", "seed", "word_vectors", "image_backbone", "warm_start")
+UNTUNABLE = (
+    "name",
+    "seed",
+    "word_vectors",
+    "image_backbone",
+    "warm_start",
+    "warm_start_epochs",
+)
 
 
 def _check_search_space(config: PipelineConfig, fail) -> None:
@@ -207,6 +214,11 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
     for key, value in positive.items():
         if value <= 0:
             fail(key, f"must be positive, got {value}")
+    if config.model.warm_start_epochs < 0:
+        fail(
+            "model.warm_start_epochs",
+            f"must not be negative, got {config.model.warm_start_epochs}",
+        )
     if config.evaluation.tolerance < 0:
         fail("evaluation.tolerance", f"must not be negative, got {config.evaluation.tolerance}")
     if not 0.5 < config.evaluation.confidence < 1.0:

@@ -69,6 +69,8 @@ class Model:
         them off.
       warm_start: Start from the served model's weights, embedding rows
         remapped to this run's vocabularies.
+      warm_start_epochs: Epochs of a training that warm-started (0: `epochs`,
+        the full schedule, as from scratch).
       loss: Ranking loss of two_tower (over in-batch negatives) and of the
         pair models (over sampled negatives): softmax or approx_ndcg
         (listwise), bpr or triplet (pairwise), bce (pointwise).
@@ -136,6 +138,7 @@ class Model:
     max_examples: int | None = 3_000_000
     seed: int = 42
     warm_start: bool = True
+    warm_start_epochs: int = 0
     # Two stages: a pair network reorders the retrieval model's first N candidates.
     ranker: str | None = None
     rerank_depth: int = 100
