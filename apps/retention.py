@@ -98,6 +98,16 @@ def tree_bytes(path: str, unlinked_only: bool = False) -> int:
     return total
 
 
+def owned_directory(uri: str) -> str:
+    """What an artifact owns on disk: its URI, or for a value artifact (`.../<key>/<execution
+    id>/value`) the execution's directory, where its executor may write beside the value
+    (RunReport's report.html)."""
+    parent = os.path.dirname(uri.rstrip("/"))
+    if os.path.basename(uri.rstrip("/")) == "value" and os.path.basename(parent).isdigit():
+        return parent
+    return uri
+
+
 def runs_of(store: mlmd.MetadataStore, pipeline_name: str) -> list[list]:
     """The pipeline's runs, oldest first, each as its executions."""
     try:
@@ -181,11 +191,12 @@ def _remove_artifacts(store, runs, keep_runs: int, serving_dir, result: Cleaned)
             continue
         if "://" in artifact.uri:
             continue  # local output only: object stores have their own lifecycle rules
-        result.freed += tree_bytes(artifact.uri)
-        if os.path.isdir(artifact.uri):
-            shutil.rmtree(artifact.uri, ignore_errors=True)
-        elif os.path.exists(artifact.uri):
-            os.remove(artifact.uri)
+        path = owned_directory(artifact.uri)
+        result.freed += tree_bytes(path)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.remove(path)
         artifact.state = metadata_store_pb2.Artifact.DELETED
         doomed.append(artifact)
     if doomed:

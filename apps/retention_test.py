@@ -23,3 +23,11 @@ def test_sizes_read_as_people_write_them():
     assert retention.human_bytes(999) == "999 B"
     assert retention.human_bytes(12_345_678) == "12.3 MB"
     assert retention.human_bytes(4.1e9) == "4.1 GB"
+
+
+def test_a_value_artifact_owns_its_execution_directory():
+    value = "/out/pipelines/shop/RunReport/report/12/value"
+    assert retention.owned_directory(value) == "/out/pipelines/shop/RunReport/report/12"
+    model = "/out/pipelines/shop/Trainer/model/8"
+    assert retention.owned_directory(model) == model
+    assert retention.owned_directory("/somewhere/value") == "/somewhere/value"

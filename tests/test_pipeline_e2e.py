@@ -305,6 +305,7 @@ def test_clean_keeps_the_last_runs_what_they_reuse_and_what_is_served(first_run,
     config, output, first = first_run
     store = mlmd.MetadataStore(connection_config(os.path.join(output, "metadata.sqlite")))
     first_evaluation = min(store.get_artifacts_by_type("ModelEvaluation"), key=lambda a: a.id)
+    first_report = min(store.get_artifacts_by_type("system.HTML"), key=lambda a: a.id)
     before = retention.tree_bytes(output)
     command = ["clean", "--config", config.resolve("config.yaml"), "--output", output]
     assert cli.main([*command, "--keep-runs", "1"]) == 0
@@ -315,6 +316,9 @@ def test_clean_keeps_the_last_runs_what_they_reuse_and_what_is_served(first_run,
     assert not os.path.exists(first_evaluation.uri)
     (state,) = [a.state for a in store.get_artifacts_by_id([first_evaluation.id])]
     assert state == mlmd.proto.Artifact.DELETED
+    # A value artifact goes with its execution's directory (the report.html beside it).
+    assert first_report.uri.endswith("/value")
+    assert not os.path.exists(os.path.dirname(first_report.uri))
     # The model the newest served version was judged as is the next baseline: kept.
     newest = os.path.join(first.serving_dir, str(bundle.versions(first.serving_dir)[-1]))
     judged = versions.read_release(newest)["judged_model"]
