@@ -524,6 +524,16 @@ def _add_kfp_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="runtime parameter: the model family")
 
 
+# Benchmarks that print one table and record it in the docs block of their name:
+# name -> (module under apps/bench, whether it reads MovieLens from --data-dir).
+TABLE_BENCHES = {
+    "similar": ("similar_bench", True),
+    "gate": ("gate_bench", False),
+    "warmstart": ("warmstart_bench", False),
+    "reruns": ("reruns_bench", False),
+}
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from recsearch.apps.bench import pipeline_bench
 
@@ -589,36 +599,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         only = [o.strip() for o in args.only.split(",")] if args.only else None
         shapes_bench.run(args.output, only, write_docs=args.write_docs, data_dir=args.data_dir)
-    elif args.which == "similar":
-        from recsearch.apps.bench import docs, similar_bench
+    elif args.which in TABLE_BENCHES:
+        import importlib
 
-        if not args.data_dir:
-            raise RecsearchError("bench similar needs --data-dir (the MovieLens 100K files)")
-        text = similar_bench.table(similar_bench.run(args.data_dir, args.output))
+        from recsearch.apps.bench import docs
+
+        module, needs_data = TABLE_BENCHES[args.which]
+        bench = importlib.import_module(f"recsearch.apps.bench.{module}")
+        if needs_data and not args.data_dir:
+            raise RecsearchError(f"bench {args.which} needs --data-dir (the MovieLens 100K files)")
+        result = bench.run(args.data_dir, args.output) if needs_data else bench.run(args.output)
+        text = bench.table(result)
         print(text)
         if args.write_docs:
-            docs.replace_block(args.write_docs, "similar", text)
-    elif args.which == "gate":
-        from recsearch.apps.bench import docs, gate_bench
-
-        text = gate_bench.table(gate_bench.run(args.output))
-        print(text)
-        if args.write_docs:
-            docs.replace_block(args.write_docs, "gate", text)
-    elif args.which == "warmstart":
-        from recsearch.apps.bench import docs, warmstart_bench
-
-        text = warmstart_bench.table(warmstart_bench.run(args.output))
-        print(text)
-        if args.write_docs:
-            docs.replace_block(args.write_docs, "warmstart", text)
-    elif args.which == "reruns":
-        from recsearch.apps.bench import docs, reruns_bench
-
-        text = reruns_bench.table(reruns_bench.run(args.output))
-        print(text)
-        if args.write_docs:
-            docs.replace_block(args.write_docs, "reruns", text)
+            docs.replace_block(args.write_docs, args.which, text)
     elif args.which == "content":
         from recsearch.apps.bench import content_bench, docs
 

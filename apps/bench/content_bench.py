@@ -205,6 +205,19 @@ def digits(work: str) -> dict:
     }
 
 
+def movielens_items(data_dir: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """MovieLens 100K's u.item (ids as text) and its genre flags [items, genres] as bools."""
+    items = pd.read_csv(
+        os.path.join(data_dir, "u.item"),
+        sep="|",
+        header=None,
+        encoding="latin-1",
+        names=movielens.config_dict(data_dir)["items"]["columns"],
+    )
+    items["item_id"] = items["item_id"].astype(str)
+    return items, items[list(movielens.GENRES)].to_numpy().astype(bool)
+
+
 def movielens_titles(work: str, data_dir: str) -> dict:
     data_dir = os.path.abspath(data_dir)
     base = movielens.config_dict(data_dir)
@@ -214,15 +227,7 @@ def movielens_titles(work: str, data_dir: str) -> dict:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(base, f)
     model = train_bundle(load_config(path), os.path.join(work, "movielens-run"))
-    items = pd.read_csv(
-        os.path.join(data_dir, "u.item"),
-        sep="|",
-        header=None,
-        encoding="latin-1",
-        names=base["items"]["columns"],
-    )
-    items["item_id"] = items["item_id"].astype(str)
-    genres = items[list(movielens.GENRES)].to_numpy().astype(bool)
+    items, genres = movielens_items(data_dir)
     ids = list(items["item_id"])
     position = {v: i for i, v in enumerate(ids)}
     found = _top(model.signatures["search_text"], "query", list(items["title"]), exclude=ids)

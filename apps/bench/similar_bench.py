@@ -33,7 +33,7 @@ ANCHORS = 300
 
 
 def run(data_dir: str, output: str) -> dict:
-    from recsearch.apps.bench.content_bench import train_bundle
+    from recsearch.apps.bench.content_bench import movielens_items, train_bundle
     from recsearch.apps.bench.pipeline_bench import header
 
     data_dir = os.path.abspath(data_dir)
@@ -47,15 +47,8 @@ def run(data_dir: str, output: str) -> dict:
         json.dump(base, f)
     model = train_bundle(load_config(path), os.path.join(work, "run"))
     chosen = selection.read(os.path.join(work, "run", "run"))
-    items = pd.read_csv(
-        os.path.join(data_dir, "u.item"),
-        sep="|",
-        header=None,
-        encoding="latin-1",
-        names=base["items"]["columns"],
-    )
-    ids = items["item_id"].astype(str).tolist()
-    genres = items[list(movielens.GENRES)].to_numpy().astype(bool)
+    items, genres = movielens_items(data_dir)
+    ids = items["item_id"].tolist()
     counts = (
         pd.read_csv(os.path.join(data_dir, "u.data"), sep="\t", header=None, usecols=[1])[1]
         .astype(str)
