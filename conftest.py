@@ -22,8 +22,8 @@ COLD_ITEMS = [
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> str:
     """A tiny sample shop (CSV files, images, config.yaml) in a temp directory."""
-    from recsearch.apps.testing import LIGHT_MODEL, write_config
     from recsearch.data import sample
+    from recsearch.testing import LIGHT_MODEL, write_config
 
     directory = str(tmp_path_factory.mktemp("sample"))
     sample.write(directory, sample.SampleSpec(**TINY_SAMPLE))
@@ -65,7 +65,7 @@ class TransformedData:
 @pytest.fixture(scope="session")
 def transformed(tmp_path_factory, sample_config) -> TransformedData:
     """Runs the real preprocessing_fn with tf.Transform on the tiny shop's splits."""
-    from recsearch.apps.testing import transform_sample
+    from recsearch.testing import transform_sample
 
     root = str(tmp_path_factory.mktemp("transformed"))
     raw_dir, graph, out = transform_sample(sample_config, root)
@@ -84,7 +84,7 @@ class TrainedBundle:
 
 @pytest.fixture(scope="session")
 def trained_bundle(transformed, tmp_path_factory) -> TrainedBundle:
-    from recsearch.apps import testing
+    from recsearch import testing
     from recsearch.modules import trainer
 
     root = tmp_path_factory.mktemp("trained")

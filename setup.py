@@ -43,7 +43,7 @@ setup(
     name="recsearch",
     version="0.1.0",
     description="An orchestrated TFX pipeline for deep-learning recommendation and search.",
-    python_requires=">=3.9,<3.11",
+    python_requires=">=3.10,<3.11",
     packages=sorted(_PACKAGES),
     package_dir=_PACKAGES,
     package_data={"recsearch": ["configs/*.yaml"]},

@@ -43,8 +43,9 @@ def runtime_values(
     """The pipeline's runtime parameters, with the compiled values as defaults."""
     from tfx import v1 as tfx
 
+    from recsearch.config.trainer_settings import TrainerSettings
     from recsearch.kubeflow import client
-    from recsearch.pipeline.pipeline import RuntimeValues, trainer_config
+    from recsearch.pipeline.pipeline import RuntimeValues
 
     parameter = tfx.dsl.experimental.RuntimeParameter
     return RuntimeValues(
@@ -60,7 +61,10 @@ def runtime_values(
             ptype=str,
             # The Trainer fails clearly when the GPU it asked for is not there.
             default=json.dumps(
-                {**trainer_config(config), "accelerator": config.kubeflow.trainer.accelerator}
+                dataclasses.replace(
+                    TrainerSettings.from_config(config),
+                    accelerator=config.kubeflow.trainer.accelerator,
+                ).to_custom_config()
             ),
         ),
     )

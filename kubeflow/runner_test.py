@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from recsearch.apps import testing
+from recsearch import testing
 from recsearch.config import Kubeflow, Resources
 from recsearch.errors import ConfigError, Problems
 from recsearch.kubeflow import runner

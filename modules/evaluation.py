@@ -7,7 +7,7 @@ ranks by user itself (it reads the user id feature): TFMA's own grouping
 (`query_key`) would group before slicing, so a slice by event type would take
 every eval item of each user with one such event, not that event's items, and
 it merges every field of every example in Python, half of the Evaluator's time
-at 1M rows. Per-user values come from `recsearch.modules.ranking_metrics` and
+at 1M rows. Per-user values come from `recsearch.ranking_metrics` and
 are averaged over users.
 """
 
@@ -23,7 +23,7 @@ from tensorflow_model_analysis.proto import config_pb2
 from tensorflow_model_analysis.utils import util
 
 from recsearch import features as keys
-from recsearch.modules import ranking_metrics
+from recsearch import ranking_metrics
 
 CLASS_NAME = "CatalogRanking"
 RANK_KEY = "rank"

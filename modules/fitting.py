@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from recsearch import features as keys
+from recsearch.config import Model
 from recsearch.features import FeatureSpec
 from recsearch.modules import training_data
 from recsearch.modules.model_factory import Parts, build_model
@@ -68,7 +69,7 @@ def text_vocabulary(tft_output: tft.TFTransformOutput, spec: FeatureSpec) -> lis
 
 def create_model(
     name: str,
-    hparams: dict,
+    settings: Model,
     spec: FeatureSpec,
     tft_output: tft.TFTransformOutput,
     catalog: training_data.Catalog,
@@ -81,23 +82,22 @@ def create_model(
         catalog,
         text_vocabulary=text_vocabulary(tft_output, spec),
     )
-    return build_model(name, hparams, parts)
+    return build_model(name, settings, parts)
 
 
-def training_budget(hparams: dict, rows: int | None) -> tuple[int, int | None]:
-    """(epochs, steps per epoch or None) within `hparams["max_examples"]` examples seen.
+def training_budget(settings: Model, rows: int | None) -> tuple[int, int | None]:
+    """(epochs, steps per epoch or None) within `settings.max_examples` examples seen.
 
     Whole passes over the `rows` training rows while they fit the budget (at
     least one); a single pass that exceeds it is cut to max_examples /
     batch_size steps. Without a budget or a row count, the configured epochs.
     """
-    epochs = int(hparams["epochs"])
-    budget = hparams.get("max_examples")
-    if not budget or not rows or rows * epochs <= int(budget):
+    epochs, budget = settings.epochs, settings.max_examples
+    if not budget or not rows or rows * epochs <= budget:
         return epochs, None
-    if rows <= int(budget):
-        return int(budget) // rows, None
-    return 1, math.ceil(int(budget) / int(hparams["batch_size"]))
+    if rows <= budget:
+        return budget // rows, None
+    return 1, math.ceil(budget / settings.batch_size)
 
 
 # Epochs without a better validation loss before training stops (`fit(validation=...)`).
@@ -107,7 +107,7 @@ PATIENCE = 2
 def fit(
     model: tf.keras.Model,
     dataset,
-    hparams: dict,
+    settings: Model,
     steps: int,
     log_dir: str,
     rows: int | None = None,
@@ -124,21 +124,21 @@ def fit(
     its best epoch's weights; `model.best_epochs` records how many epochs that
     was (the epochs run, without validation).
     """
-    epochs, per_epoch = (1, steps) if steps else training_budget(hparams, rows)
-    if not steps and (epochs, per_epoch) != (int(hparams["epochs"]), None):
+    epochs, per_epoch = (1, steps) if steps else training_budget(settings, rows)
+    if not steps and (epochs, per_epoch) != (settings.epochs, None):
         cut = f"{epochs} epochs" if per_epoch is None else f"{per_epoch} steps"
         message = (
-            f"{rows} training rows x {hparams['epochs']} epochs exceed "
-            f"model.max_examples ({hparams['max_examples']}): training {cut}"
+            f"{rows} training rows x {settings.epochs} epochs exceed "
+            f"model.max_examples ({settings.max_examples}): training {cut}"
         )
         logging.info("Trainer: %s", message)
         # Beside the progress bar, so the terminal says why it shows fewer epochs.
         sys.stderr.write(f"        {message}\n")
-    data = dataset(int(hparams["batch_size"]), shuffle=True)
+    data = dataset(settings.batch_size, shuffle=True)
     callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir), EpochProgress(epochs)]
     held = None
     if validation is not None:
-        held = validation(int(hparams["batch_size"]), shuffle=False)
+        held = validation(settings.batch_size, shuffle=False)
         callbacks.append(
             tf.keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=PATIENCE, restore_best_weights=True

@@ -1,5 +1,7 @@
 """The training budget in examples seen (`model.max_examples`), computed and honoured by fit."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,8 +24,8 @@ from recsearch.modules import fitting
 )
 def test_training_budget_by_examples_seen(rows, epochs, budget, expected):
     assert Model().max_examples == 3_000_000  # the default the cases above name
-    hparams = {"epochs": epochs, "batch_size": 1024, "max_examples": budget}
-    assert fitting.training_budget(hparams, rows) == expected
+    settings = Model(epochs=epochs, batch_size=1024, max_examples=budget)
+    assert fitting.training_budget(settings, rows) == expected
 
 
 def _dataset(rows: int):
@@ -43,8 +45,8 @@ def _dataset(rows: int):
 def test_fit_runs_the_budgeted_epochs_and_steps(tmp_path, capsys, budget, epochs_run, steps_run):
     model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    hparams = {"epochs": 5, "batch_size": 10, "max_examples": budget}
-    losses = fitting.fit(model, _dataset(100), hparams, 0, str(tmp_path), rows=100)
+    settings = Model(epochs=5, batch_size=10, max_examples=budget)
+    losses = fitting.fit(model, _dataset(100), settings, 0, str(tmp_path), rows=100)
     assert len(losses) == epochs_run
     assert int(model.optimizer.iterations.numpy()) == steps_run
     # The terminal says when the budget cut the training, and by how much.
@@ -60,8 +62,8 @@ def test_fit_runs_the_budgeted_epochs_and_steps(tmp_path, capsys, budget, epochs
 def test_a_step_budget_from_train_args_replaces_epochs_and_examples(tmp_path):
     model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    hparams = {"epochs": 5, "batch_size": 10, "max_examples": 250}
-    losses = fitting.fit(model, _dataset(100), hparams, 37, str(tmp_path), rows=100)
+    settings = Model(epochs=5, batch_size=10, max_examples=250)
+    losses = fitting.fit(model, _dataset(100), settings, 37, str(tmp_path), rows=100)
     assert len(losses) == 1 and int(model.optimizer.iterations.numpy()) == 37
 
 
@@ -92,12 +94,12 @@ def test_validation_stops_training_and_keeps_the_best_epoch(tmp_path):
     best = int(np.argmin(losses))
     assert 0 < best < 20 - fitting.PATIENCE - 1  # the rise comes well before 20 epochs
     trained = model()
-    hparams = {"epochs": 20, "batch_size": 8, "max_examples": None}
-    run = fitting.fit(trained, rows(1.0), hparams, 0, str(tmp_path), validation=rows(0.3))
+    settings = Model(epochs=20, batch_size=8, max_examples=None)
+    run = fitting.fit(trained, rows(1.0), settings, 0, str(tmp_path), validation=rows(0.3))
     assert len(run) == best + 1 + fitting.PATIENCE
     assert trained.best_epochs == best + 1
     for got, want in zip(trained.get_weights(), weights[best]):
         np.testing.assert_allclose(got, want, rtol=1e-5)
     # Without validation every epoch runs, and best_epochs counts them.
-    fitting.fit(trained, rows(1.0), {**hparams, "epochs": 3}, 0, str(tmp_path))
+    fitting.fit(trained, rows(1.0), dataclasses.replace(settings, epochs=3), 0, str(tmp_path))
     assert trained.best_epochs == 3

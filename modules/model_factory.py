@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from recsearch import features as keys
 from recsearch import model_registry
+from recsearch.config import Model
 from recsearch.features import FeatureSpec
 from recsearch.modules.models import bias
 from recsearch.modules.models.autorec import ItemAutoRec
@@ -293,28 +294,26 @@ def build_two_tower(cfg: Any, parts: Parts) -> TwoTowerModel:
     )
 
 
-def build_model(name: str, hparams: Mapping[str, Any], parts: Parts) -> tf.keras.Model:
+def build_model(name: str, settings: Model, parts: Parts) -> tf.keras.Model:
     """Creates an untrained model of family `name` (recsearch/model_registry.py).
 
     Args:
       name: A family of the registry.
-      hparams: The `model` section of the config as a dict (every setting of
-        `config.Model`), with tuned or auto-chosen values over it.
+      settings: The model settings, with tuned or auto-chosen values over the config's.
       parts: The run's feature spec, sizes and catalog.
 
     Raises:
       KeyError: On an unknown model name.
     """
     family = model_registry.family(name)
-    cfg = family.config({**hparams, "name": name})
-    return globals()[family.builder](cfg, parts)
+    return globals()[family.builder](family.config(settings), parts)
 
 
 # `optimizer: auto` trains with LazyAdam from this many embedding rows (users and items) up.
 LAZY_ADAM_ROWS = 20_000
 
 
-def optimizer_name(hparams: Mapping[str, Any], table_rows: int | None = None) -> str:
+def optimizer_name(settings: Model, table_rows: int | None = None) -> str:
     """The configured optimizer; "auto" is lazy_adam for embedding tables of
     LAZY_ADAM_ROWS rows or more (`table_rows`), adam for smaller or unknown ones.
 
@@ -322,18 +321,16 @@ def optimizer_name(hparams: Mapping[str, Any], table_rows: int | None = None) ->
     step cost 261 ms against LazyAdam's 14, at 40,000 users 43 against 8
     (docs/scale.md); at MovieLens 100K's 2,625 rows there is nothing to gain.
     """
-    name = str(hparams["optimizer"])
+    name = settings.optimizer
     if name == "auto":
         return "lazy_adam" if (table_rows or 0) >= LAZY_ADAM_ROWS else "adam"
     return name
 
 
-def make_optimizer(
-    hparams: Mapping[str, Any], table_rows: int | None = None
-) -> tf.keras.optimizers.Optimizer:
+def make_optimizer(settings: Model, table_rows: int | None = None) -> tf.keras.optimizers.Optimizer:
     """The configured optimizer (`optimizer_name`)."""
-    rate = float(hparams["learning_rate"])
-    name = optimizer_name(hparams, table_rows)
+    rate = float(settings.learning_rate)
+    name = optimizer_name(settings, table_rows)
     if name == "adagrad":
         return tf.keras.optimizers.Adagrad(learning_rate=rate, jit_compile=False)
     if name == "lazy_adam":

@@ -5,19 +5,19 @@ import dataclasses
 import pytest
 
 from recsearch import model_registry
-from recsearch.apps.testing import tiny_catalog
 from recsearch.config import Model
 from recsearch.features import FeatureSpec
 from recsearch.modules import model_factory
 from recsearch.modules.models.ease import EASE, MAX_ITEMS
+from recsearch.testing import tiny_catalog
 
 
 def _build(name, num_items, **settings):
-    hparams = dataclasses.asdict(dataclasses.replace(Model(), embedding_dim=4, **settings))
+    model = dataclasses.replace(Model(), embedding_dim=4, **settings)
     catalog = tiny_catalog([[0, 1], [1, 2]], num_items=num_items)
     sizes = {"user_id": catalog.num_users, "item_id": catalog.num_items}
     parts = model_factory.Parts(FeatureSpec(), sizes, 0, catalog)
-    return model_factory.build_model(name, hparams, parts)
+    return model_factory.build_model(name, model, parts)
 
 
 def test_every_family_has_its_builder():

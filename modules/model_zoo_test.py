@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import model_registry
-from recsearch.apps import testing
+from recsearch import model_registry, testing
 from recsearch.modules import trainer
 
 pytestmark = pytest.mark.slow

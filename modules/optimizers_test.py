@@ -1,8 +1,11 @@
 """LazyAdam: Adam on the rows a batch looked up, nothing else."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
+from recsearch.config import Model
 from recsearch.modules import model_factory
 from recsearch.modules.optimizers import LazyAdam
 
@@ -52,19 +55,19 @@ def test_lazy_adam_moves_only_the_looked_up_rows_and_matches_adam_on_them():
 
 
 def test_the_config_name_builds_it():
-    optimizer = model_factory.make_optimizer({"optimizer": "lazy_adam", "learning_rate": 0.01})
+    optimizer = model_factory.make_optimizer(Model(optimizer="lazy_adam", learning_rate=0.01))
     assert isinstance(optimizer, LazyAdam)
     assert float(optimizer.learning_rate) == np.float32(0.01)
 
 
 def test_auto_is_lazy_adam_for_large_tables_and_adam_below():
-    auto = {"optimizer": "auto", "learning_rate": 0.01}
+    auto = Model(optimizer="auto", learning_rate=0.01)
     rows = model_factory.LAZY_ADAM_ROWS
     assert isinstance(model_factory.make_optimizer(auto, rows), LazyAdam)
     small = model_factory.make_optimizer(auto, rows - 1)
     assert type(small) is tf.keras.optimizers.Adam
     assert type(model_factory.make_optimizer(auto)) is tf.keras.optimizers.Adam  # unknown size
     # A named optimizer is used whatever the size.
-    assert type(model_factory.make_optimizer({**auto, "optimizer": "adam"}, 10**6)) is (
-        tf.keras.optimizers.Adam
-    )
+    assert type(
+        model_factory.make_optimizer(dataclasses.replace(auto, optimizer="adam"), 10**6)
+    ) is (tf.keras.optimizers.Adam)

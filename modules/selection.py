@@ -26,9 +26,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_transform as tft
-from tfx.components.trainer.fn_args_utils import FnArgs
 
+from recsearch.config.trainer_settings import TrainerSettings, with_values
 from recsearch.features import FeatureSpec
 from recsearch.model_registry import (
     AUTO_MAX_ROWS,
@@ -38,6 +37,7 @@ from recsearch.model_registry import (
     candidates_for,
 )
 from recsearch.modules import item_similarity, tuning
+from recsearch.modules.run_inputs import RunInputs
 
 SELECTION_FILE = "model_selection.json"
 VALIDATION_FRACTION = 0.2
@@ -151,36 +151,32 @@ def needs_content_model(spec: FeatureSpec, task: str, winner: str) -> bool:
     return task != "rating" and bool(spec.item_text or spec.item_image) and winner != CONTENT_MODEL
 
 
-def inner_data(
-    fn_args: FnArgs,
-    hparams: dict,
-    spec: FeatureSpec,
-    tft_output: tft.TFTransformOutput,
-    catalog_files: list[str] | None,
-) -> tuning.InnerData:
+def inner_data(inputs: RunInputs, settings: TrainerSettings) -> tuning.InnerData:
     """The training split cut into the part candidates fit and the part they are judged on."""
     return tuning.inner_data(
-        fn_args,
-        tft_output,
-        spec,
+        inputs,
+        settings.features,
+        settings.judging,
         VALIDATION_FRACTION,
-        int(hparams["seed"]),
-        catalog_files,
+        settings.model.seed,
         max_rows=AUTO_MAX_ROWS,
     )
 
 
-def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.InnerData) -> Selection:
-    """Trains each candidate on the inner split of the training data and picks the best."""
-    config = fn_args.custom_config
-    task = config["task"]
+def select(settings: TrainerSettings, data: tuning.InnerData, log_dir: str) -> Selection:
+    """Trains each candidate on the inner split of the training data and picks the best.
+
+    Each candidate's training logs go under `log_dir`/selection/<label>.
+    """
+    spec, model_settings = settings.features, settings.model
+    task = settings.judging.task
     chosen, skipped = candidates_for(
         task,
         data.catalog.item_vocab_size,
         num_users=int(np.count_nonzero(np.diff(data.catalog.seen_row_splits))),
         has_fields=spec.has_fields,
     )
-    metric = "-rmse" if task == "rating" else f"{config['eval_metric']}@{config['top_k']}"
+    metric = settings.judging.label
     scores, seconds, models = {}, {}, {}
     # The rating factor models start from the biases of the best bias baseline so far
     # (its penalty chosen on the inner split; the bias candidates come first).
@@ -188,12 +184,11 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
     best_bias = -float("inf")
     for candidate in chosen:
         started = time.time()
-        settings = {**hparams, **start, **candidate.settings}
         models[candidate.label] = tuning.fit_inner(
             candidate.name,
-            settings,
+            with_values(model_settings, {**start, **candidate.settings}),
             data,
-            log_dir=os.path.join(fn_args.model_run_dir, "selection", candidate.label),
+            log_dir=os.path.join(log_dir, "selection", candidate.label),
             # Rating models stop when the inner error stops falling (they overfit sparse logs).
             early_stopping=task == "rating",
         )
@@ -204,7 +199,7 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
         )
         if candidate.name == "bias" and scores[candidate.label] >= best_bias:
             best_bias = scores[candidate.label]
-            start = {"bias_l2": candidate.settings.get("bias_l2", hparams.get("bias_l2"))}
+            start = {"bias_l2": candidate.settings.get("bias_l2", model_settings.bias_l2)}
     winner = max(chosen, key=lambda c: scores[c.label])
     model = models[winner.label]
     epochs, final = None, {}
@@ -224,7 +219,7 @@ def select(fn_args: FnArgs, hparams: dict, spec: FeatureSpec, data: tuning.Inner
     content_trial = next((models[c.label] for c in chosen if c.name == CONTENT_MODEL), None)
     similar: dict[str, float] = {}
     if content_trial is not None and has_item_similarity(model):
-        k = int(config["top_k"])
+        k = settings.judging.top_k
         content_label = next(c.label for c in chosen if c.name == CONTENT_MODEL)
         similar = {
             winner.label: item_similarity.measure(model, data, k),

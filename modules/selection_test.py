@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps import testing
+from recsearch import testing
 from recsearch.features import FeatureSpec
 from recsearch.modules import selection, trainer, tuning
 

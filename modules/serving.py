@@ -31,6 +31,7 @@ import tensorflow_transform as tft
 
 from recsearch import features as keys
 from recsearch.bundle import companion_path
+from recsearch.config import Model
 from recsearch.modules import answers
 from recsearch.modules.ann import IndexParams, build_index
 from recsearch.modules.preprocessing import dense_content
@@ -80,7 +81,7 @@ class RecommenderModule(tf.Module):
         index_params: IndexParams | None = None,
         content: tf.keras.Model | None = None,
         ranker: tf.keras.Model | None = None,
-        rerank_depth: int = 100,
+        rerank_depth: int = Model.rerank_depth,
         similar_from_model: bool = False,
     ):
         """Builds the module.
@@ -790,7 +791,7 @@ def export_bundle(
     index_params: IndexParams | None = None,
     content: tf.keras.Model | None = None,
     ranker: tf.keras.Model | None = None,
-    rerank_depth: int = 100,
+    rerank_depth: int = Model.rerank_depth,
     similar_from_model: bool = False,
 ) -> None:
     """The exact bundle at `path`, and with `index_params` its ScaNN companion inside it.

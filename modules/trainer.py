@@ -9,12 +9,12 @@ import os
 import time
 
 import tensorflow as tf
-import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from recsearch import bundle, model_registry
 from recsearch import features as keys
-from recsearch.features import FeatureSpec
+from recsearch.config import Model, Serving
+from recsearch.config.trainer_settings import TrainerSettings, with_values
 from recsearch.modules import (
     ann,
     distribute,
@@ -25,15 +25,9 @@ from recsearch.modules import (
     two_stage,
     warm_start,
 )
-from recsearch.modules.fitting import (
-    CATALOG_SPLIT,
-    HELDOUT_SPLIT,
-    create_model,
-    fit,
-    sibling_split,
-    vocabulary,
-)
+from recsearch.modules.fitting import create_model, fit, vocabulary
 from recsearch.modules.model_factory import make_optimizer, optimizer_name
+from recsearch.modules.run_inputs import RunInputs
 
 _STATS_BATCH = 8192
 HISTORY_FILE = "training_history.json"
@@ -46,14 +40,14 @@ AUTO_INDEX_ITEMS = 10_000
 
 
 def index_params(
-    serving_config: dict, num_items: int, inner_product: bool = True
+    serving: Serving, num_items: int, inner_product: bool = True
 ) -> ann.IndexParams | None:
     """ScaNN settings when the config (or "auto" on a large catalog) asks for an index.
 
     "auto" never indexes a model that scores pairs with a network (no inner
     product to search); asking for "scann" with one is refused when serving.
     """
-    choice = serving_config["index"]
+    choice = serving.index
     if choice == "scann" and not inner_product:
         # Only `model: auto` gets here (the config check refuses a named model):
         # its winner has nothing for an index to search.
@@ -68,9 +62,9 @@ def index_params(
     if not wanted:
         return None
     return ann.IndexParams(
-        num_leaves=int(serving_config["ann_leaves"]),
-        num_leaves_to_search=int(serving_config["ann_leaves_to_search"]),
-        reorder=int(serving_config["ann_reorder"]),
+        num_leaves=serving.ann_leaves,
+        num_leaves_to_search=serving.ann_leaves_to_search,
+        reorder=serving.ann_reorder,
     )
 
 
@@ -88,11 +82,10 @@ def tuned_values(hyperparameters: dict | None) -> dict:
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the configured model and exports the serving bundle.
 
-    `fn_args.custom_config` holds {"features": FeatureSpec JSON, "model": the
-    model config, "model_name": a family or "auto", "serving": the serving
-    config, "refit": bool, "task", "eval_metric", "top_k", "split_method",
-    and on Kubeflow "accelerator", the device the step asked for};
-    the Tuner's best values, when there is a Tuner, override the model config.
+    `fn_args.custom_config` holds the `TrainerSettings`, parsed here once (the
+    Tuner's best values, when there is a Tuner, over the model settings);
+    `fn_args` becomes the `RunInputs`. Below this function, everything takes
+    those typed values.
 
     With "auto", the candidate families are compared on an inner split of the
     training data first (`selection`), and the winner is trained; when items
@@ -109,38 +102,35 @@ def run_fn(fn_args: FnArgs) -> None:
     the bundle the Pusher publishes; with a ranker, the refit bundle's ranker
     is trained again with rows from the held-out split too (`refit_ranker`).
     """
-    config = fn_args.custom_config
-    distribute.check_devices(config.get("accelerator"))
-    spec = FeatureSpec.from_json(config["features"])
-    hparams = {**config["model"], **tuned_values(fn_args.hyperparameters)}
-    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    catalog_files = sibling_split(fn_args.train_files, CATALOG_SPLIT)
-    heldout_files = sibling_split(fn_args.train_files, HELDOUT_SPLIT)
-    plan = TrainingPlan(config["model_name"], hparams)
+    settings = TrainerSettings.parse(fn_args.custom_config, tuned_values(fn_args.hyperparameters))
+    distribute.check_devices(settings.accelerator)
+    inputs = RunInputs.of(fn_args)
+    model = settings.model
+    plan = TrainingPlan(settings.model_name, model)
     inner = retriever = None
-    if plan.name == model_registry.AUTO or hparams.get("ranker"):
-        inner = selection.inner_data(fn_args, hparams, spec, tft_output, catalog_files)
+    if plan.name == model_registry.AUTO or model.ranker:
+        inner = selection.inner_data(inputs, settings)
     if plan.name == model_registry.AUTO:
-        chosen = selection.select(fn_args, hparams, spec, inner)
-        selection.write(chosen, fn_args.model_run_dir)
+        chosen = selection.select(settings, inner, inputs.log_dir)
+        selection.write(chosen, inputs.log_dir)
         for line in chosen.lines():
             logging.info("Trainer: model auto: %s", line)
         plan = TrainingPlan(
             chosen.winner.name,
-            {**hparams, **chosen.winner.settings, **chosen.final_settings()},
+            with_values(model, {**chosen.winner.settings, **chosen.final_settings()}),
             chosen.content_model,
-            hparams,
+            model,
             content_trained=chosen.content_trial,
             similar_from_model=chosen.similar_from_model,
         )
         retriever = chosen.model
-    if hparams.get("ranker"):
-        rows = ranking_rows(fn_args, plan, inner, retriever)
-        log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "ranker")
-        ranker, history = two_stage.train_ranker(hparams["ranker"], hparams, inner, rows, log_dir)
+    if model.ranker:
+        rows = ranking_rows(inputs.log_dir, plan, inner, retriever)
+        log_dir = os.path.join(inputs.log_dir, "two_stage", "ranker")
+        ranker, history = two_stage.train_ranker(model.ranker, model, inner, rows, log_dir)
         plan = dataclasses.replace(
             plan,
-            ranker=hparams["ranker"],
+            ranker=model.ranker,
             ranker_model=ranker,
             ranker_history={
                 **history,
@@ -149,36 +139,32 @@ def run_fn(fn_args: FnArgs) -> None:
                 "retrieved_negatives": rows.retrieved_share,
             },
         )
-    refits = bool(config.get("refit") and heldout_files and distribute.is_chief())
+    refits = bool(settings.refit and inputs.heldout_files and distribute.is_chief())
     candidate = train_and_export(
-        fn_args,
+        inputs,
+        settings,
         plan,
-        fn_args.train_files,
-        catalog_files,
+        inputs.train_files,
         fn_args.serving_model_dir,
-        spec,
-        tft_output,
         # The Evaluator scores the candidate exactly; the gate measures the index of
         # the bundle it would push: with a refit, that one's.
         with_index=not refits,
     )
     if not refits:
         return
-    refit_epochs = int(config.get("refit_epochs") or 0)
+    refit_epochs = settings.refit_epochs
     logging.info(
         "Trainer: refitting on train + held-out for serving (%s)",
         f"{refit_epochs} epochs from the candidate's weights" if refit_epochs else "from scratch",
     )
     if plan.ranker:
-        plan = refit_ranker(fn_args, plan, inner, rows, candidate, heldout_files)
+        plan = refit_ranker(inputs, plan, inner, rows, candidate)
     refit = train_and_export(
-        fn_args,
+        inputs,
+        settings,
         plan,
-        [*fn_args.train_files, *heldout_files],
-        catalog_files,
+        [*inputs.train_files, *inputs.heldout_files],
         refit_model_dir(fn_args.serving_model_dir),
-        spec,
-        tft_output,
         history_name=REFIT_HISTORY_FILE,
         start_from=candidate if refit_epochs else None,
         epochs=refit_epochs or None,
@@ -202,10 +188,10 @@ class TrainingPlan:
 
     Attributes:
       name: The model family that serves `recommend`.
-      hparams: Its settings.
+      settings: Its settings.
       content_name: The family that answers search_text, search_image,
         similar_items and embed_items, when not `name` itself.
-      content_hparams: Its settings.
+      content_settings: Its settings.
       content_trained: That model already trained (auto's trial of it), used
         as it is in every bundle of the run instead of training it again.
       ranker: The ranking stage's family, for two stages.
@@ -217,9 +203,9 @@ class TrainingPlan:
     """
 
     name: str
-    hparams: dict
+    settings: Model
     content_name: str | None = None
-    content_hparams: dict | None = None
+    content_settings: Model | None = None
     content_trained: tf.keras.Model | None = None
     ranker: str | None = None
     ranker_model: tf.keras.Model | None = None
@@ -228,45 +214,46 @@ class TrainingPlan:
 
 
 def ranking_rows(
-    fn_args: FnArgs,
+    log_dir: str,
     plan: TrainingPlan,
     inner: tuning.InnerData,
     retriever: tf.keras.Model | None,
 ) -> two_stage.RankingRows:
     """The ranking stage's rows, from the retrieval model trained on the inner split.
 
-    `retriever`: that model when `model: auto` already trained it; else it is trained here.
+    `retriever`: that model when `model: auto` already trained it; else it is trained
+    here, its logs under `log_dir`.
     """
-    hparams = plan.hparams
+    settings = plan.settings
     if retriever is None:
-        log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "retrieval_inner")
-        retriever = tuning.fit_inner(plan.name, hparams, inner, log_dir)
+        retriever = tuning.fit_inner(
+            plan.name, settings, inner, os.path.join(log_dir, "two_stage", "retrieval_inner")
+        )
     rows = two_stage.ranking_rows(
         retriever,
         inner,
-        int(hparams["rerank_depth"]),
-        int(hparams["num_negatives"]),
-        int(hparams["seed"]),
-        freshness=bool(hparams.get("freshness", False)),
+        settings.rerank_depth,
+        settings.num_negatives,
+        settings.seed,
+        freshness=settings.freshness,
     )
     logging.info(
         "Trainer: two stages: %d ranking rows; the retrieval stage finds %.1f%% of users' "
         "latest training items in its %d candidates; %.1f%% of the negatives are its own",
         len(rows.rows[keys.USER_ID]),
         100 * rows.recall_at_depth,
-        int(hparams["rerank_depth"]),
+        settings.rerank_depth,
         100 * rows.retrieved_share,
     )
     return rows
 
 
 def refit_ranker(
-    fn_args: FnArgs,
+    inputs: RunInputs,
     plan: TrainingPlan,
     inner: tuning.InnerData,
     inner_rows: two_stage.RankingRows,
     candidate: Trained,
-    heldout_files: list[str],
 ) -> TrainingPlan:
     """The plan with the refit bundle's ranker: trained again, with the held-out split's rows.
 
@@ -278,31 +265,31 @@ def refit_ranker(
     the candidate's ranker, trained on rows a period older, kept 2% of the 8% it
     added on the eval split, on MovieLens; docs/benchmarks.md.)
     """
-    hparams = plan.hparams
-    held = tuning.read_columns(fn_args, heldout_files, inner.tft_output, inner.spec)
+    settings = plan.settings
+    held = tuning.read_columns(inputs, inputs.heldout_files, inner.spec)
     data = dataclasses.replace(inner, held=held, catalog=candidate.catalog)
     try:
         latest = two_stage.ranking_rows(
             candidate.model,
             data,
-            int(hparams["rerank_depth"]),
-            int(hparams["num_negatives"]),
-            int(hparams["seed"]),
-            freshness=bool(hparams.get("freshness", False)),
+            settings.rerank_depth,
+            settings.num_negatives,
+            settings.seed,
+            freshness=settings.freshness,
         )
     except two_stage.NoRankingRows as e:
         logging.info("Trainer: two stages: the refit keeps the candidate's ranker: %s", e)
         return plan
     rows = two_stage.join(inner_rows, latest)
-    log_dir = os.path.join(fn_args.model_run_dir, "two_stage", "ranker_refit")
-    ranker, history = two_stage.train_ranker(plan.ranker, hparams, data, rows, log_dir)
+    log_dir = os.path.join(inputs.log_dir, "two_stage", "ranker_refit")
+    ranker, history = two_stage.train_ranker(plan.ranker, settings, data, rows, log_dir)
     count = len(rows.rows[keys.USER_ID])
     logging.info(
         "Trainer: two stages: the refit's ranker trained on %d rows (%d of them held-out "
         "interactions its retrieval stage found in %d candidates: %.1f%%)",
         count,
         len(latest.rows[keys.USER_ID]),
-        int(hparams["rerank_depth"]),
+        settings.rerank_depth,
         100 * latest.recall_at_depth,
     )
     return dataclasses.replace(
@@ -335,13 +322,11 @@ def release_model_path(model_uri: str) -> str:
 
 
 def train_and_export(
-    fn_args: FnArgs,
+    inputs: RunInputs,
+    settings: TrainerSettings,
     plan: TrainingPlan,
     files: list[str],
-    catalog_files: list[str] | None,
     export_dir: str,
-    spec: FeatureSpec,
-    tft_output: tft.TFTransformOutput,
     history_name: str = HISTORY_FILE,
     start_from: Trained | None = None,
     epochs: int | None = None,
@@ -354,23 +339,24 @@ def train_and_export(
     (None: the plan's). Otherwise a previous served model may warm-start it.
     Without `with_index`, no approximate index is built, whatever the config says.
     """
-    config = fn_args.custom_config
+    spec, tft_output, seed = settings.features, inputs.tft_output, plan.settings.seed
+    catalog_files = inputs.catalog_files
 
     def read(files_, batch_size: int, shuffle: bool, content=None) -> tf.data.Dataset:
         return training_data.make_dataset(
             files_,
-            fn_args.data_accessor,
+            inputs.data_accessor,
             tft_output,
             batch_size=batch_size,
             shuffle=shuffle,
-            seed=int(plan.hparams["seed"]),
+            seed=seed,
             spec=spec,
             content=content,
         )
 
     # One device: the rows read for the catalog stay in memory for training when they
     # fit (tf.data then does no per-row work); other strategies stream, as do larger logs.
-    one_device = config.get("training", {}).get("strategy", "default") == "default"
+    one_device = settings.training.strategy == "default"
     kept = training_data.KeptColumns(
         read(files, _STATS_BATCH, shuffle=False).as_numpy_iterator(),
         budget=training_data.IN_MEMORY_BYTES if one_device else 0,
@@ -388,7 +374,7 @@ def train_and_export(
     columns = kept.columns()
     in_memory = bool(columns) and len(columns[keys.USER_ID]) > 0
     if in_memory:
-        dataset = training_data.column_dataset(columns, int(plan.hparams["seed"]), item_content)
+        dataset = training_data.column_dataset(columns, seed, item_content)
         del columns  # the dataset holds them as tensors
     else:
 
@@ -408,42 +394,41 @@ def train_and_export(
         catalog.num_cold_items,
         interactions,
     )
-    hparams = plan.hparams if epochs is None else {**plan.hparams, "epochs": epochs}
+    model_settings = plan.settings
+    if epochs is not None:
+        model_settings = dataclasses.replace(model_settings, epochs=epochs)
     model, losses, elapsed = train_model(
-        fn_args,
+        inputs,
+        settings,
         plan.name,
-        hparams,
+        model_settings,
         dataset,
         catalog,
-        spec,
-        tft_output,
         warm=start_from is None,
         start=start_from and start_from.model,
     )
     content = plan.content_trained
     if plan.content_name and content is None:
-        content_hparams = plan.content_hparams
+        content_settings = plan.content_settings
         if epochs is not None:
-            content_hparams = {**content_hparams, "epochs": epochs}
+            content_settings = dataclasses.replace(content_settings, epochs=epochs)
         content, _, _ = train_model(
-            fn_args,
+            inputs,
+            settings,
             plan.content_name,
-            content_hparams,
+            content_settings,
             dataset,
             catalog,
-            spec,
-            tft_output,
             start=start_from and start_from.content,
         )
     ranker = plan.ranker_model
     trained = Trained(interactions, model, content, catalog)
     if not distribute.is_chief():
         return trained  # only the chief writes the bundle; the workers only train
-    serving_config = config["serving"]
     index = None
     if with_index:
         index = index_params(
-            serving_config,
+            settings.serving,
             catalog.num_candidates,
             model.inner_product and not getattr(model, "scores_from_history", False),
         )
@@ -452,18 +437,18 @@ def train_and_export(
         catalog,
         tft_output,
         export_dir,
-        top_k=int(serving_config["top_k"]),
-        exclude_seen=bool(serving_config["exclude_seen"]),
+        top_k=settings.serving.top_k,
+        exclude_seen=settings.serving.exclude_seen,
         index_params=index,
         content=content,
         ranker=ranker,
-        rerank_depth=int(plan.hparams.get("rerank_depth", 100)),
+        rerank_depth=plan.settings.rerank_depth,
         similar_from_model=plan.similar_from_model,
     )
     if not getattr(model, "closed_form", False):  # solved again each time, never warm-started
         warm_start.save(model, export_dir)
-    tf.io.gfile.makedirs(fn_args.model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, history_name), "w") as f:
+    tf.io.gfile.makedirs(inputs.log_dir)
+    with tf.io.gfile.GFile(os.path.join(inputs.log_dir, history_name), "w") as f:
         json.dump(
             {
                 "model": plan.name,
@@ -487,13 +472,12 @@ def train_and_export(
 
 
 def train_model(
-    fn_args: FnArgs,
+    inputs: RunInputs,
+    settings: TrainerSettings,
     name: str,
-    hparams: dict,
+    model_settings: Model,
     dataset,
     catalog: training_data.Catalog,
-    spec: FeatureSpec,
-    tft_output: tft.TFTransformOutput,
     warm: bool = False,
     start: tf.keras.Model | None = None,
 ) -> tuple[tf.keras.Model, list[float], float]:
@@ -505,32 +489,30 @@ def train_model(
     Returns:
       The model, its loss per epoch and the training seconds.
     """
-    config = fn_args.custom_config
-    tf.keras.utils.set_random_seed(int(hparams["seed"]))
-    training = config.get("training", {"strategy": "default", "tpu": None})
-    strategy = distribute.make_strategy(training["strategy"], training.get("tpu") or "")
+    tft_output = inputs.tft_output
+    tf.keras.utils.set_random_seed(model_settings.seed)
+    strategy = distribute.make_strategy(settings.training.strategy, settings.training.tpu or "")
     with strategy.scope():
-        model = create_model(name, hparams, spec, tft_output, catalog)
+        model = create_model(name, model_settings, settings.features, tft_output, catalog)
         # One forward pass creates every variable, so a warm start can fill them.
-        model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
+        model.compute_loss(next(iter(dataset(model_settings.batch_size, shuffle=False))))
         closed_form = getattr(model, "closed_form", False)
-        # On a first run the served-model artifact is empty: nothing to start from.
-        base_model = fn_args.base_model
-        if base_model and not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
-            base_model = None
+        base_model = inputs.base_model
         if start is not None and not closed_form:
             carry_weights(start, model)
-        elif warm and base_model and hparams.get("warm_start", True) and not closed_form:
+        elif warm and base_model and model_settings.warm_start and not closed_form:
             report = warm_start.apply(model, base_model, lambda name: vocabulary(tft_output, name))
-            warm_start.write_report(report, fn_args.model_run_dir)
+            warm_start.write_report(report, inputs.log_dir)
             logging.info("Trainer: warm start from %s: %s", base_model, report["tables"])
-            if int(hparams.get("warm_start_epochs") or 0):
+            if model_settings.warm_start_epochs:
                 # A shorter schedule from the served weights (model.warm_start_epochs).
-                hparams = {**hparams, "epochs": int(hparams["warm_start_epochs"])}
+                model_settings = dataclasses.replace(
+                    model_settings, epochs=model_settings.warm_start_epochs
+                )
         table_rows = catalog.user_vocab_size + catalog.num_candidates
-        model.compile(optimizer=make_optimizer(hparams, table_rows))
+        model.compile(optimizer=make_optimizer(model_settings, table_rows))
         if not closed_form:
-            logging.info("Trainer: optimizer %s", optimizer_name(hparams, table_rows))
+            logging.info("Trainer: optimizer %s", optimizer_name(model_settings, table_rows))
         if start is not None and not closed_form:
             carry_optimizer(start, model)
     started = time.time()
@@ -544,9 +526,9 @@ def train_model(
         losses = fit(
             model,
             dataset,
-            hparams,
-            int(fn_args.train_steps or 0),
-            fn_args.model_run_dir,
+            model_settings,
+            inputs.train_steps,
+            inputs.log_dir,
             rows=int(catalog.item_counts.sum()),
         )
     elapsed = time.time() - started

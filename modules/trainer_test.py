@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from recsearch import features as keys
-from recsearch.apps import testing
+from recsearch import testing
 from recsearch.modules import trainer
 
 pytestmark = pytest.mark.slow

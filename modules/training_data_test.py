@@ -8,11 +8,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from recsearch import features as keys
-from recsearch.apps import staging
-from recsearch.components.recsys_example_gen import component
-from recsearch.data import examples
+from recsearch.data import examples, splits
 from recsearch.features import FeatureSpec
 from recsearch.modules import preprocessing, training_data
+from recsearch.testing import staging
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +93,7 @@ def test_the_token_vocabulary_counts_each_items_text_once(transformed):
     counts = [per_item[token] for token in vocabulary]
     assert counts == sorted(counts, reverse=True)
     # Counted over interactions (each item's words once per interaction) the order differs.
-    analyzed = [s for s in component.analyzed_splits(transformed.config) if s != "catalog"]
+    analyzed = [s for s in splits.analyzed_splits(transformed.config) if s != "catalog"]
     seen = collections.Counter()
     for split in analyzed:  # train, and with a refit the held-out rows
         seen.update(examples.read_split(transformed.raw_dir, split)[keys.ITEM_ID])

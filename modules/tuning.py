@@ -29,11 +29,14 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from recsearch import features as keys
+from recsearch import ranking_metrics
 from recsearch.config import Model
+from recsearch.config.trainer_settings import Judging, TrainerSettings, with_values
 from recsearch.data.splits import eval_counts
 from recsearch.features import FeatureSpec
-from recsearch.modules import fitting, ranking_metrics, serving, training_data
+from recsearch.modules import fitting, serving, training_data
 from recsearch.modules.model_factory import make_optimizer
+from recsearch.modules.run_inputs import RunInputs
 
 OBJECTIVE = "objective"
 _SCORE_USERS = 256
@@ -102,7 +105,7 @@ def validation_metric(
     metric: str,
     top_k: int,
     ranker: tf.keras.Model | None = None,
-    rerank_depth: int = 100,
+    rerank_depth: int = Model.rerank_depth,
 ) -> float:
     """The blessing metric on held-out rows (higher is better: -RMSE for ratings).
 
@@ -154,7 +157,7 @@ class InnerData:
       catalog: The catalog of `fit_part`.
       spec: The feature spec.
       tft_output: This run's Transform output.
-      config: The Trainer's custom_config (task, "eval_metric", "top_k").
+      judging: How a model is judged on `held`.
     """
 
     fit_part: Mapping[str, np.ndarray]
@@ -162,31 +165,31 @@ class InnerData:
     catalog: training_data.Catalog
     spec: FeatureSpec
     tft_output: tft.TFTransformOutput
-    config: Mapping
+    judging: Judging
 
 
 def fit_inner(
-    name: str, hparams: dict, data: InnerData, log_dir: str, early_stopping: bool = False
+    name: str, settings: Model, data: InnerData, log_dir: str, early_stopping: bool = False
 ) -> tf.keras.Model:
     """Model `name` trained on `data.fit_part` as the Trainer would train it.
 
     `early_stopping`: stop when the loss on `data.held` stops falling and keep
     the best epoch (`fitting.fit`); `model.best_epochs` says which it was.
     """
-    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+    tf.keras.utils.set_random_seed(settings.seed)
     content = training_data.ItemContent.of(data.catalog, data.spec)
-    dataset = training_data.column_dataset(data.fit_part, int(hparams["seed"]), content)
-    model = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
-    model.compute_loss(next(iter(dataset(int(hparams["batch_size"]), shuffle=False))))
-    model.compile(optimizer=make_optimizer(hparams))
+    dataset = training_data.column_dataset(data.fit_part, settings.seed, content)
+    model = fitting.create_model(name, settings, data.spec, data.tft_output, data.catalog)
+    model.compute_loss(next(iter(dataset(settings.batch_size, shuffle=False))))
+    model.compile(optimizer=make_optimizer(settings))
     if not getattr(model, "closed_form", False):
         validation = None
         if early_stopping:
-            validation = training_data.column_dataset(data.held, int(hparams["seed"]), content)
+            validation = training_data.column_dataset(data.held, settings.seed, content)
         fitting.fit(
             model,
             dataset,
-            hparams,
+            settings,
             0,
             log_dir,
             rows=len(data.fit_part[keys.USER_ID]),
@@ -197,25 +200,25 @@ def fit_inner(
 
 def judge(model: tf.keras.Model, data: InnerData, **stages) -> float:
     """A model's blessing metric on `data.held` (`stages`: a ranker and its rerank_depth)."""
-    config = data.config
+    judging = data.judging
     return validation_metric(
         model,
         data.catalog,
         data.tft_output,
         data.held,
-        config["task"],
-        config["eval_metric"],
-        int(config["top_k"]),
+        judging.task,
+        judging.eval_metric,
+        judging.top_k,
         **stages,
     )
 
 
-def fit_and_judge(name: str, hparams: dict, data: InnerData, log_dir: str) -> float:
+def fit_and_judge(name: str, settings: Model, data: InnerData, log_dir: str) -> float:
     """Trains model `name` on `data.fit_part` as the Trainer would; its metric on `data.held`.
 
     Used by the Tuner's trials.
     """
-    return judge(fit_inner(name, hparams, data, log_dir), data)
+    return judge(fit_inner(name, settings, data, log_dir), data)
 
 
 class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
@@ -242,24 +245,26 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
         raise NotImplementedError("trials keep no model; the Trainer trains the best values")
 
 
-def read_columns(
-    fn_args: FnArgs, files: list[str], tft_output: tft.TFTransformOutput, spec: FeatureSpec
-) -> dict[str, np.ndarray]:
+def read_columns(inputs: RunInputs, files: list[str], spec: FeatureSpec) -> dict[str, np.ndarray]:
     """Every transformed row of `files` in memory, one array per feature."""
     return training_data.read_columns(
         training_data.make_dataset(
-            files, fn_args.data_accessor, tft_output, batch_size=8192, shuffle=False, spec=spec
+            files,
+            inputs.data_accessor,
+            inputs.tft_output,
+            batch_size=8192,
+            shuffle=False,
+            spec=spec,
         ).as_numpy_iterator()
     )
 
 
 def inner_data(
-    fn_args: FnArgs,
-    tft_output: tft.TFTransformOutput,
+    inputs: RunInputs,
     spec: FeatureSpec,
+    judging: Judging,
     fraction: float,
     seed: int,
-    catalog_files: list[str] | None,
     max_rows: int | None = None,
 ) -> InnerData:
     """The training split cut once more: the part to fit, each user's latest rows, its catalog.
@@ -267,20 +272,16 @@ def inner_data(
     Used by the Tuner's trials and by `model: auto`; the eval split is never read.
     `max_rows`: above it, a seeded sample of users (`sample_users`).
     """
-    columns = read_columns(fn_args, fn_args.train_files, tft_output, spec)
+    tft_output = inputs.tft_output
+    columns = read_columns(inputs, inputs.train_files, spec)
     if max_rows:
         columns = sample_users(columns, max_rows, seed)
-    fit_part, held = inner_split(
-        columns,
-        fraction,
-        temporal=fn_args.custom_config.get("split_method", "temporal") == "temporal",
-        seed=seed,
-    )
+    fit_part, held = inner_split(columns, fraction, temporal=judging.temporal, seed=seed)
     catalog_batches = ()
-    if catalog_files:
+    if inputs.catalog_files:
         catalog_batches = training_data.make_dataset(
-            catalog_files,
-            fn_args.data_accessor,
+            inputs.catalog_files,
+            inputs.data_accessor,
             tft_output,
             8192,
             shuffle=False,
@@ -288,42 +289,42 @@ def inner_data(
             content=training_data.OWN,
         ).as_numpy_iterator()
     catalog = training_data.build_catalog([fit_part], tft_output, spec, catalog_batches)
-    return InnerData(fit_part, held, catalog, spec, tft_output, fn_args.custom_config)
+    return InnerData(fit_part, held, catalog, spec, tft_output, judging)
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
-    """KerasTuner search over `custom_config["tuning"]`; see the module docstring."""
-    config = fn_args.custom_config
-    tuning, base = config["tuning"], config["model"]
-    spec = FeatureSpec.from_json(config["features"])
-    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    """KerasTuner search over the settings' `tuning`; see the module docstring."""
+    settings = TrainerSettings.parse(fn_args.custom_config)
+    inputs = RunInputs.of(fn_args, fn_args.working_dir or os.path.join("/tmp", "recsearch_tuner"))
+    tuning = settings.tuning
     data = inner_data(
-        fn_args,
-        tft_output,
-        spec,
-        float(tuning["validation_fraction"]),
-        int(tuning["seed"]),
-        fitting.sibling_split(fn_args.train_files, fitting.CATALOG_SPLIT),
+        inputs,
+        settings.features,
+        settings.judging,
+        tuning.validation_fraction,
+        tuning.seed,
     )
 
     def evaluate(values: dict) -> float:
-        log_dir = os.path.join(fn_args.working_dir or "/tmp", "tuner_logs")
-        return fit_and_judge(config["model_name"], {**base, **values}, data, log_dir)
+        log_dir = os.path.join(inputs.log_dir, "tuner_logs")
+        return fit_and_judge(
+            settings.model_name, with_values(settings.model, values), data, log_dir
+        )
 
     algorithms = {
         "random": keras_tuner.oracles.RandomSearchOracle,
         "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
     }
-    oracle = algorithms[tuning["algorithm"]](
+    oracle = algorithms[tuning.algorithm](
         objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
-        max_trials=int(tuning["max_trials"]),
-        hyperparameters=search_space(tuning["search_space"]),
-        seed=int(tuning["seed"]),
+        max_trials=tuning.max_trials,
+        hyperparameters=search_space(tuning.search_space),
+        seed=tuning.seed,
     )
     tuner = SearchTuner(
         oracle,
         evaluate,
-        directory=fn_args.working_dir or os.path.join("/tmp", "recsearch_tuner"),
+        directory=inputs.log_dir,
         project_name="recsearch",
         overwrite=True,
     )

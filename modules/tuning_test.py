@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps import testing
+from recsearch import testing
+from recsearch.config.trainer_settings import TrainerSettings
 from recsearch.modules import trainer, tuning
-from recsearch.pipeline.pipeline import tuner_config
 
 
 def test_inner_split_holds_out_each_users_latest_rows():
@@ -49,7 +49,7 @@ def test_search_runs_trials_and_the_trainer_trains_the_best(transformed, tmp_pat
         str(tmp_path / "serving"),
         str(tmp_path / "run"),
     )
-    args.custom_config = tuner_config(config)
+    args.custom_config = TrainerSettings.from_config(config, tuner=True).to_custom_config()
     args.working_dir = str(tmp_path / "tuner")
     result = tuning.tuner_fn(args)
     result.tuner.search(**result.fit_kwargs)

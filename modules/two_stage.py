@@ -43,7 +43,7 @@ rows, the served bundle's NDCG@10 rose from 1.02x to 1.06x that of EASE alone
 
 Each stage's figures on the eval split come from the Evaluator: the bundle's
 serving_default gives every example's rank by retrieval alone beside its rank
-as served (pipeline/eval_config.py).
+as served (components/evaluator/eval_config.py).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.config import Model
 from recsearch.modules import fitting, serving, training_data, tuning
 from recsearch.modules.model_factory import make_optimizer
 
@@ -228,7 +229,7 @@ def item_ages(first_seen: np.ndarray, now: np.ndarray) -> np.ndarray:
 
 
 def train_ranker(
-    name: str, hparams: dict, data: tuning.InnerData, rows: RankingRows, log_dir: str
+    name: str, settings: Model, data: tuning.InnerData, rows: RankingRows, log_dir: str
 ) -> tuple[tf.keras.Model, dict]:
     """The ranker, trained on the ranking rows with early stopping.
 
@@ -240,7 +241,7 @@ def train_ranker(
       The ranker and its history: "loss" and "val_loss" per epoch, "epochs" kept,
       and with item ages "freshness", its term per age bucket.
     """
-    seed = int(hparams["seed"])
+    seed = settings.seed
     tf.keras.utils.set_random_seed(seed)
     users = rows.rows[keys.USER_ID].astype(np.int64)
     held_back = (users * 2654435761 + seed) % 10 == 0
@@ -250,17 +251,17 @@ def train_ranker(
     check = {k: v[held_back] for k, v in rows.rows.items()}
     # The rows are few (a share of the users' latest interactions): batches small
     # enough for at least _STEPS_PER_EPOCH steps an epoch.
-    batch = min(int(hparams["batch_size"]), max(32, len(train[keys.USER_ID]) // _STEPS_PER_EPOCH))
+    batch = min(settings.batch_size, max(32, len(train[keys.USER_ID]) // _STEPS_PER_EPOCH))
     dataset = training_data.column_dataset(train, seed)
-    ranker = fitting.create_model(name, hparams, data.spec, data.tft_output, data.catalog)
+    ranker = fitting.create_model(name, settings, data.spec, data.tft_output, data.catalog)
     ranker.compute_loss(next(iter(dataset(batch, shuffle=False))))
-    ranker.compile(optimizer=make_optimizer(hparams))
+    ranker.compile(optimizer=make_optimizer(settings))
     # Serving gives it the candidates' ages only if it learnt from them.
     ranker.reads_ages = keys.CANDIDATE_AGES in train
     stop = tf.keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=2, restore_best_weights=True
     )
-    epochs = int(hparams["epochs"])
+    epochs = settings.epochs
     history = ranker.fit(
         dataset(batch, shuffle=True),
         validation_data=training_data.column_dataset(check, seed)(batch, shuffle=False),

@@ -9,12 +9,12 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
 
 from recsearch import features as keys
-from recsearch.apps import testing
-from recsearch.features import FeatureSpec
-from recsearch.modules import evaluation, fitting, selection, serving, trainer, tuning, two_stage
+from recsearch import testing
+from recsearch.config.trainer_settings import TrainerSettings
+from recsearch.modules import evaluation, selection, serving, trainer, tuning, two_stage
+from recsearch.modules.run_inputs import RunInputs
 
 pytestmark = pytest.mark.slow
 DEPTH = 12
@@ -41,12 +41,9 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
         str(tmp_path / "serving"),
         str(tmp_path / "run"),
     )
-    hparams = args.custom_config["model"]
-    spec = FeatureSpec.from_json(args.custom_config["features"])
-    tft_output = tft.TFTransformOutput(args.transform_graph_path)
-    catalog = fitting.sibling_split(args.train_files, fitting.CATALOG_SPLIT)
-    inner = selection.inner_data(args, hparams, spec, tft_output, catalog)
-    retriever = tuning.fit_inner("two_tower", hparams, inner, str(tmp_path / "logs"))
+    settings = TrainerSettings.parse(args.custom_config)
+    inner = selection.inner_data(RunInputs.of(args), settings)
+    retriever = tuning.fit_inner("two_tower", settings.model, inner, str(tmp_path / "logs"))
     rows = two_stage.ranking_rows(retriever, inner, DEPTH, 4, seed=1, freshness=True)
 
     held_items = inner.held[keys.ITEM_ID]
@@ -61,7 +58,7 @@ def test_ranking_rows_are_the_retrieval_stage_candidates_the_user_did_not_take(
     assert 0.0 <= rows.recall_at_depth <= 1.0
     # The negatives are the user's DEPTH best unseen candidates by the retrieval
     # model, as serving ranks them, minus what the user took later.
-    module = serving.RecommenderModule(retriever, inner.catalog, tft_output, top_k=1)
+    module = serving.RecommenderModule(retriever, inner.catalog, inner.tft_output, top_k=1)
     users = rows.rows[keys.USER_ID].astype(np.int64)
     items = rows.rows[keys.ITEM_ID].astype(np.int64)
     checked = 0

@@ -14,18 +14,15 @@ from recsearch import features as keys
 from recsearch.components.atomic_pusher.component import AtomicPusher
 from recsearch.components.data_gate.component import DataGate
 from recsearch.components.evaluator.component import Evaluator
-from recsearch.components.recsys_example_gen.component import (
-    RecsysExampleGen,
-    analyzed_splits,
-    output_splits,
-)
+from recsearch.components.evaluator.eval_config import create_eval_config
+from recsearch.components.recsys_example_gen.component import RecsysExampleGen
 from recsearch.components.release_gate.checks import GateConfig
 from recsearch.components.release_gate.component import ReleaseGate
 from recsearch.components.run_report.component import RunReport
 from recsearch.components.served_model.component import ServedModel
+from recsearch.config.trainer_settings import TrainerSettings
 from recsearch.data import splits
 from recsearch.features import FeatureSpec
-from recsearch.pipeline.eval_config import create_eval_config
 
 PREPROCESSING_FN = "recsearch.modules.preprocessing.preprocessing_fn"
 RUN_FN = "recsearch.modules.trainer.run_fn"
@@ -79,35 +76,13 @@ class RuntimeValues:
 
 
 def trainer_config(config: config_lib.PipelineConfig) -> dict:
-    """The Trainer's custom_config: recorded in ML Metadata with every run."""
-    model = config_lib.to_dict(config.model)
-    for key in ("word_vectors", "image_backbone"):
-        if model[key]:
-            model[key] = config.resolve(model[key])
-    return {
-        "features": FeatureSpec.from_config(config).to_json(),
-        # "auto" is resolved by the Trainer, by measuring (modules/selection.py).
-        "model_name": config.model.name,
-        "model": model,
-        "serving": config_lib.to_dict(config.serving),
-        "training": config_lib.to_dict(config.training),
-        "task": config.task,
-        "refit": config.release.refit,
-        "refit_epochs": config.release.refit_epochs,
-        "eval_metric": config.eval_metric,
-        "top_k": config.evaluation.top_k,
-        "split_method": config.split.method,
-    }
+    """The Trainer's custom_config (`TrainerSettings`): recorded in ML Metadata with every run."""
+    return TrainerSettings.from_config(config).to_custom_config()
 
 
 def tuner_config(config: config_lib.PipelineConfig) -> dict:
     """The Tuner's custom_config: the Trainer's, plus the search and how trials are judged."""
-    # The search tunes one family: with "auto", the family auto would start from.
-    return {
-        **trainer_config(config),
-        "model_name": config.model_name,
-        "tuning": config_lib.to_dict(config.tuning),
-    }
+    return TrainerSettings.from_config(config, tuner=True).to_custom_config()
 
 
 def create_pipeline(
@@ -193,7 +168,7 @@ def create_pipeline(
         schema=data_gate.outputs["checked_schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(
-            analyze=analyzed_splits(config), transform=output_splits(config)
+            analyze=splits.analyzed_splits(config), transform=splits.output_splits(config)
         ),
         custom_config={"features": FeatureSpec.from_config(config).to_json()},
         # StatisticsGen has described the raw data; Transform's own pre- and

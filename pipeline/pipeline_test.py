@@ -5,9 +5,10 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from recsearch.apps import testing
+from recsearch import testing
+from recsearch.components.evaluator import eval_config
 from recsearch.config import config_from_dict
-from recsearch.pipeline import eval_config, pipeline
+from recsearch.pipeline import pipeline
 
 
 def _config(**extra):

@@ -104,13 +104,10 @@ class Family:
         """This family's own config: a frozen dataclass of the settings it reads."""
         return _config_class(self.name, self.reads)
 
-    def config(self, values: Mapping[str, Any]) -> Any:
-        """This family's config from a `model` section (a `config.Model` as a dict).
-
-        Raises:
-          KeyError: A setting it reads is missing from `values`.
-        """
-        return self.config_class(**{name: values[name] for name in self.reads})
+    def config(self, model: Model) -> Any:
+        """This family's config: the settings of `model` it reads, with its own name."""
+        values = dataclasses.replace(model, name=self.name)
+        return self.config_class(**{name: getattr(values, name) for name in self.reads})
 
 
 @functools.cache

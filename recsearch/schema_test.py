@@ -4,7 +4,7 @@ import os
 
 import tensorflow_data_validation as tfdv
 
-from recsearch.apps import testing
+from recsearch import testing
 from recsearch.config import load_config
 from recsearch.data import sample
 

@@ -11,8 +11,14 @@ Each top-level folder is installed as the `recsearch` subpackage of the same nam
     5 apps        apps/         cli, local runner, server, bench, report regeneration
 
 A module may import its own layer and the layers below it. Imports inside functions
-count too (they hide cycles as well as any other). Tests are left out: a test may
-stage a whole pipeline to check one module.
+count too (they hide cycles as well as any other).
+
+Test support sits on the floor beside it: `recsearch/testing/` (tiny catalogs, config
+writers, and `staging`, which runs the data steps and hands `run_fn` what TFX would).
+Any test at any layer reaches it without climbing; it may stage a whole pipeline, so its
+own imports are not ranked, and no production module but the benchmarks imports it. A
+test file imports its own layer, the layers below, and the test support: never a higher
+layer's code.
 """
 
 from __future__ import annotations
@@ -25,6 +31,13 @@ import pytest
 REPO = os.path.join(os.path.dirname(__file__), "..")
 LAYERS = ("floor", "modules", "components", "pipeline", "kubeflow", "apps")
 FOLDERS = {"recsearch": "floor", **{name: name for name in LAYERS[1:]}}
+SUPPORT = "recsearch.testing"
+# Production code that may use the test support: the benchmarks stage data as tests do.
+SUPPORT_USERS = ("recsearch.apps.bench",)
+
+
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def _module_name(folder: str, path: str) -> str:
@@ -33,16 +46,21 @@ def _module_name(folder: str, path: str) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _production_modules() -> dict[str, str]:
+def _modules(tests: bool = False) -> dict[str, str]:
+    """module name -> path: the production modules, or (`tests`) the test files."""
     found = {}
     for folder in FOLDERS:
         for root, dirs, files in os.walk(os.path.join(REPO, folder)):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
             for name in files:
-                if name.endswith(".py") and not name.endswith("_test.py"):
+                if name.endswith(".py") and name.endswith("_test.py") == tests:
                     path = os.path.join(root, name)
                     found[_module_name(folder, path)] = path
     return found
+
+
+def _production_modules() -> dict[str, str]:
+    return _modules()
 
 
 def layer_of(module: str) -> str:
@@ -81,13 +99,22 @@ def graph() -> dict[str, dict[str, int]]:
 
 
 def violations(graph: dict[str, dict[str, int]]) -> list[str]:
+    """Imports that point up a layer, and production imports of the test support."""
     rank = {name: i for i, name in enumerate(LAYERS)}
-    return [
-        f"{module}:{line} imports {target} ({layer_of(module)} -> {layer_of(target)})"
-        for module, targets in sorted(graph.items())
-        for target, line in targets.items()
-        if rank[layer_of(target)] > rank[layer_of(module)]
-    ]
+    found = []
+    for module, targets in sorted(graph.items()):
+        if _under(module, SUPPORT):
+            continue
+        for target, line in targets.items():
+            if _under(target, SUPPORT):
+                test = module.endswith("_test")
+                if not test and not any(_under(module, u) for u in SUPPORT_USERS):
+                    found.append(f"{module}:{line} imports the test support {target}")
+            elif rank[layer_of(target)] > rank[layer_of(module)]:
+                found.append(
+                    f"{module}:{line} imports {target} ({layer_of(module)} -> {layer_of(target)})"
+                )
+    return found
 
 
 def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
@@ -127,7 +154,24 @@ def test_every_import_points_down_the_layers(graph):
 
 
 def test_no_module_imports_itself_back(graph):
-    assert cycles(graph) == []
+    production = {
+        module: {t: line for t, line in targets.items() if not _under(t, SUPPORT)}
+        for module, targets in graph.items()
+        if not _under(module, SUPPORT)
+    }
+    assert cycles(production) == []
+
+
+def test_tests_reach_their_helpers_without_climbing():
+    """A module's test imports its layer, the layers below and the test support only."""
+    known = _production_modules()
+    tests = _modules(tests=True)
+    graph = {
+        module: {target: line for target, line in imports_of(path, known)}
+        for module, path in tests.items()
+    }
+    assert len(graph) > 50, "the walk found too few tests"
+    assert violations(graph) == []
 
 
 def test_the_checks_catch_an_upward_import_and_a_cycle():
@@ -136,9 +180,14 @@ def test_the_checks_catch_an_upward_import_and_a_cycle():
         "recsearch.apps.cli": {"recsearch.config": 1},
         "recsearch.modules.trainer": {"recsearch.components.evaluator.results": 9},
         "recsearch.components.evaluator.results": {},
+        "recsearch.modules.fitting": {"recsearch.testing": 4},
+        "recsearch.modules.fitting_test": {"recsearch.testing": 5},
+        "recsearch.apps.bench.run": {"recsearch.testing.staging": 6},
+        "recsearch.testing.staging": {"recsearch.pipeline.pipeline": 7},
     }
     assert violations(graph) == [
         "recsearch.config:3 imports recsearch.apps.cli (floor -> apps)",
+        "recsearch.modules.fitting:4 imports the test support recsearch.testing",
         "recsearch.modules.trainer:9 imports recsearch.components.evaluator.results "
         "(modules -> components)",
     ]

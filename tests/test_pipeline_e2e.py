@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch import bundle, versions
+from recsearch import bundle, ranking_metrics, versions
 from recsearch.apps import cli, local, retention
 from recsearch.apps.results import connection_config
-from recsearch.apps.testing import PIPELINE_COMPONENTS, write_config
 from recsearch.config import load_config
 from recsearch.errors import AnomaliesError, find_cause
-from recsearch.modules import ranking_metrics
+from recsearch.testing import PIPELINE_COMPONENTS, write_config
 
 pytestmark = pytest.mark.slow
 

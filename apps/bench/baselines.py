@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from recsearch import features as keys
-from recsearch.modules import ranking_metrics
+from recsearch import ranking_metrics
 
 
 class InteractionMatrix:

@@ -28,10 +28,10 @@ import pandas as pd
 import tensorflow as tf
 
 from recsearch import config as config_lib
-from recsearch.apps import staging
 from recsearch.config import load_config
 from recsearch.data import movielens, sample
 from recsearch.modules import trainer
+from recsearch.testing import staging
 
 K = 10
 CONTENT_MODEL = {"id_dropout": 0.2, "content_weight": 0.5, "epochs": 10}

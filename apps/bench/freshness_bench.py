@@ -19,11 +19,11 @@ import pandas as pd
 import yaml
 
 from recsearch import features as keys
+from recsearch import ranking_metrics
 from recsearch.apps import local
 from recsearch.apps.bench import baselines, docs
 from recsearch.config import Split, load_config
 from recsearch.data import movielens, splits
-from recsearch.modules import ranking_metrics
 
 K = 10
 

@@ -18,11 +18,11 @@ import time
 from tfx.utils import path_utils
 
 from recsearch import features as keys
+from recsearch import ranking_metrics
 from recsearch.apps import local
 from recsearch.apps.bench import baselines, docs
 from recsearch.apps.results import latest_artifact_uri
 from recsearch.data import examples, movielens
-from recsearch.modules import ranking_metrics
 
 
 def bundle_metrics(serving_dir: str, examples_uri: str, k: int) -> dict[str, float]:

@@ -42,12 +42,12 @@ def build_synthetic_bundle(
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from recsearch.apps import staging
     from recsearch.config import load_config
     from recsearch.data import sample
     from recsearch.modules import serving
     from recsearch.modules.models.mf import BiasedMF
     from recsearch.modules.training_data import Catalog
+    from recsearch.testing import staging
 
     work = tempfile.mkdtemp(prefix="recsearch-bench-")
     config = load_config(sample.write(work, sample.SampleSpec(users=1000, items=200, days=20)))

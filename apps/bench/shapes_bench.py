@@ -23,13 +23,13 @@ import pandas as pd
 from scipy import sparse
 
 from recsearch import features as keys
+from recsearch import ranking_metrics
 from recsearch.apps import local
 from recsearch.apps.bench import docs
 from recsearch.apps.bench.pipeline_bench import header
 from recsearch.apps.results import latest_artifact_uri
 from recsearch.config import load_config
 from recsearch.data import examples, shapes
-from recsearch.modules import ranking_metrics
 
 # Dense EASE as a reference only where its V x V solve is quick.
 EASE_REFERENCE_MAX_ITEMS = 15_000

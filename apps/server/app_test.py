@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 import tensorflow as tf
 
-from recsearch.apps import testing
+from recsearch import testing
 from recsearch.apps.server.app import make_app
 from recsearch.apps.server.models import ModelRegistry
 
@@ -183,7 +183,7 @@ def _post(url, raw: bytes):
 
 
 def test_tf_serving_contract_dtype_names_b64_shorthand_and_strict_json(server, trained_bundle):
-    from recsearch.apps.testing import raw_example
+    from recsearch.testing import raw_example
 
     url, _, _ = server
     code, body = _call(f"{url}/v1/models/shop/metadata")

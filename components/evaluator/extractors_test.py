@@ -6,7 +6,7 @@ from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.extractors import unbatch_extractor
 
 from recsearch.components.evaluator import extractors
-from recsearch.pipeline.eval_config import create_eval_config
+from recsearch.components.evaluator.eval_config import create_eval_config
 
 
 def _batch(predictions):

@@ -55,30 +55,6 @@ def split_input_path(path: str) -> tuple[str, str]:
     return base, os.path.relpath(path, base) if "://" not in path else path[len(base) + 1 :]
 
 
-def output_splits(config: config_lib.PipelineConfig) -> list[str]:
-    """train and eval; every held-out row for a refit; the item catalog with an items table."""
-    names = [splits.TRAIN, splits.EVAL]
-    if config.release.refit:
-        names.append(splits.HELDOUT)
-    if config.items is not None:
-        names.append(splits.CATALOG)
-    return names
-
-
-def analyzed_splits(config: config_lib.PipelineConfig) -> list[str]:
-    """The splits Transform learns vocabularies and statistics from.
-
-    With a refit, the served model is trained on the whole log, so its ids
-    must all be in the vocabularies: items that first occur in the held-out
-    part are known (the candidate judged on eval has them untrained, as any
-    item with no training interaction). With an items table the catalog is
-    analyzed too: the token vocabulary is learnt from each item's text once
-    (the other analyzers skip its rows, modules/preprocessing.py).
-    """
-    names = [splits.TRAIN, splits.HELDOUT] if config.release.refit else [splits.TRAIN]
-    return names + ([splits.CATALOG] if config.items is not None else [])
-
-
 class RecsysExampleGen(FileBasedExampleGen):
     """Emits joined interaction examples as `train` and `eval`, and the item `catalog`."""
 
@@ -102,7 +78,7 @@ class RecsysExampleGen(FileBasedExampleGen):
             input_base, pattern = data_root, config.interactions.path
         # The split itself is per user (temporal or random) and happens in the
         # executor; the output config only names the splits.
-        names = output_splits(config)
+        names = splits.output_splits(config)
         output = example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
                 splits=[example_gen_pb2.SplitConfig.Split(name=n, hash_buckets=1) for n in names]

@@ -18,12 +18,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from recsearch import bundle
+from recsearch import bundle, ranking_metrics
 from recsearch import features as keys
 from recsearch.components.evaluator.results import describe_failure, read_metrics
 from recsearch.components.release_gate import latency
 from recsearch.config import Release
-from recsearch.modules import ranking_metrics
 from recsearch.modules.models import bias
 
 # The bias baseline's ridge penalty on the gate's scoreboard (model.bias_l2's default).

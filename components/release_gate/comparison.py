@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from recsearch.modules import ranking_metrics
+from recsearch import ranking_metrics
 
 RESAMPLES = 2000
 # Resamples drawn at once (users x this many indices in memory).

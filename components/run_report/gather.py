@@ -12,7 +12,7 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from recsearch import features as keys
-from recsearch.modules import ranking_metrics
+from recsearch import ranking_metrics
 
 ACTIVITY_BUCKETS = ((1, 5), (6, 20), (21, 50), (51, 10**9))
 POPULARITY_BUCKETS = ("head (top 20% of items)", "torso (next 30%)", "tail (last 50%)")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models.autorec import ItemAutoRec
+from recsearch.testing import tiny_catalog
 
 # Users 0-2 rate items 0-3; user 2 never rated item 1.
 HISTORY = [[0, 1, 3], [0, 2], [2, 3]]

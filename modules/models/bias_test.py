@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models import bias
+from recsearch.testing import tiny_catalog
 
 
 def test_one_pass_of_alternating_ridge_fits_by_hand():

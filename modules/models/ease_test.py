@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 from scipy import sparse
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models import ease, history
+from recsearch.testing import tiny_catalog
 
 
 @pytest.mark.parametrize("users", [30, 4])  # more users than items: primal; fewer: Woodbury

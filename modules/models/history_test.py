@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models import history
 from recsearch.modules.models.history import SparseRows, item_ratings, user_history
+from recsearch.testing import tiny_catalog
 
 
 def test_rows_come_back_ragged_and_dense_and_unknown_rows_are_empty():

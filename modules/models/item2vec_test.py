@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models.item2vec import Item2Vec
+from recsearch.testing import tiny_catalog
 
 
 def test_context_is_another_item_of_the_same_user():

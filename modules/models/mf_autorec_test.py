@@ -3,10 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models.autorec import ItemAutoRec
 from recsearch.modules.models.mf import BiasedMF
 from recsearch.modules.models.mf_autorec import MFAutoRec
+from recsearch.testing import tiny_catalog
 
 HISTORY = [[0, 1, 3], [0, 2], [2, 3]]
 RATINGS = [[5.0, 1.0, 4.0], [3.0, 2.0], [5.0, 1.0]]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models.mult_vae import MultVAE
+from recsearch.testing import tiny_catalog
 
 
 def test_eval_loss_is_the_multinomial_likelihood_plus_beta_kl():

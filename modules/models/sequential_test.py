@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models.gru4rec import GRU4Rec
 from recsearch.modules.models.sasrec import SASRec
+from recsearch.testing import tiny_catalog
 
 NUM_ITEMS = 12
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recsearch.apps.testing import tiny_catalog
 from recsearch.modules.models.wmf import WeightedMF
+from recsearch.testing import tiny_catalog
 
 
 def test_loss_is_observed_error_plus_weighted_squares_of_every_cell():

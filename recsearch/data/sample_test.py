@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from recsearch import ranking_metrics
 from recsearch.config import Split
 from recsearch.data import sample, splits
-from recsearch.modules import ranking_metrics
 
 SMALL = sample.SampleSpec(users=200, items=120, days=30, seed=5)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from recsearch import features as keys
-from recsearch.config import Split
+from recsearch.config import PipelineConfig, Split
 
 TRAIN = "train"
 EVAL = "eval"
@@ -16,6 +16,30 @@ EVAL = "eval"
 CATALOG = "catalog"
 # Every held-out interaction, unfiltered: with train, the whole log (for the refit).
 HELDOUT = "heldout"
+
+
+def output_splits(config: PipelineConfig) -> list[str]:
+    """train and eval; every held-out row for a refit; the item catalog with an items table."""
+    names = [TRAIN, EVAL]
+    if config.release.refit:
+        names.append(HELDOUT)
+    if config.items is not None:
+        names.append(CATALOG)
+    return names
+
+
+def analyzed_splits(config: PipelineConfig) -> list[str]:
+    """The splits Transform learns vocabularies and statistics from.
+
+    With a refit, the served model is trained on the whole log, so its ids
+    must all be in the vocabularies: items that first occur in the held-out
+    part are known (the candidate judged on eval has them untrained, as any
+    item with no training interaction). With an items table the catalog is
+    analyzed too: the token vocabulary is learnt from each item's text once
+    (the other analyzers skip its rows, modules/preprocessing.py).
+    """
+    names = [TRAIN, HELDOUT] if config.release.refit else [TRAIN]
+    return names + ([CATALOG] if config.items is not None else [])
 
 
 def eval_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:

@@ -54,26 +54,26 @@ def build(name: str, catalog: Catalog, **overrides):
 
     from recsearch.modules.model_factory import Parts, build_model, make_optimizer
 
-    hparams = dataclasses.asdict(dataclasses.replace(Model(name=name), **overrides))
-    tf.keras.utils.set_random_seed(int(hparams["seed"]))
+    settings = dataclasses.replace(Model(name=name), **overrides)
+    tf.keras.utils.set_random_seed(settings.seed)
     sizes = {keys.USER_ID: catalog.num_users, keys.ITEM_ID: catalog.num_items}
-    model = build_model(name, hparams, Parts(FeatureSpec(), sizes, 0, catalog))
-    model.compile(optimizer=make_optimizer(hparams))
-    return model, hparams
+    model = build_model(name, settings, Parts(FeatureSpec(), sizes, 0, catalog))
+    model.compile(optimizer=make_optimizer(settings))
+    return model, settings
 
 
-def fit(model, hparams: dict, columns: dict[str, np.ndarray]) -> None:
+def fit(model, settings: Model, columns: dict[str, np.ndarray]) -> None:
     """Keras fit over in-memory columns: shuffled batches, no per-example Python."""
     import tensorflow as tf
 
     n = len(next(iter(columns.values())))
     data = (
         tf.data.Dataset.from_tensor_slices(columns)
-        .shuffle(n, seed=int(hparams["seed"]), reshuffle_each_iteration=True)
-        .batch(int(hparams["batch_size"]))
+        .shuffle(n, seed=settings.seed, reshuffle_each_iteration=True)
+        .batch(settings.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-    model.fit(data, epochs=int(hparams["epochs"]), verbose=0)
+    model.fit(data, epochs=settings.epochs, verbose=0)
 
 
 def score_matrix(model, num_users: int, num_items: int) -> np.ndarray:
@@ -104,8 +104,8 @@ def ours_ease(data, train, l2: float = 100.0, half_life: float = 0.0) -> np.ndar
 
 def ours_trained(name: str, data, train, **overrides) -> np.ndarray:
     """A gradient-trained model of this project: built, fitted, scored over the catalog."""
-    model, hparams = build(name, catalog_of(data, train), **overrides)
-    fit(model, hparams, id_columns(data, train))
+    model, settings = build(name, catalog_of(data, train), **overrides)
+    fit(model, settings, id_columns(data, train))
     return score_matrix(model, len(data.users), len(data.items))
 
 
@@ -125,8 +125,8 @@ def ours_rating(name: str, train: pd.DataFrame, test: pd.DataFrame, overrides: d
     """Predicted ratings of a test frame; pairs outside training get the training mean."""
     data = baselines.InteractionMatrix(train)
     catalog = catalog_of(data, train)
-    model, hparams = build(name, catalog, **overrides)
-    fit(model, hparams, id_columns(data, train))
+    model, settings = build(name, catalog, **overrides)
+    fit(model, settings, id_columns(data, train))
     scores = score_matrix(model, len(data.users), len(data.items))
     users = test[keys.USER_ID].map(data.users)
     items = test[keys.ITEM_ID].map(data.items)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from recsearch.modules import ranking_metrics as rm
+from recsearch import ranking_metrics as rm
 
 
 def test_user_metrics_by_hand():

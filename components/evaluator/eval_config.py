@@ -8,8 +8,9 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 
 from recsearch import features as keys
+from recsearch import ranking_metrics
 from recsearch.config import PipelineConfig
-from recsearch.modules import evaluation, ranking_metrics
+from recsearch.modules import evaluation
 
 _RATING_METRICS = {"rmse": "root_mean_squared_error", "mae": "mean_absolute_error"}
 _RATING_CLASSES = {"rmse": "RootMeanSquaredError", "mae": "MeanAbsoluteError"}

@@ -12,7 +12,8 @@ import json
 import pytest
 from aiohttp import web
 
-from recsearch.apps import cli, testing
+from recsearch import testing
+from recsearch.apps import cli
 from recsearch.errors import RecsearchError
 from recsearch.kubeflow import client, runner
 

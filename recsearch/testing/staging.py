@@ -24,11 +24,11 @@ from tfx_bsl.public import tfxio
 
 from recsearch import config as config_lib
 from recsearch.components.recsys_example_gen import executor
+from recsearch.config.trainer_settings import TrainerSettings
 from recsearch.data import splits
 from recsearch.data.examples import read_split
 from recsearch.features import FeatureSpec
 from recsearch.modules import preprocessing
-from recsearch.pipeline.pipeline import trainer_config
 
 _TYPES = {"bytes": schema_pb2.BYTES, "float": schema_pb2.FLOAT, "int": schema_pb2.INT}
 
@@ -70,7 +70,7 @@ def write_raw_examples(config: config_lib.PipelineConfig, out_dir: str) -> dict[
         {standard_component_specs.EXAMPLES_KEY: [examples]},
         component.executor_properties(config),
     )
-    return {name: len(read_split(out_dir, name)) for name in component.output_splits(config)}
+    return {name: len(read_split(out_dir, name)) for name in splits.output_splits(config)}
 
 
 def transform_sample(config: config_lib.PipelineConfig, root: str) -> tuple[str, str, str]:
@@ -94,11 +94,9 @@ def transform_sample(config: config_lib.PipelineConfig, root: str) -> tuple[str,
             file_pattern=os.path.join(raw_dir, f"Split-{split}", "*"), schema=schema
         )
 
-    from recsearch.components.recsys_example_gen import component
-
     analyzed = [
         s
-        for s in component.analyzed_splits(config)
+        for s in splits.analyzed_splits(config)
         if os.path.isdir(os.path.join(raw_dir, f"Split-{s}"))
     ]
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
@@ -168,5 +166,5 @@ def fn_args(
         serving_model_dir=serving_dir,
         model_run_dir=run_dir,
         data_accessor=data_accessor(transformed_dir),
-        custom_config=trainer_config(config),
+        custom_config=TrainerSettings.from_config(config).to_custom_config(),
     )

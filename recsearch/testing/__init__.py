@@ -1,4 +1,4 @@
-"""Helpers for tests: the staging helpers (apps/staging.py), tiny catalogs, raw examples."""
+"""Test support, on the floor: tiny catalogs, raw examples, config writers, and `staging`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import threading
 import tensorflow as tf
 
 from recsearch import config as config_lib
-from recsearch.apps.staging import (  # the tests' names for them
+from recsearch.config import update_config_file as write_config
+from recsearch.features import FeatureSpec
+from recsearch.testing.staging import (  # the tests' names for them
     data_accessor,
     fn_args,
     raw_schema,
     transform_sample,
     write_raw_examples,
 )
-from recsearch.config import update_config_file as write_config
-from recsearch.features import FeatureSpec
 
 # What a bundle of the sample shop answers (items with text and images).
 # Short trainings for tests that check what a run does, not how good its model is.
