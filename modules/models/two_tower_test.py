@@ -104,4 +104,6 @@ def test_content_encoded_once_per_item_gives_the_loss_and_gradients_of_every_row
     assert once_per_item == pytest.approx(expected, rel=1e-5)
     assert len(each_row_gradients) == len(once_gradients) > 0
     for a, b in zip(each_row_gradients, once_gradients):
-        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-5, atol=1e-5
+        )
