@@ -635,12 +635,8 @@ def _add_source_args(parser: argparse.ArgumentParser, output: bool = True) -> No
         parser.set_defaults(output=DEFAULT_OUTPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="recsearch", description="TFX pipelines for deep-learning recommendation and search."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_pipeline_commands(commands) -> None:
+    """run, report, clean, demo, validate, schema: the local pipeline and its data."""
     run = commands.add_parser("run", help="run the pipeline locally")
     _add_source_args(run)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
@@ -670,6 +666,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config and its data")
     _add_source_args(validate)
     validate.set_defaults(func=cmd_validate)
+
+    schema = commands.add_parser("schema", help="export the latest inferred schema to curate")
+    _add_source_args(schema)
+    schema.add_argument("--to", help="file to write (default: schemas/<name>.pbtxt)")
+    schema.set_defaults(func=cmd_schema)
+
+
+def _add_query_commands(commands) -> None:
+    """recommend, similar, search, embed, predict, rollback: a pushed bundle, from the terminal."""
 
     def query_flags(parser: argparse.ArgumentParser, k: bool = True) -> None:
         parser.add_argument(
@@ -719,6 +724,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to", type=int, help="version to serve (default: the previous one)")
     rollback.set_defaults(func=cmd_rollback)
 
+
+def _add_serving_commands(commands) -> None:
+    """serve and manifests: the model over REST, here or on Kubernetes."""
     serve = commands.add_parser("serve", help="serve a model base directory over REST")
     serve.add_argument("--model-dir", required=True, help="base directory of numbered versions")
     serve.add_argument("--name", help="model name in URLs (default: the directory's name)")
@@ -737,6 +745,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-binary", action="store_true", help="never use tensorflow_model_server")
     serve.set_defaults(func=cmd_serve)
 
+    manifests = commands.add_parser("manifests", help="Kubernetes manifests for TF Serving")
+    manifests.add_argument("--name", required=True, help="model name")
+    manifests.add_argument("--model-base-path", required=True, help="the Pusher's base directory")
+    manifests.add_argument("--image", help="serving image (default: a TF Serving image)")
+    manifests.add_argument("--replicas", type=int, default=2)
+    manifests.add_argument("--service-account")
+    manifests.add_argument("--kserve", action="store_true", help="a KServe InferenceService")
+    manifests.add_argument("--output", help="file to write (default: print)")
+    manifests.set_defaults(func=cmd_manifests)
+
+
+def _add_kubeflow_commands(commands) -> None:
+    """compile, submit, schedule: the pipeline on Kubeflow Pipelines or Vertex."""
     compile_ = commands.add_parser("compile", help="write the Kubeflow Pipelines v2 spec")
     _add_source_args(compile_, output=False)
     compile_.add_argument(
@@ -761,21 +782,9 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--name", help="name of the recurring run")
     schedule.set_defaults(func=cmd_schedule)
 
-    schema = commands.add_parser("schema", help="export the latest inferred schema to curate")
-    _add_source_args(schema)
-    schema.add_argument("--to", help="file to write (default: schemas/<name>.pbtxt)")
-    schema.set_defaults(func=cmd_schema)
 
-    manifests = commands.add_parser("manifests", help="Kubernetes manifests for TF Serving")
-    manifests.add_argument("--name", required=True, help="model name")
-    manifests.add_argument("--model-base-path", required=True, help="the Pusher's base directory")
-    manifests.add_argument("--image", help="serving image (default: a TF Serving image)")
-    manifests.add_argument("--replicas", type=int, default=2)
-    manifests.add_argument("--service-account")
-    manifests.add_argument("--kserve", action="store_true", help="a KServe InferenceService")
-    manifests.add_argument("--output", help="file to write (default: print)")
-    manifests.set_defaults(func=cmd_manifests)
-
+def _add_bench_command(commands) -> None:
+    """bench: a benchmark, its figures printed (and written to the docs)."""
     bench = commands.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument(
         "which",
@@ -835,6 +844,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--output", default="out/bench", help="output root (default: out/bench)")
     bench.add_argument("--write-docs", metavar="FILE", help="also record the figures in FILE")
     bench.set_defaults(func=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recsearch", description="TFX pipelines for deep-learning recommendation and search."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    for add in (
+        _add_pipeline_commands,
+        _add_query_commands,
+        _add_serving_commands,
+        _add_kubeflow_commands,
+        _add_bench_command,
+    ):
+        add(commands)
     return parser
 
 

@@ -7,8 +7,9 @@ import pytest
 from recsearch import model_registry
 from recsearch.config import Model
 from recsearch.features import FeatureSpec
+from recsearch.model_registry import EASE_MAX_ITEMS
 from recsearch.modules import model_factory
-from recsearch.modules.models.ease import EASE, MAX_ITEMS
+from recsearch.modules.models.ease import EASE
 from recsearch.testing import tiny_catalog
 
 
@@ -34,8 +35,8 @@ def test_ease_is_built_from_its_own_settings():
 def test_ease_beyond_its_cap_is_refused_not_swapped_for_another_family():
     """auto skips EASE above its cap before building (selection); asked for, it fails."""
     with pytest.raises(ValueError, match="dense"):
-        _build("ease", MAX_ITEMS + 1)
-    assert model_registry.family("ease").max_items == MAX_ITEMS
+        _build("ease", EASE_MAX_ITEMS + 1)
+    assert model_registry.family("ease").max_items == EASE_MAX_ITEMS
 
 
 def test_an_unknown_family_names_the_known_ones():

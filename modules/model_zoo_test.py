@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from recsearch import model_registry, testing
-from recsearch.modules import trainer
+from recsearch.modules import refit, train_export, trainer
 
 pytestmark = pytest.mark.slow
 HISTORY_MODELS = ("ease", "mult_vae", "item2vec", "gru4rec", "sasrec")
@@ -67,15 +67,15 @@ def test_trained_through_run_fn_and_served_after_reload(transformed, tmp_path, o
     assert (norms[0] > 0.0) == (overrides["name"] not in HISTORY_MODELS) and norms[1] > 0.0
     similar = model.signatures["similar_items"](item_id=tf.constant(["i0001"]))["item_ids"]
     assert b"i0001" not in set(similar.numpy()[0])
-    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+    with open(os.path.join(run_dir, train_export.HISTORY_FILE)) as f:
         losses = json.load(f)["loss"]
     assert losses and all(np.isfinite(losses))
-    with open(os.path.join(run_dir, trainer.REFIT_HISTORY_FILE)) as f:
-        refit = json.load(f)
+    with open(os.path.join(run_dir, refit.REFIT_HISTORY_FILE)) as f:
+        refit_record = json.load(f)
     closed_form = overrides["name"] == "ease"
-    assert refit["started_from_candidate"] is not closed_form
-    assert closed_form or len(refit["loss"]) == config.release.refit_epochs
-    served = tf.saved_model.load(trainer.refit_model_dir(version_dir))
+    assert refit_record["started_from_candidate"] is not closed_form
+    assert closed_form or len(refit_record["loss"]) == config.release.refit_epochs
+    served = tf.saved_model.load(refit.refit_model_dir(version_dir))
     refit_ids = served.signatures["recommend"](user_id=users)["item_ids"].numpy()
     assert refit_ids.shape == ids.shape
     # The Evaluator's outputs: the rank of an item among the user's unseen items,

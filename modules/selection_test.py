@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from recsearch import testing
 from recsearch.features import FeatureSpec
-from recsearch.modules import selection, trainer, tuning
+from recsearch.modules import selection, train_export, trainer, tuning
 
 
 def test_ease_is_skipped_with_the_reason_beyond_its_item_cap():
@@ -134,7 +134,7 @@ def test_auto_measures_candidates_and_keeps_content_search(transformed, tmp_path
         chosen = json.load(f)
     assert set(chosen["scores"]) == {"ease (recency_half_life 10)", "two_tower"}
     assert chosen["scores"][chosen["winner_label"]] == max(chosen["scores"].values())
-    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+    with open(os.path.join(run_dir, train_export.HISTORY_FILE)) as f:
         history = json.load(f)
     assert history["model"] == chosen["winner"]
     # A losing two_tower answers search as its trial was trained, not trained again.

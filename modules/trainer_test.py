@@ -11,7 +11,7 @@ import tensorflow_transform as tft
 
 from recsearch import features as keys
 from recsearch import testing
-from recsearch.modules import trainer
+from recsearch.modules import refit, train_export, trainer
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def _train_items(transformed):
 def test_history_and_signatures_exist(bundle):
     model, run_dir = bundle
     assert set(model.signatures) == testing.CONTENT_BUNDLE_SIGNATURES
-    assert os.path.isfile(os.path.join(run_dir, trainer.HISTORY_FILE))
+    assert os.path.isfile(os.path.join(run_dir, train_export.HISTORY_FILE))
 
 
 def test_recommend_excludes_seen_items_and_is_sorted(bundle, transformed):
@@ -223,17 +223,17 @@ def test_the_refit_starts_from_the_candidate_and_trains_refit_epochs(transformed
     version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
     args = testing.fn_args(config, data, transformed.transform_graph, version_dir, run_dir)
     trainer.run_fn(args)
-    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+    with open(os.path.join(run_dir, train_export.HISTORY_FILE)) as f:
         candidate = json.load(f)
-    with open(os.path.join(run_dir, trainer.REFIT_HISTORY_FILE)) as f:
-        refit = json.load(f)
+    with open(os.path.join(run_dir, refit.REFIT_HISTORY_FILE)) as f:
+        refit_record = json.load(f)
     assert len(candidate["loss"]) == config.model.epochs and not candidate["started_from_candidate"]
-    assert len(refit["loss"]) == 1 and refit["started_from_candidate"]
+    assert len(refit_record["loss"]) == 1 and refit_record["started_from_candidate"]
     # It went on from the candidate's weights: its one epoch starts near where the
     # candidate ended, not where it began.
-    assert refit["loss"][0] < (candidate["loss"][0] + candidate["loss"][-1]) / 2
-    assert refit["interactions"] > candidate["interactions"]
-    model = tf.saved_model.load(trainer.refit_model_dir(version_dir))
+    assert refit_record["loss"][0] < (candidate["loss"][0] + candidate["loss"][-1]) / 2
+    assert refit_record["interactions"] > candidate["interactions"]
+    model = tf.saved_model.load(refit.refit_model_dir(version_dir))
     out = model.signatures["recommend"](user_id=tf.constant(["u00001"]))
     assert out["item_ids"].shape == (1, config.serving.top_k)
 
@@ -242,9 +242,9 @@ def test_carrying_weights_between_models_built_differently_is_refused():
     small = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
     wide = tf.keras.Sequential([tf.keras.layers.Dense(4, input_shape=(3,))])
     with pytest.raises(ValueError, match="weights differ"):
-        trainer.carry_weights(small, wide)
+        refit.carry_weights(small, wide)
     twin = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
-    trainer.carry_weights(small, twin)
+    refit.carry_weights(small, twin)
     np.testing.assert_array_equal(twin.weights[0].numpy(), small.weights[0].numpy())
 
 
@@ -261,8 +261,8 @@ def test_carrying_the_optimizer_continues_training_exactly_where_it_stopped():
     source.fit(x, y, epochs=3, verbose=0)
     continued, fresh = model(), model()
     for target in (continued, fresh):
-        trainer.carry_weights(source, target)
-    assert trainer.carry_optimizer(source, continued)
+        refit.carry_weights(source, target)
+    assert refit.carry_optimizer(source, continued)
     assert int(continued.optimizer.iterations) == int(source.optimizer.iterations) > 0
     # One more step of each: the carried state takes the source's own step, a fresh Adam not.
     for target in (source, continued, fresh):
@@ -272,4 +272,4 @@ def test_carrying_the_optimizer_continues_training_exactly_where_it_stopped():
     # Another optimizer's state is not carried.
     other = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
     other.compile(optimizer=tf.keras.optimizers.Adagrad(0.05), loss="mse")
-    assert not trainer.carry_optimizer(source, other)
+    assert not refit.carry_optimizer(source, other)

@@ -35,7 +35,7 @@ retrieved candidates with it (modules/serving.py).
 The refit bundle (the one pushed) gets a ranker of its own, trained on those
 rows and on as many again from the held-out split: the judged candidate's
 retrieval model (trained on the whole train split) retrieves for each user's
-held-out interactions, the latest of the log (`trainer.refit_ranker`). On
+held-out interactions, the latest of the log (`ranker_stage.refit_ranker`). On
 MovieLens the candidate's ranker, served a period later than its rows, kept a
 quarter of the gain it showed on the eval split; trained again with the latest
 rows, the served bundle's NDCG@10 rose from 1.02x to 1.06x that of EASE alone

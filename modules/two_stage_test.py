@@ -13,7 +13,16 @@ import tensorflow as tf
 from recsearch import features as keys
 from recsearch import testing
 from recsearch.config.trainer_settings import TrainerSettings
-from recsearch.modules import evaluation, selection, serving, trainer, tuning, two_stage
+from recsearch.modules import (
+    evaluation,
+    refit,
+    selection,
+    serving,
+    train_export,
+    trainer,
+    tuning,
+    two_stage,
+)
 from recsearch.modules.run_inputs import RunInputs
 
 pytestmark = pytest.mark.slow
@@ -109,18 +118,18 @@ def test_two_stage_bundle_reranks_the_retrieved_candidates_after_reload(transfor
     version_dir, run_dir = str(tmp_path / "serving" / "1"), str(tmp_path / "run")
     args = testing.fn_args(config, data, transformed.transform_graph, version_dir, run_dir)
     trainer.run_fn(args)
-    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+    with open(os.path.join(run_dir, train_export.HISTORY_FILE)) as f:
         history = json.load(f)
-    with open(os.path.join(run_dir, trainer.REFIT_HISTORY_FILE)) as f:
-        refit = json.load(f)
+    with open(os.path.join(run_dir, refit.REFIT_HISTORY_FILE)) as f:
+        refit_record = json.load(f)
     # The refit bundle's ranker was trained again: on the candidate's rows plus those
     # drawn from the held-out interactions by the candidate's retrieval model.
-    again = refit["ranker_training"]
+    again = refit_record["ranker_training"]
     assert again["rows_heldout"] > 0
     assert again["rows"] == history["ranker_training"]["rows"] + again["rows_heldout"]
     assert 0.0 < again["retrieval_recall_at_depth_heldout"] <= 1.0
     assert again["loss"] != history["ranker_training"]["loss"]
-    served = tf.saved_model.load(trainer.refit_model_dir(version_dir))
+    served = tf.saved_model.load(refit.refit_model_dir(version_dir))
     assert float(served.ranker.stage_gate) != float(
         tf.saved_model.load(version_dir).ranker.stage_gate
     )
@@ -211,7 +220,7 @@ def test_the_graph_standardizes_retrieval_scores_as_the_training_rows_do():
     reference[1, 2] = reference[3, :5] = -np.inf  # excluded (seen) candidates
     values = np.concatenate([reference[:, :3], rng.normal(0, 20, (4, 2))], axis=1)
     values = values.astype(np.float32)
-    got = serving._standardize(tf.constant(values), tf.constant(reference)).numpy()
+    got = serving.standardize(tf.constant(values), tf.constant(reference)).numpy()
     for row in range(4):
         finite = reference[row][np.isfinite(reference[row])]
         np.testing.assert_allclose(

@@ -125,15 +125,6 @@ def create_pipeline(
       The TFX pipeline.
     """
     runtime = runtime or RuntimeValues()
-    example_gen = RecsysExampleGen(
-        config,
-        range_config=runtime.range_config or range_config,
-        data_root=runtime.data_root,
-    )
-    # The held-out rows are a superset of eval, kept only for the refit.
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"], exclude_splits=[splits.HELDOUT]
-    )
     # The model users get now (the newest pushed version) is the baseline and
     # the warm start, and the last completed run's schema is compared with
     # this one: read from the serving and state directories, not resolved
@@ -142,6 +133,45 @@ def create_pipeline(
     state = runtime.state_dir or state_dir(pipeline_root, config.name)
     served = ServedModel(serving_dir=serving_dir, state_dir=state, served_key=served_key).with_id(
         SERVED_MODEL
+    )
+    data = _data_steps(config, runtime.range_config or range_config, runtime.data_root)
+    training = _training_steps(config, runtime, data, served)
+    settings = dict(
+        pipeline_name=config.name,
+        pipeline_root=pipeline_root,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+    )
+    components = [data.example_gen, served, *data.checks, data.transform, *training]
+    if not train_only:
+        trainer = training[-1]
+        components += _release_steps(config, data, served, trainer, serving_dir, state)
+    return tfx.dsl.Pipeline(components=components, **settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class _DataSteps:
+    """The steps from the files to the transformed examples."""
+
+    example_gen: Any
+    statistics_gen: Any
+    schema_gen: Any
+    example_validator: Any
+    data_gate: Any
+    transform: Any
+
+    @property
+    def checks(self) -> list:
+        return [self.statistics_gen, self.schema_gen, self.example_validator, self.data_gate]
+
+
+def _data_steps(config: config_lib.PipelineConfig, range_config, data_root) -> _DataSteps:
+    """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> DataGate -> Transform."""
+    example_gen = RecsysExampleGen(config, range_config=range_config, data_root=data_root)
+    # The held-out rows are a superset of eval, kept only for the refit.
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], exclude_splits=[splits.HELDOUT]
     )
     # The catalog split holds items with placeholder interaction fields; the
     # schema describes interactions, so the catalog is neither inferred from
@@ -178,6 +208,16 @@ def create_pipeline(
         # as tf.functions: the same outputs (to float rounding), a quarter faster.
         force_tf_compat_v1=True,
     )
+    return _DataSteps(
+        example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform
+    )
+
+
+def _training_steps(
+    config: config_lib.PipelineConfig, runtime: RuntimeValues, data: _DataSteps, served
+) -> list:
+    """(Tuner, with `tuning.max_trials`,) then the Trainer: the Trainer comes last."""
+    transform = data.transform
     tuner = None
     if config.tuning.max_trials:
         # Trials are judged on a split of the training data (modules/tuning.py);
@@ -200,28 +240,21 @@ def create_pipeline(
         base_model=served.outputs["model"] if config.model.warm_start else None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
-    data_and_training = [
-        example_gen,
-        served,
-        statistics_gen,
-        schema_gen,
-        example_validator,
-        data_gate,
-        transform,
-        *([tuner] if tuner else []),
-        trainer,
-    ]
-    settings = dict(
-        pipeline_name=config.name,
-        pipeline_root=pipeline_root,
-        enable_cache=enable_cache,
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args),
-    )
-    if train_only:
-        return tfx.dsl.Pipeline(components=data_and_training, **settings)
+    return [*([tuner] if tuner else []), trainer]
+
+
+def _release_steps(
+    config: config_lib.PipelineConfig,
+    data: _DataSteps,
+    served,
+    trainer,
+    serving_dir,
+    state,
+) -> list:
+    """Evaluator -> ReleaseGate -> Pusher (only when blessed) -> RunReport."""
+    examples = data.example_gen.outputs["examples"]
     evaluator = Evaluator(
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         model=trainer.outputs["model"],
         baseline_model=served.outputs["model"],
         eval_config=create_eval_config(config),
@@ -230,35 +263,31 @@ def create_pipeline(
     release_gate = ReleaseGate(
         model=trainer.outputs["model"],
         baseline_model=served.outputs["model"],
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         evaluation=evaluator.outputs["evaluation"],
         config=gate_config(config),
     ).with_id(RELEASE_GATE)
+    titled = bool(config.items and config.items.text)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=release_gate.outputs["blessing"],
         base_directory=serving_dir,
         keep_versions=config.release.keep_versions,
-        examples=example_gen.outputs["examples"] if config.items and config.items.text else None,
-        title_feature=(
-            keys.side_feature("item", config.items.text[0])
-            if config.items and config.items.text
-            else None
-        ),
+        examples=examples if titled else None,
+        title_feature=keys.side_feature("item", config.items.text[0]) if titled else None,
     ).with_id("Pusher")
     report = RunReport(
         config_lib.to_json(config),
         state_dir=state,
-        statistics=statistics_gen.outputs["statistics"],
-        schema=schema_gen.outputs["schema"],
-        anomalies=example_validator.outputs["anomalies"],
+        statistics=data.statistics_gen.outputs["statistics"],
+        schema=data.schema_gen.outputs["schema"],
+        anomalies=data.example_validator.outputs["anomalies"],
         previous_schema=served.outputs["previous_schema"],
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         model_run=trainer.outputs["model_run"],
         model=trainer.outputs["model"],
         evaluation=evaluator.outputs["evaluation"],
         blessing=release_gate.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"],
     ).with_id(RUN_REPORT)
-    components = [*data_and_training, evaluator, release_gate, pusher, report]
-    return tfx.dsl.Pipeline(components=components, **settings)
+    return [evaluator, release_gate, pusher, report]

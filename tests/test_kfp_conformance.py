@@ -214,7 +214,8 @@ def test_a_two_stage_config_compiles_and_runs_to_a_pushed_two_stage_bundle(
     )
     pushed = done["Pusher"].outputs["pushed_model"]["metadata"]
     assert pushed["pushed"] == 1
-    from recsearch.modules.trainer import HISTORY_FILE, REFIT_HISTORY_FILE
+    from recsearch.modules.refit import REFIT_HISTORY_FILE
+    from recsearch.modules.train_export import HISTORY_FILE
 
     run_dir = done["Trainer"].outputs["model_run"]["uri"]
     with open(os.path.join(run_dir, HISTORY_FILE), encoding="utf-8") as f:

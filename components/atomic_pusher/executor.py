@@ -16,7 +16,7 @@ from recsearch import bundle, versions
 from recsearch.components.executor_types import Artifacts, Props
 from recsearch.components.release_gate import executor as release_gate
 from recsearch.data import examples
-from recsearch.modules import trainer
+from recsearch.modules import refit
 
 BLESSED = "blessed"
 
@@ -48,7 +48,7 @@ class Executor(base_executor.BaseExecutor):
         # candidate with the judged model behind this version.
         release = {
             "judged_model": path_utils.serving_model_path(model.uri),
-            "released_model": trainer.release_model_path(model.uri),
+            "released_model": refit.release_model_path(model.uri),
             "blessing": blessing.uri,
             "checks": release_gate.read_report(blessing.uri),
             "pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -60,7 +60,7 @@ class Executor(base_executor.BaseExecutor):
             titles = examples.item_titles(uri, title_feature)
             files[bundle.ITEM_TITLES] = json.dumps(titles, ensure_ascii=False).encode("utf-8")
         version, target = versions.publish(
-            trainer.release_model_path(model.uri),
+            refit.release_model_path(model.uri),
             exec_properties["base_directory"],
             keep=int(exec_properties["keep_versions"]),
             release=release,
@@ -77,7 +77,7 @@ def already_served(base_directory: str, model_uri: str) -> str | None:
         return None
     newest = os.path.join(base_directory, str(served[-1]))
     released = versions.read_release(newest).get("released_model")
-    return newest if released == trainer.release_model_path(model_uri) else None
+    return newest if released == refit.release_model_path(model_uri) else None
 
 
 def _record(pushed: types.Artifact, target: str, model_uri: str) -> None:

@@ -18,7 +18,7 @@ from recsearch.components.executor_types import Artifacts, Props
 from recsearch.components.release_gate import checks, latency
 from recsearch.components.served_model.executor import is_present
 from recsearch.data import examples
-from recsearch.modules import trainer
+from recsearch.modules import refit
 
 REPORT_FILE = "release_report.json"
 
@@ -129,7 +129,7 @@ class Executor(base_executor.BaseExecutor):
             artifact_utils.get_single_uri(input_dict["examples"]),
             artifact_utils.get_single_uri(input_dict["evaluation"]),
             config,
-            release_dir=trainer.release_model_path(model.uri),
+            release_dir=refit.release_model_path(model.uri),
         )
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
         blessed = write_blessing(blessing, results, model, baseline)

@@ -79,36 +79,81 @@ def served_model_label(config: config_lib.PipelineConfig, chosen: dict | None) -
     return label
 
 
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What several sections read: the release checks, the metrics, the verdict."""
+
+    checks: list[dict]
+    blessed: bool
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    by_event: dict[str, dict[str, float]]
+    verdict: str
+
+
 def build(inputs: ReportInputs) -> Report:
-    """Reads the artifacts and renders the report."""
+    """Reads the artifacts and renders the report: one function per section."""
     config = inputs.config
-    k = config.evaluation.top_k
     checks = gather.read_checks(inputs.blessing)
     blessed = bool(checks) and all(c["passed"] for c in checks)
     metrics, baseline = read_metrics(inputs.evaluation) if inputs.evaluation else ({}, {})
-
-    # Verdict
-    verdict_class = "ok" if blessed else "fail"
-    verdict = (
-        "Blessed and pushed"
+    run = _Run(
+        checks=checks,
+        blessed=blessed,
+        metrics=metrics,
+        baseline=baseline,
+        by_event=read_event_metrics(inputs.evaluation) if inputs.evaluation else {},
+        verdict="Blessed and pushed"
         if blessed and inputs.pushed_to
-        else ("Blessed" if blessed else "Not blessed: nothing was pushed")
+        else ("Blessed" if blessed else "Not blessed: nothing was pushed"),
     )
+    chosen = selection.read(inputs.model_run) if inputs.model_run else None
+    reference_label, reference = reference_scores(checks)
+    rows = _metric_rows(run, reference_label, reference)
+    evaluation_html = _evaluation_section(run, rows, reference_label, reference)
+    slices_html, samples_html = _slices_and_samples(inputs)
+    html = render.page(
+        f"recsearch run report: {config.name}",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')}; task {config.task}, "
+        f"model {served_model_label(config, chosen)}.",
+        [
+            ("verdict", "Verdict", _verdict_section(run, inputs.pushed_to)),
+            ("data", "Data", _data_section(inputs)),
+            ("training", "Training", _training_section(inputs, chosen)),
+            ("evaluation", "Evaluation", evaluation_html),
+            ("slices", "Metric slices", slices_html),
+            ("samples", "Sample recommendations", samples_html),
+            ("index", "Nearest-neighbour index", _index_section(checks)),
+        ],
+    )
+    per_event = {
+        f"{n} ({event})": v for event, values in run.by_event.items() for n, v in values.items()
+    }
+    return Report(
+        html=html,
+        markdown=_markdown(config, run, rows, reference_label),
+        metrics={**metrics, **per_event},
+    )
+
+
+def _verdict_section(run: _Run, pushed_to: str | None) -> str:
     # Each failed check's detail names the setting that moves its threshold.
-    reasons = [f"{c['name']}: {c['detail']}" for c in checks if not c["passed"]]
-    verdict_html = (
-        f'<p><span class="verdict {verdict_class}">{render.escape(verdict)}</span></p>'
+    reasons = [f"{c['name']}: {c['detail']}" for c in run.checks if not c["passed"]]
+    verdict_class = "ok" if run.blessed else "fail"
+    return (
+        f'<p><span class="verdict {verdict_class}">{render.escape(run.verdict)}</span></p>'
         + (
-            f"<p>Pushed to <code>{render.escape(inputs.pushed_to)}</code>. Query it with "
-            f"<code>recsearch recommend --model-dir {render.escape(inputs.pushed_to)} "
+            f"<p>Pushed to <code>{render.escape(pushed_to)}</code>. Query it with "
+            f"<code>recsearch recommend --model-dir {render.escape(pushed_to)} "
             f"--user ID</code>.</p>"
-            if inputs.pushed_to
+            if pushed_to
             else ""
         )
         + render.bullet_list(reasons, "Every release check passed.")
     )
 
-    # Data
+
+def _data_section(inputs: ReportInputs) -> str:
     stats = gather.split_statistics(inputs.statistics)
     counts = pd.DataFrame([{"split": s, "examples": f.attrs["examples"]} for s, f in stats.items()])
     anomalies = (
@@ -118,7 +163,7 @@ def build(inputs: ReportInputs) -> Report:
         gather.read_schema(inputs.schema), gather.read_schema(inputs.previous_schema)
     )
     train_stats = stats.get("train", next(iter(stats.values())))
-    data_html = (
+    return (
         render.table(counts)
         + "<h3>Anomalies</h3>"
         + render.bullet_list(anomalies, "No anomaly in any split.")
@@ -130,23 +175,25 @@ def build(inputs: ReportInputs) -> Report:
         )
     )
 
-    # Training
+
+def _training_section(inputs: ReportInputs, chosen: dict | None) -> str:
+    config = inputs.config
     history = gather.training_history(inputs.model_run) if inputs.model_run else {"loss": []}
     losses = history.get("loss", [])
     if len(losses) > 1:
-        training_html = render.figure(plots.loss_curve(losses), "training loss per epoch")
+        html = render.figure(plots.loss_curve(losses), "training loss per epoch")
         trained = f"{len(losses)} epochs"
     else:  # a closed-form model (EASE, biases) is solved in one step: no curve to draw
         trained = "solved in one step" + (f" (loss {losses[0]:.4g})" if losses else "")
-        training_html = ""
-    training_html += (
+        html = ""
+    html += (
         f"<p>{history.get('model') or config.model_name}: {trained} in "
         f"{history.get('seconds', 0.0):.1f} s. TensorBoard logs: "
         f"<code>{render.escape(inputs.model_run or '-')}</code></p>"
     )
     ranker = history.get("ranker_training")
     if ranker:
-        training_html += (
+        html += (
             f"<p>Ranking stage ({render.escape(str(history.get('ranker')))}): "
             f"{ranker['rows']} rows from the retrieval stage's candidates, which held "
             f"{100 * ranker['retrieval_recall_at_depth_inner']:.1f}% of the users' latest "
@@ -155,38 +202,39 @@ def build(inputs: ReportInputs) -> Report:
             "are the retrieval stage alone.</p>"
         )
     refit = (
-        gather.training_history(inputs.model_run, "refit_history.json")
-        if (inputs.model_run)
-        else {}
+        gather.training_history(inputs.model_run, "refit_history.json") if inputs.model_run else {}
     )
-    training_html += f"<p>{render.escape(gather.served_data_sentence(history, refit))}</p>"
+    html += f"<p>{render.escape(gather.served_data_sentence(history, refit))}</p>"
     again = refit.get("ranker_training") or {}
     if "rows_heldout" in again:
-        training_html += (
+        html += (
             f"<p>The served bundle's ranker was trained again on {again['rows']} rows, "
             f"{again['rows_heldout']} of them from the held-out interactions (the judged "
             f"retrieval stage held {100 * again['retrieval_recall_at_depth_heldout']:.1f}% "
             "of them in its candidates).</p>"
         )
-    chosen = selection.read(inputs.model_run) if inputs.model_run else None
     if chosen:
-        training_html += (
+        html += (
             "<h3>Model choice (model: auto)</h3><p>Each candidate was trained on the "
             "training interactions minus each user's latest and judged on those:</p>"
             + render.bullet_list(chosen["lines"], "")
         )
+    return html
 
-    # Evaluation
-    reference_label, reference = reference_scores(checks)
-    rows = [
+
+def _metric_rows(run: _Run, reference_label: str, reference: dict) -> list[dict]:
+    return [
         {
             "metric": n,
             "candidate": f"{v:.4f}",
-            "served": f"{baseline[n]:.4f}" if n in baseline else "first run",
+            "served": f"{run.baseline[n]:.4f}" if n in run.baseline else "first run",
             reference_label: f"{reference[n]:.4f}" if n in reference else "-",
         }
-        for n, v in sorted(metrics.items())
+        for n, v in sorted(run.metrics.items())
     ]
+
+
+def _evaluation_section(run: _Run, rows: list[dict], reference_label: str, reference: dict) -> str:
     check_rows = pd.DataFrame(
         [
             {
@@ -194,95 +242,91 @@ def build(inputs: ReportInputs) -> Report:
                 "result": "passed" if c["passed"] else "FAILED",
                 "detail": c["detail"],
             }
-            for c in checks
+            for c in run.checks
         ]
     )
-    evaluation_html = (
-        render.table(pd.DataFrame(rows)) if rows else '<p class="muted">No evaluation.</p>'
-    )
-    by_event = read_event_metrics(inputs.evaluation) if inputs.evaluation else {}
-    if by_event:
+    html = render.table(pd.DataFrame(rows)) if rows else '<p class="muted">No evaluation.</p>'
+    if run.by_event:
         event_rows = [
             {"event type": event, **{n: f"{v:.4f}" for n, v in sorted(values.items())}}
-            for event, values in sorted(by_event.items())
+            for event, values in sorted(run.by_event.items())
         ]
-        evaluation_html += "<h3>By event type</h3>" + render.table(pd.DataFrame(event_rows))
-    evaluation_html += render.figure(
-        plots.metric_bars(metrics, baseline, reference, reference_label),
+        html += "<h3>By event type</h3>" + render.table(pd.DataFrame(event_rows))
+    html += render.figure(
+        plots.metric_bars(run.metrics, run.baseline, reference, reference_label),
         f"candidate against the served model and {reference_label}",
     )
-    evaluation_html += "<h3>Release checks</h3>" + (
-        render.table(check_rows) if len(check_rows) else '<p class="muted">No checks.</p>'
+    return (
+        html
+        + "<h3>Release checks</h3>"
+        + (render.table(check_rows) if len(check_rows) else '<p class="muted">No checks.</p>')
     )
 
-    # Slices and samples need the model.
-    slices_html = samples_html = '<p class="muted">No model in this run.</p>'
-    if inputs.model and config.task != "rating":
-        model = tf.saved_model.load(inputs.model)
-        train = examples.read_split(inputs.examples, "train")
-        evaluation = examples.read_split(inputs.examples, "eval", serialized=True)
-        # Bounded: the slices are measured on a seeded sample of eval users.
-        _, evaluation = sample_users(evaluation, SLICE_USERS)
-        sliced = gather.sliced_metrics(train, evaluation, gather.ranks(model, evaluation), k)
-        slices_html = ""
-        for column, frame in sliced.items():
-            slices_html += f"<h3>By {render.escape(column)}</h3>" + render.table(frame)
-            slices_html += render.figure(
-                plots.slice_bars(list(frame[column]), list(frame[f"recall@{k}"]), f"recall@{k}"),
-                f"recall@{k} by {column}",
-            )
-        titles, images = _catalog(config, inputs.examples)
-        held = gather.group_items(evaluation)
-        users = gather.sample_users(train, evaluation)
-        recommended = gather.recommendations(model, users)
-        samples_html = ""
-        for user in users:
-            past = "".join(
-                render.card(i, titles.get(i, ""), images.get(i), "history")
-                for i in gather.history(train, user)
-            )
-            recs = "".join(
-                render.card(
-                    i,
-                    titles.get(i, ""),
-                    images.get(i),
-                    f"score {s:.3f}",
-                    hit=i in held.get(user, set()),
-                )
-                for i, s in recommended[user]
-            )
-            samples_html += (
-                f"<h3>User {render.escape(user)}</h3><p>Recent history</p>"
-                f'<div class="cards">{past}</div><p>Top {k} recommendations '
-                f"(green: the user interacted with it later)</p>"
-                f'<div class="cards">{recs}</div>'
-            )
 
+def _slices_and_samples(inputs: ReportInputs) -> tuple[str, str]:
+    """The metric slices and the sample users' lists: both need the model loaded."""
+    config = inputs.config
+    k = config.evaluation.top_k
+    if not inputs.model or config.task == "rating":
+        return ('<p class="muted">No model in this run.</p>',) * 2
+    model = tf.saved_model.load(inputs.model)
+    train = examples.read_split(inputs.examples, "train")
+    evaluation = examples.read_split(inputs.examples, "eval", serialized=True)
+    # Bounded: the slices are measured on a seeded sample of eval users.
+    _, evaluation = sample_users(evaluation, SLICE_USERS)
+    sliced = gather.sliced_metrics(train, evaluation, gather.ranks(model, evaluation), k)
+    slices_html = ""
+    for column, frame in sliced.items():
+        slices_html += f"<h3>By {render.escape(column)}</h3>" + render.table(frame)
+        slices_html += render.figure(
+            plots.slice_bars(list(frame[column]), list(frame[f"recall@{k}"]), f"recall@{k}"),
+            f"recall@{k} by {column}",
+        )
+    titles, images = _catalog(config, inputs.examples)
+    held = gather.group_items(evaluation)
+    users = gather.sample_users(train, evaluation)
+    recommended = gather.recommendations(model, users)
+    samples_html = ""
+    for user in users:
+        past = "".join(
+            render.card(i, titles.get(i, ""), images.get(i), "history")
+            for i in gather.history(train, user)
+        )
+        recs = "".join(
+            render.card(
+                i,
+                titles.get(i, ""),
+                images.get(i),
+                f"score {s:.3f}",
+                hit=i in held.get(user, set()),
+            )
+            for i, s in recommended[user]
+        )
+        samples_html += (
+            f"<h3>User {render.escape(user)}</h3><p>Recent history</p>"
+            f'<div class="cards">{past}</div><p>Top {k} recommendations '
+            f"(green: the user interacted with it later)</p>"
+            f'<div class="cards">{recs}</div>'
+        )
+    return slices_html, samples_html
+
+
+def _index_section(checks: list[dict]) -> str:
     index = next((c for c in checks if c["name"] == "index"), None)
-    index_html = render.bullet_list(
+    html = render.bullet_list(
         [index["detail"]] if index else [], "No approximate index was checked in this run."
     )
     if index and index.get("figures"):
-        figures = index["figures"]
-        index_html += render.table(pd.DataFrame([{k_: v for k_, v in figures.items()}]))
+        html += render.table(pd.DataFrame([dict(index["figures"])]))
+    return html
 
-    html = render.page(
-        f"recsearch run report: {config.name}",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')}; task {config.task}, "
-        f"model {served_model_label(config, chosen)}.",
+
+def _markdown(
+    config: config_lib.PipelineConfig, run: _Run, rows: list[dict], reference_label: str
+) -> str:
+    return "\n".join(
         [
-            ("verdict", "Verdict", verdict_html),
-            ("data", "Data", data_html),
-            ("training", "Training", training_html),
-            ("evaluation", "Evaluation", evaluation_html),
-            ("slices", "Metric slices", slices_html),
-            ("samples", "Sample recommendations", samples_html),
-            ("index", "Nearest-neighbour index", index_html),
-        ],
-    )
-    markdown = "\n".join(
-        [
-            f"# {config.name}: {verdict}",
+            f"# {config.name}: {run.verdict}",
             "",
             f"| metric | candidate | served | {reference_label} |",
             "|---|---|---|---|",
@@ -293,17 +337,13 @@ def build(inputs: ReportInputs) -> Report:
         ]
         + [
             f"| {n} ({event}) | {v:.4f} | | |"
-            for event, values in sorted(by_event.items())
+            for event, values in sorted(run.by_event.items())
             for n, v in sorted(values.items())
             if "@" in n
         ]
         + [""]
-        + [f"- {'ok' if c['passed'] else 'FAILED'} {c['name']}: {c['detail']}" for c in checks]
+        + [f"- {'ok' if c['passed'] else 'FAILED'} {c['name']}: {c['detail']}" for c in run.checks]
     )
-    per_event = {
-        f"{n} ({event})": v for event, values in by_event.items() for n, v in values.items()
-    }
-    return Report(html=html, markdown=markdown, metrics={**metrics, **per_event})
 
 
 def _artifact(uri: str):

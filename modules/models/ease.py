@@ -51,8 +51,6 @@ from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import SparseRows, user_history
 from recsearch.modules.training_data import Catalog
 
-# B is solved as a dense V x V matrix: past this many items use the two-tower model.
-MAX_ITEMS = EASE_MAX_ITEMS
 # Rows of B pruned at a time (bounds the temporary [rows, V] index arrays).
 _PRUNE_ROWS = 1024
 # Users scored at once by `vocabulary_scores` (bounds the gathered rows' memory).
@@ -173,16 +171,17 @@ class EASE(RecommenderModel):
 
         Raises:
           ValueError: On a non-positive l2, a negative half-life or neighbour
-            count, or a vocabulary above MAX_ITEMS.
+            count, or a vocabulary above EASE_MAX_ITEMS (the registry's cap: B is
+            solved as a dense V x V matrix).
         """
         super().__init__()
         if l2 <= 0:
             raise ValueError(f"EASE needs a positive l2 (lambda), got {l2}")
         arguments.non_negative(recency_half_life=recency_half_life, neighbors=neighbors)
         vocab = catalog.item_vocab_size
-        if vocab > MAX_ITEMS:
+        if vocab > EASE_MAX_ITEMS:
             raise ValueError(
-                f"EASE solves a dense {vocab} x {vocab} item matrix; above {MAX_ITEMS} items "
+                f"EASE solves a dense {vocab} x {vocab} item matrix; above {EASE_MAX_ITEMS} items "
                 "use model.name: two_tower"
             )
         self.l2 = float(l2)
