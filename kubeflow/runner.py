@@ -25,7 +25,7 @@ import re
 import subprocess
 
 from recsearch import config as config_lib
-from recsearch import storage
+from recsearch import model_registry, storage
 from recsearch.errors import ConfigError, collecting, report
 
 TRAINER = "Trainer"
@@ -110,8 +110,11 @@ def cluster_config(
             "items.path": config.items.path if config.items else None,
             "users.path": config.users.path if config.users else None,
             "schema": config.schema,
-            "model.word_vectors": config.model.word_vectors,
-            "model.image_backbone": config.model.image_backbone,
+            **{
+                f"model.{key}": config.model.settings.get(key)
+                for family in model_registry.FAMILIES.values()
+                for key in family.paths
+            },
         }
         for key, value in paths.items():
             if not value or not _is_local(value):

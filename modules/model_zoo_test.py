@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from recsearch import model_registry, testing
+from recsearch.config.trainer_settings import with_values
 from recsearch.modules import refit, train_export, trainer
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ HISTORY_MODELS = ("ease", "mult_vae", "item2vec", "gru4rec", "sasrec")
 )
 def test_trained_through_run_fn_and_served_after_reload(transformed, tmp_path, overrides):
     config = transformed.config
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, **overrides))
+    config = dataclasses.replace(config, model=with_values(config.model, overrides))
     if not model_registry.family(overrides["name"]).inner_product:  # nothing for ANN to search
         config = dataclasses.replace(
             config, serving=dataclasses.replace(config.serving, index="brute_force")

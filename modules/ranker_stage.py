@@ -15,9 +15,16 @@ import os
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch import model_registry
+from recsearch.config import Model
 from recsearch.modules import tuning, two_stage
 from recsearch.modules.run_inputs import RunInputs
 from recsearch.modules.train_export import Trained, TrainingPlan
+
+
+def negatives_per_row(settings: Model) -> int:
+    """The ranker's `num_negatives`: hard negatives drawn from the retrieved candidates."""
+    return model_registry.family(settings.ranker).config(settings).num_negatives
 
 
 def ranking_rows(
@@ -40,7 +47,7 @@ def ranking_rows(
         retriever,
         inner,
         settings.rerank_depth,
-        settings.num_negatives,
+        negatives_per_row(settings),
         settings.seed,
         freshness=settings.freshness,
     )
@@ -80,7 +87,7 @@ def refit_ranker(
             candidate.model,
             data,
             settings.rerank_depth,
-            settings.num_negatives,
+            negatives_per_row(settings),
             settings.seed,
             freshness=settings.freshness,
         )

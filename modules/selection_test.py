@@ -153,7 +153,7 @@ def test_auto_measures_candidates_and_keeps_content_search(transformed, tmp_path
     if chosen["content_model"]:
         # Embeddings come from the content model: the two-tower's width, not EASE's.
         embedded = model.signatures["embed_items"](item_id=tf.constant(["new-001"]))
-        assert embedded["embeddings"].shape[1] == config.model.embedding_dim
+        assert embedded["embeddings"].shape[1] == config.model.settings["embedding_dim"]
         assert np.linalg.norm(embedded["embeddings"].numpy()) > 0
         # similar_items: both models were measured on the inner split; a cold item is
         # answered by content (the cosine of the content vectors), a warm one by content

@@ -29,7 +29,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from recsearch import features as keys
-from recsearch import ranking_metrics
+from recsearch import model_registry, ranking_metrics
 from recsearch.config import Model
 from recsearch.config.trainer_settings import Judging, TrainerSettings, with_values
 from recsearch.data.splits import eval_counts
@@ -44,7 +44,7 @@ _SCORE_USERS = 256
 
 def search_space(space: Mapping[str, list]) -> keras_tuner.HyperParameters:
     """KerasTuner choices, each value cast to its model setting's type."""
-    hints = typing.get_type_hints(Model)
+    hints = {**typing.get_type_hints(Model), **model_registry.every_setting()}
     hp = keras_tuner.HyperParameters()
     for name, values in space.items():
         cast = float if hints[name] is float else (lambda v: v)

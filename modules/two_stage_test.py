@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from recsearch import features as keys
 from recsearch import testing
-from recsearch.config.trainer_settings import TrainerSettings
+from recsearch.config.trainer_settings import TrainerSettings, with_values
 from recsearch.modules import (
     evaluation,
     refit,
@@ -34,7 +34,7 @@ def two_stage_config(config, **model):
     settings.update(rerank_depth=DEPTH, num_negatives=4, **model)
     return dataclasses.replace(
         config,
-        model=dataclasses.replace(config.model, **settings),
+        model=with_values(config.model, settings),
         serving=dataclasses.replace(config.serving, index="brute_force"),
     )
 

@@ -6,6 +6,7 @@ import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from recsearch import config as config_lib
+from recsearch import model_registry
 from recsearch.data import sample
 from recsearch.errors import ConfigError
 
@@ -193,7 +194,7 @@ def test_two_stage_reads_the_ranker_settings(tmp_path):
     text = "model: {name: ease, ranker: dcn, rerank_depth: 50, cross_layers: 3}\n"
     config = config_lib.load_config(_write(tmp_path, BOOKS + text))
     assert (config.model.ranker, config.model.rerank_depth) == ("dcn", 50)
-    assert config.model.cross_layers == 3
+    assert model_registry.family("dcn").config(config.model).cross_layers == 3
     rating = BOOKS.replace("task: retrieval", "task: rating")
     with pytest.raises(ConfigError, match="'model.ranker' needs task 'retrieval' or 'ranking'"):
         config_lib.load_config(_write(tmp_path, rating + "model: {name: mf, ranker: dcn}\n"))

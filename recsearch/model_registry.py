@@ -1,27 +1,35 @@
-"""The model families, in one table: name, builder, settings, tasks, how it scores.
+"""The model families: each registers itself from its own module; this is the registry.
 
-Everything that needs to know the models reads this table: config validation
-(`recsearch/config`), the factory (`recsearch.modules.model_factory`, which calls
-each family's builder), `model: auto` (its candidates per task), the Tuner's
-search-space check and the Kubeflow client's `--model`. It imports no
-TensorFlow, so the command line can read it cheaply.
+A family is one module under `modules/models/` (`mf.py`, `ease.py`, ...). It
+holds its settings as a frozen dataclass (a `FamilySettings`: exactly the
+`model.*` settings it reads, with their defaults and checks), its builder, and
+one `register(Family(...))` call. Everything that needs to know the models reads
+this registry: config validation (`recsearch/config`), the factory
+(`recsearch.modules.model_factory.build_model`), `model: auto` (its candidates
+per task), the Tuner's search-space check and the Kubeflow client's `--model`.
 
-Each family's own config class holds exactly the `model.*` settings it reads (the
-shared training settings plus its own): `family.config_class`, built from the
-fields of `config.Model`, so every default is written once, there. A setting in a
-config file that the chosen family does not read is an error that names it.
+The families' modules import TensorFlow, so the registry loads them on first
+use, by name (`BUILTIN_FAMILIES`), as a plugin is loaded: this is the one place
+the floor reaches up a layer, and it does so only through `families()`.
+`register` adds a family of one's own the same way (`modules/models/toy_family_test.py`
+registers one inside the test and runs it through `run_fn` and export).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+import importlib
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from recsearch.config import typed
 from recsearch.config.model import Model
 
-# Settings every family reads: how it is trained and seeded.
+# The module that imports every built-in family (each registers itself).
+BUILTIN_FAMILIES = "recsearch.modules.models.families"
+# Settings every family is trained with: `config.Model`'s own fields.
 TRAINING = (
     "name",
     "learning_rate",
@@ -33,42 +41,43 @@ TRAINING = (
     "warm_start",
     "warm_start_epochs",
 )
-# The content encoders of two_tower (text and images of the items).
-_CONTENT = (
-    "use_side_features",
-    "text_encoder",
-    "text_dim",
-    "word_vectors",
-    "image_encoder",
-    "image_backbone",
-    "image_dim",
-    "id_dropout",
-    "content_weight",
-)
-_PAIR = (
-    "embedding_dim",
-    "hidden_layers",
-    "use_side_features",
-    "logq_correction",
-    "loss",
-    "margin",
-    "num_negatives",
-    "negative_sampling",
-    "l2",
-)
-_SEQUENCE = (
-    "embedding_dim",
-    "sequence_length",
-    "sequence_dropout",
-    "temperature",
-    "loss",
-    "margin",
-    "logq_correction",
-)
 TOP_K_TASKS = ("retrieval", "ranking", "sequential")
 
-# EASE's B is a dense V x V matrix: past this many items it is not a candidate.
-EASE_MAX_ITEMS = 30_000
+
+@dataclasses.dataclass(frozen=True)
+class FamilySettings:
+    """The base of every family's settings: its name and the run's seed.
+
+    A family's settings class adds the `model.*` settings it reads, each with
+    its default; `problems` checks their values (the config check reports
+    each as "'model.<key>' <message>").
+    """
+
+    name: str
+    seed: int
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, what is wrong) for each value this family cannot use."""
+        return []
+
+    @classmethod
+    def own_settings(cls) -> tuple[str, ...]:
+        """The `model.*` settings this family reads beyond the training settings."""
+        base = {f.name for f in dataclasses.fields(FamilySettings)}
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name not in base)
+
+    @classmethod
+    def hints(cls) -> dict[str, Any]:
+        return typing.get_type_hints(cls)
+
+
+def positive(settings: Any, *names: str) -> list[tuple[str, str]]:
+    """A problem for each of `names` that is not positive."""
+    return [
+        (name, f"must be positive, got {getattr(settings, name)}")
+        for name in names
+        if getattr(settings, name) <= 0
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,132 +86,114 @@ class Family:
 
     Attributes:
       name: The `model.name` that picks it.
-      builder: The function of `recsearch.modules.model_factory` that builds it
-        from its config and the run's parts.
+      settings: Its settings class (a `FamilySettings` dataclass).
+      build: Builds the untrained Keras model from its settings and the run's
+        parts (`modules/models/parts.py`).
       tasks: The tasks it serves.
       inner_product: Whether it scores a user and an item by an inner product of
         two stored vectors (an ANN index can search it); False for the networks
         over a pair and for EASE's sparse item-item rows.
-      settings: The `model.*` settings it reads besides TRAINING.
       max_items: The largest catalog it can hold (0: no limit).
     """
 
     name: str
-    builder: str
+    settings: type
+    build: Callable[[Any, Any], Any]
     tasks: tuple[str, ...]
     inner_product: bool
-    settings: tuple[str, ...]
     max_items: int = 0
+
+    @property
+    def own(self) -> tuple[str, ...]:
+        """The `model.*` settings it reads beyond the training settings."""
+        return self.settings.own_settings()
 
     @property
     def reads(self) -> tuple[str, ...]:
         """Every `model.*` setting this family reads."""
-        return (*TRAINING, *self.settings)
+        return (*TRAINING, *self.own)
 
     @property
-    def config_class(self) -> type:
-        """This family's own config: a frozen dataclass of the settings it reads."""
-        return _config_class(self.name, self.reads)
+    def paths(self) -> tuple[str, ...]:
+        """Its settings that name a file (resolved against the config's directory)."""
+        return tuple(
+            f.name for f in dataclasses.fields(self.settings) if f.metadata.get("path", False)
+        )
 
-    def config(self, model: Model) -> Any:
-        """This family's config: the settings of `model` it reads, with its own name."""
-        values = dataclasses.replace(model, name=self.name)
-        return self.config_class(**{name: getattr(values, name) for name in self.reads})
+    def config(self, model: Model, origin: str = "model settings") -> Any:
+        """This family's settings: those `model` gives (each coerced to its type), the
+        class's defaults for the rest.
+
+        Raises:
+          ConfigError: A given value has the wrong type (the message names it).
+        """
+        hints = self.settings.hints()
+        given = {
+            key: typed.coerce(hints[key], value, origin, f"model.{key}")
+            for key, value in model.settings.items()
+            if key in self.own
+        }
+        return self.settings(name=self.name, seed=model.seed, **given)
+
+
+_REGISTERED: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Adds `family` to the registry (a family's module calls it once, at import).
+
+    Raises:
+      ValueError: Another family has that name, or its settings are no `FamilySettings`.
+    """
+    if not (isinstance(family.settings, type) and issubclass(family.settings, FamilySettings)):
+        raise ValueError(f"{family.name}: settings must subclass FamilySettings")
+    existing = _REGISTERED.get(family.name)
+    if existing is not None and existing is not family:
+        raise ValueError(f"a model family named {family.name!r} is already registered")
+    _REGISTERED[family.name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    """Removes a family registered by hand (a test's own)."""
+    _REGISTERED.pop(name, None)
 
 
 @functools.cache
-def _config_class(name: str, reads: tuple[str, ...]) -> type:
-    fields = {f.name: f for f in dataclasses.fields(Model)}
-    hints = Model.__annotations__
-    return dataclasses.make_dataclass(
-        "".join(part.capitalize() for part in name.split("_")) + "Config",
-        [(n, hints[n], dataclasses.field(default=fields[n].default)) for n in reads],
-        frozen=True,
-    )
+def _load_builtin() -> None:
+    importlib.import_module(BUILTIN_FAMILIES)
 
 
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        Family(
-            "two_tower",
-            "build_two_tower",
-            TOP_K_TASKS,
-            True,
-            (
-                "embedding_dim",
-                "hidden_layers",
-                "normalize",
-                "logq_correction",
-                "temperature",
-                "loss",
-                "margin",
-                "mixed_negatives",
-                "l2",
-                *_CONTENT,
-            ),
-        ),
-        Family(
-            "ease",
-            "build_history_model",
-            TOP_K_TASKS,
-            False,  # scored from sparse item-item rows: nothing for an ANN index to search
-            ("ease_l2", "recency_half_life", "ease_neighbors"),
-            max_items=EASE_MAX_ITEMS,
-        ),
-        Family(
-            "mult_vae",
-            "build_history_model",
-            TOP_K_TASKS,
-            True,
-            ("embedding_dim", "vae_hidden_dim", "vae_dropout", "vae_beta"),
-        ),
-        Family(
-            "item2vec",
-            "build_history_model",
-            TOP_K_TASKS,
-            True,
-            ("embedding_dim", "temperature", "recency_half_life"),
-        ),
-        Family(
-            "wmf",
-            "build_history_model",
-            TOP_K_TASKS,
-            True,
-            ("embedding_dim", "wmf_unobserved_weight", "l2"),
-        ),
-        Family("bias", "build_bias", ("rating",), True, ("bias_l2",)),
-        Family("mf", "build_mf", ("rating",), True, ("embedding_dim", "l2", "bias_l2")),
-        Family(
-            "hybrid_mf",
-            "build_hybrid_mf",
-            ("rating",),
-            True,
-            ("embedding_dim", "l2", "use_side_features", "bias_l2"),
-        ),
-        Family("autorec", "build_history_model", ("rating",), True, ("embedding_dim", "l2")),
-        Family(
-            "mf_autorec",
-            "build_mf_autorec",
-            ("rating",),
-            True,
-            ("embedding_dim", "l2", "autorec_hidden_dim", "autorec_l2", "bias_l2"),
-        ),
-        Family("neumf", "build_pair_scorer", TOP_K_TASKS, False, _PAIR),
-        Family("wide_deep", "build_pair_scorer", TOP_K_TASKS, False, _PAIR),
-        Family("deepfm", "build_pair_scorer", TOP_K_TASKS, False, _PAIR),
-        Family("dcn", "build_pair_scorer", TOP_K_TASKS, False, (*_PAIR, "cross_layers")),
-        Family("gru4rec", "build_sequence_model", ("sequential",), True, _SEQUENCE),
-        Family(
-            "sasrec",
-            "build_sequence_model",
-            ("sequential",),
-            True,
-            (*_SEQUENCE, "attention_blocks", "attention_heads"),
-        ),
-    )
-}
-NAMES = tuple(FAMILIES)
+class _Families(Mapping):
+    """name -> Family, the built-in families loaded on first use."""
+
+    def _all(self) -> dict[str, Family]:
+        _load_builtin()
+        return _REGISTERED
+
+    def __getitem__(self, name: str) -> Family:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+FAMILIES: Mapping[str, Family] = _Families()
+
+
+def every_setting() -> dict[str, Any]:
+    """Every family setting any registered family reads -> its type."""
+    found: dict[str, Any] = {}
+    for family_ in FAMILIES.values():
+        hints = family_.settings.hints()
+        for key in family_.own:
+            found.setdefault(key, hints[key])
+    return found
+
+
 AUTO = "auto"
 # The family that answers content search (text, images) beside any other.
 CONTENT_MODEL = "two_tower"
@@ -249,7 +240,7 @@ def family(name: str) -> Family:
     try:
         return FAMILIES[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; expected one of {list(NAMES)}") from None
+        raise KeyError(f"unknown model {name!r}; expected one of {list(FAMILIES)}") from None
 
 
 def for_task(task: str) -> tuple[str, ...]:
@@ -315,14 +306,13 @@ TWO_STAGE_TASKS = ("retrieval", "ranking")
 TWO_STAGE = ("ranker", "rerank_depth", "freshness")
 
 
-def settings_read(
+def families_read(
     name: str, task: str, has_content: bool = True, ranker: str | None = None
 ) -> tuple[str, ...]:
-    """The `model.*` settings a run of `name` (or "auto") on `task` reads.
+    """The families a run of `name` (or "auto") on `task` may build.
 
-    `auto` reads the settings of every candidate of the task and, when items
-    may have content, those of the content model that answers search beside it.
-    A ranking stage (`ranker`) reads its own family's settings and the two-stage ones.
+    `auto` builds every candidate of the task and, when items may have content,
+    the content model that answers search beside it; a ranking stage (`ranker`) too.
     """
     if name != AUTO:
         names = [name]
@@ -332,9 +322,16 @@ def settings_read(
             names.append(CONTENT_MODEL)
     if ranker in FAMILIES:
         names.append(ranker)
+    return tuple(dict.fromkeys(n for n in names if n in FAMILIES))
+
+
+def settings_read(
+    name: str, task: str, has_content: bool = True, ranker: str | None = None
+) -> tuple[str, ...]:
+    """The `model.*` settings a run of `name` (or "auto") on `task` reads."""
     read: dict[str, None] = dict.fromkeys(("ranker",))
     if ranker:
         read.update(dict.fromkeys(TWO_STAGE))
-    for n in names:
+    for n in families_read(name, task, has_content, ranker):
         read.update(dict.fromkeys(FAMILIES[n].reads))
     return tuple(read)

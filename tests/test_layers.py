@@ -11,7 +11,9 @@ Each top-level folder is installed as the `recsearch` subpackage of the same nam
     5 apps        apps/         cli, local runner, server, bench, report regeneration
 
 A module may import its own layer and the layers below it. Imports inside functions
-count too (they hide cycles as well as any other).
+count too (they hide cycles as well as any other). One edge is deliberate and not an
+import statement: the model registry (floor) loads the built-in families' package
+(`recsearch.modules.models.families`) by name on first use, as plugins are loaded.
 
 Test support sits on the floor beside it: `recsearch/testing/` (tiny catalogs, config
 writers, and `staging`, which runs the data steps and hands `run_fn` what TFX would).

@@ -17,6 +17,7 @@ import tensorflow as tf
 from recsearch import bundle
 from recsearch.apps import local
 from recsearch.config import load_config
+from recsearch.config.trainer_settings import with_values
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def test_task_runs_blesses_and_pushes(sample_dir, tmp_path, task, model, index, 
         config,
         name=f"shop-{task}",
         task=task,
-        model=dataclasses.replace(config.model, **model),
+        model=with_values(config.model, model),
         serving=dataclasses.replace(config.serving, index=index),
     )
     summary = local.run(config, str(tmp_path), quiet=True)

@@ -41,6 +41,7 @@ def run(output: str, reruns: int = RERUNS) -> dict:
     from recsearch.apps import local
     from recsearch.apps.bench.pipeline_bench import header
     from recsearch.config import load_config
+    from recsearch.config.trainer_settings import with_values
     from recsearch.data import sample
 
     work = tempfile.mkdtemp(prefix="recsearch-gate-")
@@ -50,7 +51,7 @@ def run(output: str, reruns: int = RERUNS) -> dict:
     started = time.time()
     first = local.run(config, out, quiet=True)
     rows = {"same config, cache off": [], "clearly worse config": []}
-    worse = dataclasses.replace(config, model=dataclasses.replace(config.model, **WORSE))
+    worse = dataclasses.replace(config, model=with_values(config.model, WORSE))
     for label, each in (("same config, cache off", config), ("clearly worse config", worse)):
         for number in range(1, reruns + 1):
             summary = local.run(each, out, enable_cache=False, quiet=True)

@@ -26,6 +26,7 @@ from recsearch.apps import local
 from recsearch.apps.bench import docs
 from recsearch.apps.bench.pipeline_bench import header
 from recsearch.config import load_config
+from recsearch.config.trainer_settings import with_values
 from recsearch.data import sample
 
 # Interactions per user and users per item of the generated shop (SampleSpec(40_000, 4_000)
@@ -55,7 +56,7 @@ def shop_config(directory: str, interactions: int, content: str):
             items=None,
             users=None,
             features=dataclasses.replace(config.features, crosses=()),
-            model=dataclasses.replace(config.model, content_weight=0.0),
+            model=with_values(config.model, {"content_weight": 0.0}),
         )
     return dataclasses.replace(config, name=f"scale-{content}")
 

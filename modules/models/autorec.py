@@ -13,15 +13,19 @@ encoded from an empty vector. Unknown users get the mean user row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import Family, register
 from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.history import item_ratings
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import Embedding, Penalty
 from recsearch.modules.training_data import Catalog
 
 
@@ -87,3 +91,15 @@ class ItemAutoRec(RecommenderModel):
         return tf.reduce_sum(observed * tf.square(rebuilt - ratings)) / tf.maximum(
             tf.reduce_sum(observed), 1.0
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoRecSettings(Embedding, Penalty):
+    """I-AutoRec's settings (embedding_dim is its hidden width)."""
+
+
+def build(cfg: AutoRecSettings, parts: Parts) -> ItemAutoRec:
+    return ItemAutoRec(parts.catalog, hidden_dim=cfg.embedding_dim, l2=cfg.l2, seed=cfg.seed)
+
+
+FAMILY = register(Family("autorec", AutoRecSettings, build, ("rating",), inner_product=True))

@@ -28,8 +28,11 @@ import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import Family, register
 from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import BiasStart
 from recsearch.modules.training_data import Catalog
 
 ITERATIONS = 15
@@ -113,3 +116,23 @@ class BiasBaseline(RecommenderModel):
 
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return tf.reduce_mean(tf.square(features[keys.RATING] - self(features)))
+
+
+@dataclasses.dataclass(frozen=True)
+class BiasSettings(BiasStart):
+    """The bias baseline's settings: its ridge penalty, `bias_l2`."""
+
+
+def start_biases(bias_l2: float, parts: Parts) -> Biases:
+    """The bias baseline's fitted biases (at `bias_l2`) over the id spaces: where the
+    rating factor models start."""
+    return catalog_biases(
+        parts.catalog, float(bias_l2), parts.sizes[keys.USER_ID], parts.sizes[keys.ITEM_ID]
+    )
+
+
+def build(cfg: BiasSettings, parts: Parts) -> BiasBaseline:
+    return BiasBaseline(parts.catalog, l2=float(cfg.bias_l2))
+
+
+FAMILY = register(Family("bias", BiasSettings, build, ("rating",), inner_product=True))

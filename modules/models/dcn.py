@@ -7,17 +7,21 @@ degree l + 1; an MLP and a linear output follow.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import tensorflow as tf
 
+from recsearch.model_registry import positive, register
 from recsearch.modules.models import arguments
 from recsearch.modules.models.pair_scorer import (
     DEFAULT_HIDDEN,
     PairScorer,
+    PairSettings,
     apply,
     flatten,
     mlp,
+    pair_family,
 )
 
 
@@ -54,3 +58,16 @@ class DCN(PairScorer):
         for cross in self.crosses:
             x = cross(x0, x)
         return tf.squeeze(self.output_layer(apply(self.deep, x)), axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DCNSettings(PairSettings):
+    """DCN-v2's settings: a pair network's, and `cross_layers`, its number of cross layers."""
+
+    cross_layers: int = 2
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [*super().problems(), *positive(self, "cross_layers")]
+
+
+FAMILY = register(pair_family("dcn", DCNSettings, DCN, num_cross_layers="cross_layers"))

@@ -12,12 +12,15 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from recsearch.model_registry import register
 from recsearch.modules.models.pair_scorer import (
     DEFAULT_HIDDEN,
     PairScorer,
+    PairSettings,
     apply,
     flatten,
     mlp,
+    pair_family,
 )
 
 
@@ -37,3 +40,6 @@ class DeepFM(PairScorer):
         fields = tf.concat([user, item], axis=1)
         deep = tf.squeeze(self.deep_output(apply(self.deep, flatten(fields))), axis=1)
         return linear + fm_pairwise(fields) + deep
+
+
+FAMILY = register(pair_family("deepfm", PairSettings, DeepFM))

@@ -35,6 +35,7 @@ to skip `fit`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -45,11 +46,16 @@ import tensorflow as tf
 from scipy import linalg, sparse
 
 from recsearch import features as keys
-from recsearch.model_registry import EASE_MAX_ITEMS
+from recsearch.model_registry import TOP_K_TASKS, Family, register
 from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import SparseRows, user_history
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import Recency
 from recsearch.modules.training_data import Catalog
+
+# B is solved as a dense V x V matrix: past this many items use the two-tower model.
+MAX_ITEMS = 30_000
 
 # Rows of B pruned at a time (bounds the temporary [rows, V] index arrays).
 _PRUNE_ROWS = 1024
@@ -171,7 +177,7 @@ class EASE(RecommenderModel):
 
         Raises:
           ValueError: On a non-positive l2, a negative half-life or neighbour
-            count, or a vocabulary above EASE_MAX_ITEMS (the registry's cap: B is
+            count, or a vocabulary above MAX_ITEMS (the registry's cap: B is
             solved as a dense V x V matrix).
         """
         super().__init__()
@@ -179,9 +185,9 @@ class EASE(RecommenderModel):
             raise ValueError(f"EASE needs a positive l2 (lambda), got {l2}")
         arguments.non_negative(recency_half_life=recency_half_life, neighbors=neighbors)
         vocab = catalog.item_vocab_size
-        if vocab > EASE_MAX_ITEMS:
+        if vocab > MAX_ITEMS:
             raise ValueError(
-                f"EASE solves a dense {vocab} x {vocab} item matrix; above {EASE_MAX_ITEMS} items "
+                f"EASE solves a dense {vocab} x {vocab} item matrix; above {MAX_ITEMS} items "
                 "use model.name: two_tower"
             )
         self.l2 = float(l2)
@@ -287,3 +293,41 @@ class EASE(RecommenderModel):
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Squared reconstruction error of the observed (user, item) cells."""
         return tf.reduce_mean(tf.square(1.0 - self(features)))
+
+
+@dataclasses.dataclass(frozen=True)
+class EaseSettings(Recency):
+    """EASE's settings.
+
+    Attributes:
+      ease_l2: The ridge penalty lambda.
+      ease_neighbors: Item-item weights kept per item, the largest by magnitude;
+        0 (the default) keeps as many as fit 100 MB in all: every weight up to
+        3,535 items, 1,250 per item at 10,000.
+    """
+
+    ease_l2: float = 100.0
+    ease_neighbors: int = 0
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = list(super().problems())
+        if self.ease_l2 <= 0:
+            found.append(("ease_l2", f"must be positive, got {self.ease_l2}"))
+        if self.ease_neighbors < 0:
+            found.append(("ease_neighbors", f"must not be negative, got {self.ease_neighbors}"))
+        return found
+
+
+def build(cfg: EaseSettings, parts: Parts) -> EASE:
+    return EASE(
+        parts.catalog,
+        l2=cfg.ease_l2,
+        recency_half_life=cfg.recency_half_life,
+        neighbors=cfg.ease_neighbors,
+    )
+
+
+# Scored from sparse item-item rows: nothing for an ANN index to search.
+FAMILY = register(
+    Family("ease", EaseSettings, build, TOP_K_TASKS, inner_product=False, max_items=MAX_ITEMS)
+)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from recsearch.model_registry import Family, register
 from recsearch.modules.models import arguments
-from recsearch.modules.models.sequential import SequenceModel
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.sequential import SequenceModel, SequenceSettings
 
 
 class GRU4Rec(SequenceModel):
@@ -23,3 +25,10 @@ class GRU4Rec(SequenceModel):
         inputs = self.dropout(self.item_embedding(sequence), training=training)
         state = self.gru(inputs, mask=sequence > 0, training=training)
         return self.projection(state)
+
+
+def build(cfg: SequenceSettings, parts: Parts) -> GRU4Rec:
+    return GRU4Rec(parts.catalog, **cfg.arguments())
+
+
+FAMILY = register(Family("gru4rec", SequenceSettings, build, ("sequential",), inner_product=True))

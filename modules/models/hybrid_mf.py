@@ -14,14 +14,19 @@ candidate [q_i, 1, w_i], offset mu; an unknown user gets mu + w_i.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import Family, register
 from recsearch.modules.models import losses
 from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.bias import start_biases
 from recsearch.modules.models.fields import FieldEmbeddings
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import BiasStart, Embedding, Penalty, SideFeatures
 
 
 class HybridMF(RecommenderModel):
@@ -68,3 +73,48 @@ class HybridMF(RecommenderModel):
         return losses.squared_error(
             features[keys.RATING], self(features), features.get(keys.WEIGHT)
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class HybridMFSettings(Embedding, Penalty, SideFeatures, BiasStart):
+    """Hybrid MF's settings: MF's, and whether the side fields are embedded."""
+
+
+def build(cfg: HybridMFSettings, parts: Parts) -> HybridMF:
+    """Hybrid MF over the id, categorical, hashed and numeric fields of users and items."""
+    spec = parts.spec
+    side = cfg.use_side_features
+    # The id fields' first-order weights start from the bias baseline's biases.
+    start = start_biases(cfg.bias_l2, parts)
+
+    def fields(id_feature, categorical, numeric, offset, biases):
+        names = (id_feature, *(categorical if side else ()))
+        return FieldEmbeddings(
+            {n: parts.sizes[n] for n in names},
+            numeric=numeric if side else (),
+            dim=cfg.embedding_dim,
+            l2=float(cfg.l2),
+            seed=cfg.seed + offset,
+            first_order={id_feature: biases},
+        )
+
+    return HybridMF(
+        fields(
+            keys.USER_ID,
+            spec.user_categorical + spec.user_hashed,
+            spec.user_numeric,
+            0,
+            start.users,
+        ),
+        fields(
+            keys.ITEM_ID,
+            spec.item_categorical + spec.item_hashed,
+            spec.item_numeric,
+            500,
+            start.items,
+        ),
+        global_mean=start.mean,
+    )
+
+
+FAMILY = register(Family("hybrid_mf", HybridMFSettings, build, ("rating",), inner_product=True))

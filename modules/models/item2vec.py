@@ -14,15 +14,19 @@ history (recency-weighted with `recency_half_life`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import TOP_K_TASKS, Family, register
 from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.history import user_history
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import Embedding, Recency, Temperature
 from recsearch.modules.training_data import Catalog
 
 
@@ -106,3 +110,21 @@ class Item2Vec(RecommenderModel):
             temperature=self.temperature,
         )
         return losses.ranking_loss("softmax", logits, negatives)
+
+
+@dataclasses.dataclass(frozen=True)
+class Item2VecSettings(Embedding, Temperature, Recency):
+    """item2vec's settings: the shared embedding width, temperature and recency boost."""
+
+
+def build(cfg: Item2VecSettings, parts: Parts) -> Item2Vec:
+    return Item2Vec(
+        parts.catalog,
+        dim=cfg.embedding_dim,
+        temperature=cfg.temperature,
+        recency_half_life=cfg.recency_half_life,
+        seed=cfg.seed,
+    )
+
+
+FAMILY = register(Family("item2vec", Item2VecSettings, build, TOP_K_TASKS, inner_product=True))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import Family, register
 from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.bias import start_biases
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import BiasStart, Embedding, Penalty
 
 
 class BiasedMF(RecommenderModel):
@@ -90,3 +95,23 @@ def _rows(values, count: int) -> tf.keras.initializers.Initializer:
     column = np.zeros((count, 1), np.float32)
     column[: min(count, len(values)), 0] = values[:count]
     return tf.keras.initializers.Constant(column)
+
+
+@dataclasses.dataclass(frozen=True)
+class MFSettings(Embedding, Penalty, BiasStart):
+    """Matrix factorisation's settings: width, L2 penalty, and the biases it starts from."""
+
+
+def build(cfg: MFSettings, parts: Parts) -> BiasedMF:
+    return BiasedMF(
+        num_users=parts.sizes[keys.USER_ID],
+        num_items=parts.sizes[keys.ITEM_ID],
+        dim=cfg.embedding_dim,
+        l2=float(cfg.l2),
+        global_mean=parts.catalog.rating_mean,
+        seed=cfg.seed,
+        biases=start_biases(cfg.bias_l2, parts),
+    )
+
+
+FAMILY = register(Family("mf", MFSettings, build, ("rating",), inner_product=True))

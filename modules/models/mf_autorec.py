@@ -12,13 +12,18 @@ score = (mf(u, i) + autorec(u, i)) / 2 on every serving path.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import tensorflow as tf
 
+from recsearch.model_registry import Family, positive, register
+from recsearch.modules.models import mf
 from recsearch.modules.models.autorec import ItemAutoRec
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.mf import BiasedMF
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import BiasStart, Embedding, Penalty
 
 
 class MFAutoRec(RecommenderModel):
@@ -47,3 +52,32 @@ class MFAutoRec(RecommenderModel):
         return self.mf.compute_loss(features, training) + self.autorec.compute_loss(
             features, training
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class MFAutoRecSettings(Embedding, Penalty, BiasStart):
+    """MF + AutoRec's settings: MF's (embedding_dim, l2, bias_l2), and its AutoRec part's.
+
+    Attributes:
+      autorec_hidden_dim: Hidden width of its AutoRec part.
+      autorec_l2: L2 penalty of its AutoRec part.
+    """
+
+    autorec_hidden_dim: int = 500
+    autorec_l2: float = 0.001
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [*super().problems(), *positive(self, "autorec_hidden_dim")]
+
+
+def build(cfg: MFAutoRecSettings, parts: Parts) -> MFAutoRec:
+    autorec = ItemAutoRec(
+        parts.catalog, hidden_dim=cfg.autorec_hidden_dim, l2=float(cfg.autorec_l2), seed=cfg.seed
+    )
+    factors = mf.MFSettings(
+        name="mf", seed=cfg.seed, embedding_dim=cfg.embedding_dim, l2=cfg.l2, bias_l2=cfg.bias_l2
+    )
+    return MFAutoRec(mf.build(factors, parts), autorec)
+
+
+FAMILY = register(Family("mf_autorec", MFAutoRecSettings, build, ("rating",), inner_product=True))

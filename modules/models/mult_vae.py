@@ -15,14 +15,18 @@ Training batches are interactions, as for every model here; a batch's users
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import TOP_K_TASKS, Family, positive, register
 from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel, rows_in_vocabulary
 from recsearch.modules.models.history import user_history
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import Embedding
 from recsearch.modules.training_data import Catalog
 
 
@@ -95,3 +99,35 @@ class MultVAE(RecommenderModel):
         likelihood = tf.reduce_sum(log_probs * targets, axis=1)
         kl = 0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean) - 1.0 - log_var, axis=1)
         return tf.reduce_mean(-likelihood + self.beta * kl)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultVAESettings(Embedding):
+    """Mult-VAE's settings (embedding_dim is the latent width).
+
+    Attributes:
+      vae_hidden_dim: Width of the encoder's hidden layer.
+      vae_dropout: Input dropout while training.
+      vae_beta: Weight of the KL term.
+    """
+
+    vae_hidden_dim: int = 600
+    vae_dropout: float = 0.5
+    vae_beta: float = 0.2
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [*super().problems(), *positive(self, "vae_hidden_dim")]
+
+
+def build(cfg: MultVAESettings, parts: Parts) -> MultVAE:
+    return MultVAE(
+        parts.catalog,
+        latent_dim=cfg.embedding_dim,
+        hidden_dim=cfg.vae_hidden_dim,
+        dropout=cfg.vae_dropout,
+        beta=cfg.vae_beta,
+        seed=cfg.seed,
+    )
+
+
+FAMILY = register(Family("mult_vae", MultVAESettings, build, TOP_K_TASKS, inner_product=True))

@@ -13,17 +13,23 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from recsearch.model_registry import register
 from recsearch.modules.models.pair_scorer import (
     DEFAULT_HIDDEN,
     PairScorer,
+    PairSettings,
     apply,
     flatten,
     mlp,
+    pair_family,
 )
 
 
 class NeuMF(PairScorer):
     """Neural matrix factorisation: fields are 2k wide (GMF half, MLP half)."""
+
+    # Its fields are this many times `embedding_dim` wide (`pair_scorer.pair_family`).
+    FIELD_WIDTH = 2
 
     def __init__(self, *args, hidden_layers: Sequence[int] = DEFAULT_HIDDEN, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,3 +46,6 @@ class NeuMF(PairScorer):
         both = tf.concat([user[:, :, self.half :], item[:, :, self.half :]], axis=1)
         deep = apply(self.tower, flatten(both))
         return tf.squeeze(self.output_layer(tf.concat([gmf, deep], axis=1)), axis=1)
+
+
+FAMILY = register(pair_family("neumf", PairSettings, NeuMF))

@@ -18,15 +18,27 @@ objective of the papers, "softmax" the listwise one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import TOP_K_TASKS, Family, positive
 from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.fields import FieldEmbeddings
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import (
+    Embedding,
+    Hidden,
+    LogQ,
+    Penalty,
+    RankingLoss,
+    SideFeatures,
+)
 
 DEFAULT_HIDDEN = (64, 32)
 # Buckets of an item's age, log(1 + days), for the ranking stage's freshness term:
@@ -216,3 +228,60 @@ class PairScorer(RecommenderModel):
         return losses.ranking_loss(
             self.loss_name, logits, negatives, self.margin, labels, features.get(keys.WEIGHT)
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class PairSettings(Embedding, Hidden, SideFeatures, LogQ, RankingLoss, Penalty):
+    """The settings of the networks over a pair (NeuMF, Wide & Deep, DeepFM, DCN-v2).
+
+    Attributes:
+      num_negatives: Sampled negatives per positive.
+      negative_sampling: "uniform" (drawn from the whole catalog, as NCF trains)
+        or "batch" (other rows' items, popularity-distributed, logQ-corrected).
+    """
+
+    num_negatives: int = 8
+    negative_sampling: Literal["uniform", "batch"] = "uniform"
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [*super().problems(), *positive(self, "num_negatives")]
+
+
+def pair_family(name: str, settings: type, network: type, **arguments: str) -> Family:
+    """The family of a pair network: `arguments` maps the network's own constructor
+    arguments to the settings that give them (DCN's `num_cross_layers`: `cross_layers`)."""
+
+    def build(cfg: PairSettings, parts: Parts) -> PairScorer:
+        """The network over the id, categorical, hashed and numeric fields (text and
+        image features are not fields of these models: use two_tower)."""
+        spec, catalog = parts.spec, parts.catalog
+        side = cfg.use_side_features
+        width = cfg.embedding_dim * getattr(network, "FIELD_WIDTH", 1)
+
+        def fields(id_feature, categorical, numeric, offset):
+            names = (id_feature, *(categorical if side else ()))
+            return FieldEmbeddings(
+                {n: parts.sizes[n] for n in names},
+                numeric=numeric if side else (),
+                dim=width,
+                l2=float(cfg.l2),
+                seed=cfg.seed + offset,
+            )
+
+        return network(
+            fields(keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric, 0),
+            fields(keys.ITEM_ID, spec.item_categorical + spec.item_hashed, spec.item_numeric, 500),
+            catalog.item_probability() if cfg.logq_correction else None,
+            num_negatives=cfg.num_negatives,
+            loss=cfg.loss,
+            margin=float(cfg.margin),
+            negative_pool=catalog.candidate_features(np.arange(catalog.item_vocab_size))
+            if cfg.negative_sampling == "uniform"
+            else None,
+            seed=cfg.seed,
+            hidden_layers=tuple(cfg.hidden_layers),
+            **{arg: getattr(cfg, setting) for arg, setting in arguments.items()},
+        )
+
+    # Scored by a network over the pair: no inner product for an ANN index to search.
+    return Family(name, settings, build, TOP_K_TASKS, inner_product=False)

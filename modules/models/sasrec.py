@@ -10,10 +10,14 @@ zeroed after each block.
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
+from recsearch.model_registry import Family, positive, register
 from recsearch.modules.models import arguments
-from recsearch.modules.models.sequential import SequenceModel
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.sequential import SequenceModel, SequenceSettings
 
 
 class SASRec(SequenceModel):
@@ -68,3 +72,39 @@ class SASRec(SequenceModel):
             x += self.dropout(block["ffn_out"](block["ffn_in"](h)), training=training)
             x *= keep
         return self.final_norm(x[:, -1])
+
+
+@dataclasses.dataclass(frozen=True)
+class SASRecSettings(SequenceSettings):
+    """SASRec's settings: a sequence model's, and its attention's.
+
+    Attributes:
+      attention_blocks: Self-attention blocks.
+      attention_heads: Heads per block (embedding_dim must divide by it).
+    """
+
+    attention_blocks: int = 2
+    attention_heads: int = 2
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [*super().problems(), *positive(self, "attention_blocks", "attention_heads")]
+        if self.attention_heads > 0 and self.embedding_dim % self.attention_heads:
+            found.append(
+                (
+                    "attention_heads",
+                    f"must divide embedding_dim {self.embedding_dim}, got {self.attention_heads}",
+                )
+            )
+        return found
+
+
+def build(cfg: SASRecSettings, parts: Parts) -> SASRec:
+    return SASRec(
+        parts.catalog,
+        num_blocks=cfg.attention_blocks,
+        num_heads=cfg.attention_heads,
+        **cfg.arguments(),
+    )
+
+
+FAMILY = register(Family("sasrec", SASRecSettings, build, ("sequential",), inner_product=True))

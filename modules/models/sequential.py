@@ -15,15 +15,18 @@ item against the other next items of the batch, logQ-corrected.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import positive
 from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
 from recsearch.modules.models.history import recent_items, user_sequences
+from recsearch.modules.models.settings import Embedding, LogQ, RankingLoss, Temperature
 from recsearch.modules.training_data import Catalog
 
 
@@ -98,3 +101,32 @@ class SequenceModel(RecommenderModel):
         return losses.ranking_loss(
             self.loss_name, logits, negatives, self.margin, weights=features.get(keys.WEIGHT)
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceSettings(Embedding, Temperature, RankingLoss, LogQ):
+    """The settings of the models over each user's latest items in time order.
+
+    Attributes:
+      sequence_length: How many of a user's latest items they read.
+      sequence_dropout: Dropout while training.
+    """
+
+    sequence_length: int = 50
+    sequence_dropout: float = 0.2
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [*super().problems(), *positive(self, "sequence_length")]
+
+    def arguments(self) -> dict:
+        """The constructor arguments every sequence model takes from these settings."""
+        return {
+            "dim": self.embedding_dim,
+            "length": self.sequence_length,
+            "temperature": float(self.temperature),
+            "loss": self.loss,
+            "margin": float(self.margin),
+            "logq_correction": bool(self.logq_correction),
+            "dropout": float(self.sequence_dropout),
+            "seed": self.seed,
+        }

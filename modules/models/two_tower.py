@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import TOP_K_TASKS, Family, positive, register
 from recsearch.modules.models import arguments, losses
 from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.encoders import ImageEncoder, TextEncoder, read_word_vectors
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import (
+    Embedding,
+    Hidden,
+    LogQ,
+    Penalty,
+    RankingLoss,
+    SideFeatures,
+    Temperature,
+)
 from recsearch.modules.models.towers import FeatureTower
 
 
@@ -184,3 +198,119 @@ class TwoTowerModel(RecommenderModel):
         if self.image_head is not None:  # as image_query_vectors
             loss += self.content_weight * rank(self._finish(self.image_head(content["image"])))
         return loss
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoTowerSettings(Embedding, Hidden, LogQ, Temperature, RankingLoss, Penalty, SideFeatures):
+    """The two-tower model's settings, beyond the shared ones.
+
+    Attributes:
+      normalize: L2-normalise tower outputs (cosine similarity).
+      mixed_negatives: Items drawn uniformly from the catalog per batch and
+        added to the in-batch negatives (0: in-batch only).
+      text_encoder: "bag" (mean of token embeddings) or "cnn" (Kim-style 1-D CNN).
+      text_dim: Token embedding width.
+      word_vectors: Optional GloVe-format text file of pretrained token vectors.
+      image_encoder: "cnn" (trained here) or "backbone" (pretrained, frozen).
+      image_backbone: Local Keras model file for image_encoder "backbone".
+      image_dim: Width of the image encoder's output.
+      id_dropout: Share of training examples whose item id is hidden, so the
+        item tower learns to place items from content (cold start).
+      content_weight: Weight of the text->item and image->item contrastive
+        losses; above 0 the bundle gets search_text / search_image when items
+        have text / images; 0 turns them off.
+    """
+
+    normalize: bool = True
+    mixed_negatives: int = 0
+    text_encoder: Literal["bag", "cnn"] = "bag"
+    text_dim: int = 32
+    word_vectors: str | None = dataclasses.field(default=None, metadata={"path": True})
+    image_encoder: Literal["cnn", "backbone"] = "cnn"
+    image_backbone: str | None = dataclasses.field(default=None, metadata={"path": True})
+    image_dim: int = 32
+    id_dropout: float = 0.0
+    content_weight: float = 0.5
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [*super().problems(), *positive(self, "text_dim", "image_dim")]
+        if self.mixed_negatives < 0:
+            found.append(("mixed_negatives", f"must be >= 0, got {self.mixed_negatives}"))
+        if not 0.0 <= self.id_dropout < 1.0:
+            found.append(("id_dropout", f"must be in [0, 1), got {self.id_dropout}"))
+        if self.content_weight < 0:
+            found.append(("content_weight", f"must not be negative, got {self.content_weight}"))
+        if self.image_encoder == "backbone" and not self.image_backbone:
+            found.append(
+                ("image_backbone", "must name a Keras model file for image_encoder 'backbone'")
+            )
+        return found
+
+
+def build(cfg: TwoTowerSettings, parts: Parts) -> TwoTowerModel:
+    """The two-tower model: ids, side fields and, with items' content, text and image encoders."""
+    spec, catalog, sizes = parts.spec, parts.catalog, parts.sizes
+    side = cfg.use_side_features
+    text_encoder = image_encoder = None
+    if side and spec.item_text:
+        pretrained = None
+        if cfg.word_vectors:
+            pretrained = read_word_vectors(
+                cfg.word_vectors, parts.text_vocabulary or [], parts.text_vocab_size
+            )
+        text_encoder = TextEncoder(
+            parts.text_vocab_size,
+            dim=pretrained.shape[1] if pretrained is not None else cfg.text_dim,
+            kind=cfg.text_encoder,
+            pretrained=pretrained,
+        )
+    if side and spec.item_image:
+        image_encoder = ImageEncoder(
+            kind=cfg.image_encoder, output_dim=cfg.image_dim, backbone_path=cfg.image_backbone
+        )
+
+    def tower(id_feature, categorical, numeric, text=(), image=None, offset=0):
+        names = (id_feature, *(categorical if side else ()))
+        return FeatureTower(
+            id_feature=id_feature,
+            cardinalities={n: sizes[n] for n in names},
+            numeric=numeric if side else (),
+            text=text if side else (),
+            text_encoder=text_encoder if text else None,
+            image_feature=keys.IMAGE if image else None,
+            image_encoder=image,
+            output_dim=cfg.embedding_dim,
+            hidden_layers=tuple(cfg.hidden_layers),
+            normalize=bool(cfg.normalize),
+            l2=float(cfg.l2),
+            seed=cfg.seed + offset,
+        )
+
+    user_tower = tower(keys.USER_ID, spec.user_categorical + spec.user_hashed, spec.user_numeric)
+    item_tower = tower(
+        keys.ITEM_ID,
+        spec.item_categorical + spec.item_hashed,
+        spec.item_numeric,
+        spec.item_text,
+        image_encoder,
+        offset=1000,
+    )
+    return TwoTowerModel(
+        user_tower,
+        item_tower,
+        catalog.item_probability() if cfg.logq_correction else None,
+        temperature=float(cfg.temperature),
+        id_dropout=float(cfg.id_dropout),
+        item_oov_index=catalog.item_vocab_size,
+        content_weight=float(cfg.content_weight) if side else 0.0,
+        seed=cfg.seed,
+        loss=cfg.loss,
+        margin=float(cfg.margin),
+        mixed_negatives=cfg.mixed_negatives,
+        negative_pool=catalog.candidate_features(np.arange(catalog.item_vocab_size))
+        if cfg.mixed_negatives
+        else None,
+    )
+
+
+FAMILY = register(Family("two_tower", TwoTowerSettings, build, TOP_K_TASKS, inner_product=True))

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from recsearch.model_registry import register
 from recsearch.modules.models.pair_scorer import (
     DEFAULT_HIDDEN,
     PairScorer,
+    PairSettings,
     apply,
     flatten,
     mlp,
+    pair_family,
 )
 
 
@@ -29,3 +32,6 @@ class WideAndDeep(PairScorer):
     def interact(self, user: tf.Tensor, item: tf.Tensor, linear: tf.Tensor) -> tf.Tensor:
         flat = flatten(tf.concat([user, item], axis=1))
         return linear + tf.squeeze(self.deep_output(apply(self.deep, flat)), axis=1)
+
+
+FAMILY = register(pair_family("wide_deep", PairSettings, WideAndDeep))

@@ -15,14 +15,18 @@ Repeated interactions of a pair fit it more often: that is the confidence.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from recsearch import features as keys
+from recsearch.model_registry import TOP_K_TASKS, Family, register
 from recsearch.modules.models import arguments
 from recsearch.modules.models.base import RecommenderModel
+from recsearch.modules.models.parts import Parts
+from recsearch.modules.models.settings import Embedding, Penalty
 from recsearch.modules.training_data import Catalog
 
 
@@ -76,3 +80,28 @@ class WeightedMF(RecommenderModel):
         all_cells = tf.reduce_sum(tf.matmul(queries, gramian) * queries, axis=1)
         share = tf.gather(self.user_share, users)
         return tf.reduce_mean(observed + self.unobserved_weight * share * all_cells)
+
+
+@dataclasses.dataclass(frozen=True)
+class WMFSettings(Embedding, Penalty):
+    """Weighted MF's settings.
+
+    Attributes:
+      wmf_unobserved_weight: Weight w0 of the squared score of every cell (the
+        zeros) against the interactions (the ones).
+    """
+
+    wmf_unobserved_weight: float = 0.1
+
+
+def build(cfg: WMFSettings, parts: Parts) -> WeightedMF:
+    return WeightedMF(
+        parts.catalog,
+        dim=cfg.embedding_dim,
+        unobserved_weight=cfg.wmf_unobserved_weight,
+        l2=cfg.l2,
+        seed=cfg.seed,
+    )
+
+
+FAMILY = register(Family("wmf", WMFSettings, build, TOP_K_TASKS, inner_product=True))

@@ -35,7 +35,7 @@ def _check_search_space(config: PipelineConfig, fail) -> None:
         )
     if tuning.max_trials and not tuning.search_space:
         fail("tuning.search_space", "must name at least one model setting when max_trials > 0")
-    hints = typing.get_type_hints(Model)
+    hints = _setting_types()
     for name, values in tuning.search_space.items():
         key = f"tuning.search_space.{name}"
         if name not in hints or name in UNTUNABLE:
@@ -55,18 +55,31 @@ def _check_search_space(config: PipelineConfig, fail) -> None:
                 fail(f"{key}[{i}]", str(error).split("' ", 1)[1])
 
 
+def _setting_types() -> dict[str, object]:
+    """Every `model.*` setting -> its type: `config.Model`'s own and every family's."""
+    own = {k: v for k, v in typing.get_type_hints(Model).items() if k != "settings"}
+    return {**own, **model_registry.every_setting()}
+
+
 def check_model_settings(config: PipelineConfig, raw_model: object, origin: str) -> None:
-    """Every `model.*` setting the file gives (and every searched one) is read by the model.
+    """Every `model.*` setting the file gives (and every searched one) is read by the model,
+    and each family the run builds can use its values.
 
     A setting the chosen family does not read would be silently ignored; it is
-    an error naming the setting and the settings the family reads.
+    an error naming the setting and the settings the family reads. A setting no
+    family has is an unknown key. Each family's settings class checks its own
+    values (`FamilySettings.problems`).
     """
+    types = _setting_types()
+    for name in config.model.settings:
+        if name not in types:
+            known = ", ".join(sorted(types))
+            report(ConfigError(f"{origin}: unknown key 'model.{name}' (known keys: {known})"))
     if config.model.name not in (model_registry.AUTO, *model_registry.for_task(config.task)):
         return  # an unknown model, or one that does not fit the task: check_semantics says so
     content = config.items is not None and bool(config.items.text or config.items.image)
-    reads = model_registry.settings_read(
-        config.model.name, config.task, content, config.model.ranker
-    )
+    args = (config.model.name, config.task, content, config.model.ranker)
+    reads = model_registry.settings_read(*args)
     given = [(f"model.{k}", k) for k in raw_model or {} if isinstance(raw_model, dict)]
     given += [(f"tuning.search_space.{k}", k) for k in config.tuning.search_space]
     model = repr(config.model.name)
@@ -74,7 +87,7 @@ def check_model_settings(config: PipelineConfig, raw_model: object, origin: str)
         compared = [c.name for c in model_registry.CANDIDATES[config.task]]
         model = f"'auto' (which compares {', '.join(compared)} on task {config.task!r})"
     for key, name in given:
-        if name in typing.get_type_hints(Model) and name not in reads:
+        if name in types and name not in reads:
             own = sorted(set(reads) - set(model_registry.TRAINING))
             report(
                 ConfigError(
@@ -82,6 +95,25 @@ def check_model_settings(config: PipelineConfig, raw_model: object, origin: str)
                     f"it; its own settings are {own} (and the training settings)"
                 )
             )
+    found: dict[str, None] = {}
+    for name in model_registry.families_read(*args):
+        family = model_registry.FAMILIES[name]
+        try:
+            settings = family.config(config.model, origin)
+        except ConfigError as error:
+            found.setdefault(str(error))
+            continue
+        for key, message in settings.problems():
+            found.setdefault(f"{origin}: 'model.{key}' {message}")
+        for key in family.paths:
+            path = getattr(settings, key)
+            if path and "://" not in path and not os.path.isfile(config.resolve(path)):
+                found.setdefault(
+                    f"{origin}: 'model.{key}' names a file that does not exist: "
+                    f"{config.resolve(path)}"
+                )
+    for message in found:
+        report(ConfigError(message))
 
 
 def _check_ranker(config: PipelineConfig, fail) -> None:
@@ -145,7 +177,7 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
             fail(
                 "model.name",
                 f"is not a model: {config.model.name!r}; choose 'auto' or one of "
-                f"{list(model_registry.NAMES)}",
+                f"{list(model_registry.FAMILIES)}",
             )
         else:
             fail(
@@ -172,29 +204,12 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
         "sequential": top_k_metrics,
     }
     _check_search_space(config, fail)
-    if config.model.mixed_negatives < 0:
-        fail("model.mixed_negatives", f"must be >= 0, got {config.model.mixed_negatives}")
-    if config.model.sequence_length <= 0:
-        fail("model.sequence_length", f"must be positive, got {config.model.sequence_length}")
-    if config.model.embedding_dim % max(config.model.attention_heads, 1):
-        fail(
-            "model.attention_heads",
-            f"must divide embedding_dim {config.model.embedding_dim}, "
-            f"got {config.model.attention_heads}",
-        )
     if config.eval_metric not in metrics_for_task[config.task]:
         fail("evaluation.metric", f"{config.eval_metric!r} does not fit task {config.task!r}")
     positive = {
-        "model.embedding_dim": config.model.embedding_dim,
         "model.batch_size": config.model.batch_size,
         "model.epochs": config.model.epochs,
         "model.learning_rate": config.model.learning_rate,
-        "model.temperature": config.model.temperature,
-        "model.num_negatives": config.model.num_negatives,
-        "model.cross_layers": config.model.cross_layers,
-        "model.autorec_hidden_dim": config.model.autorec_hidden_dim,
-        "model.attention_blocks": config.model.attention_blocks,
-        "model.attention_heads": config.model.attention_heads,
         "evaluation.top_k": config.evaluation.top_k,
         "serving.top_k": config.serving.top_k,
         "release.keep_versions": config.release.keep_versions,
@@ -226,16 +241,6 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
             "evaluation.confidence",
             f"must be above 0.5 and below 1, got {config.evaluation.confidence}",
         )
-    if not 0.0 <= config.model.id_dropout < 1.0:
-        fail("model.id_dropout", f"must be in [0, 1), got {config.model.id_dropout}")
-    if config.model.content_weight < 0:
-        fail("model.content_weight", f"must not be negative, got {config.model.content_weight}")
-    if config.model.image_encoder == "backbone" and not config.model.image_backbone:
-        fail("model.image_backbone", "must name a Keras model file for image_encoder 'backbone'")
-    for key in ("word_vectors", "image_backbone"):
-        path = getattr(config.model, key)
-        if path and "://" not in path and not os.path.isfile(config.resolve(path)):
-            fail(f"model.{key}", f"names a file that does not exist: {config.resolve(path)}")
     if config.kubeflow.target not in KUBEFLOW_TARGETS:
         fail(
             "kubeflow.target",
@@ -269,9 +274,6 @@ def check_semantics(config: PipelineConfig, origin: str) -> None:
             "kubeflow.trainer.replicas",
             "above 1 needs training.strategy " "multi_worker_mirrored or parameter_server",
         )
-    for i, width in enumerate(config.model.hidden_layers):
-        if width <= 0:
-            fail(f"model.hidden_layers[{i}]", f"must be positive, got {width}")
     for i, cross in enumerate(config.features.crosses):
         if len(cross) != 2:
             fail(f"features.crosses[{i}]", f"must name two features, got {list(cross)}")

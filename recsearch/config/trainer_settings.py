@@ -80,9 +80,17 @@ class TrainerSettings:
     @classmethod
     def from_config(cls, config: PipelineConfig, tuner: bool = False) -> TrainerSettings:
         """The Trainer's settings (`tuner`: the Tuner's) from the pipeline config."""
+        from recsearch import model_registry
+
         model = config.model
-        paths = {k: getattr(model, k) for k in ("word_vectors", "image_backbone")}
-        model = dataclasses.replace(model, **{k: config.resolve(v) for k, v in paths.items() if v})
+        # Files named by family settings (pretrained word vectors, an image backbone)
+        # are resolved against the config's directory.
+        paths = {key for family in model_registry.FAMILIES.values() for key in family.paths}
+        settings = {
+            k: config.resolve(v) if k in paths and isinstance(v, str) and v else v
+            for k, v in model.settings.items()
+        }
+        model = dataclasses.replace(model, settings=settings)
         return cls(
             features=FeatureSpec.from_config(config),
             # "auto" is resolved by the Trainer, by measuring (modules/selection.py); the
@@ -167,9 +175,25 @@ def _plain(section: Any) -> dict[str, Any]:
 def with_values(model: Model, values: Mapping[str, Any]) -> Model:
     """`model` with some settings replaced (a Tuner trial's, auto's), each checked and typed.
 
+    `config.Model`'s own fields are replaced; the others are family settings
+    (`model.settings`), each coerced to the type its family declares.
+
     Raises:
-      ConfigError: A name is not a model setting, or a value has the wrong type.
+      ConfigError: A name is no model setting, or a value has the wrong type.
     """
     if not values:
         return model
-    return typed.build(Model, {**_plain(model), **values}, ORIGIN, "model")
+    from recsearch import model_registry
+
+    own = {f.name for f in dataclasses.fields(Model)} - {"settings"}
+    family_types = model_registry.every_setting()
+    settings = dict(model.settings)
+    for key, value in values.items():
+        if key in own:
+            continue
+        if key not in family_types:
+            known = ", ".join(sorted({*own, *family_types}))
+            raise ConfigError(f"{ORIGIN}: unknown key 'model.{key}' (known keys: {known})")
+        settings[key] = typed.coerce(family_types[key], value, ORIGIN, f"model.{key}")
+    raw = {**_plain(model), **{k: v for k, v in values.items() if k in own}}
+    return typed.build(Model, {**raw, "settings": settings}, ORIGIN, "model")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from recsearch import model_registry
 from recsearch.config import Model
 from recsearch.config.trainer_settings import TrainerSettings, with_values
 from recsearch.errors import ConfigError
@@ -13,14 +14,15 @@ from recsearch.errors import ConfigError
 def test_the_custom_config_round_trips_through_json(sample_config):
     config = dataclasses.replace(
         sample_config,
-        model=dataclasses.replace(sample_config.model, hidden_layers=(32, 16), ranker="dcn"),
+        model=with_values(sample_config.model, {"hidden_layers": (32, 16), "ranker": "dcn"}),
     )
     written = TrainerSettings.from_config(config)
     wire = json.loads(json.dumps(written.to_custom_config()))
     parsed = TrainerSettings.parse(wire)
     assert parsed == dataclasses.replace(written, features=parsed.features)
     assert parsed.features.to_json() == written.features.to_json()
-    assert parsed.model.hidden_layers == (32, 16) and parsed.model.ranker == "dcn"
+    assert parsed.model.ranker == "dcn"
+    assert model_registry.family("dcn").config(parsed.model).hidden_layers == (32, 16)
     assert parsed.judging.top_k == config.evaluation.top_k
     assert parsed.judging.temporal == (config.split.method == "temporal")
     assert parsed.tuning is None
@@ -33,7 +35,7 @@ def test_the_custom_config_round_trips_through_json(sample_config):
 def test_tuned_values_override_the_model_settings_typed(sample_config):
     wire = TrainerSettings.from_config(sample_config).to_custom_config()
     parsed = TrainerSettings.parse(wire, {"embedding_dim": 12, "learning_rate": 1})
-    assert parsed.model.embedding_dim == 12
+    assert parsed.model.settings["embedding_dim"] == 12
     # An integer for a float setting becomes a float, as in a config file.
     assert parsed.model.learning_rate == 1.0 and isinstance(parsed.model.learning_rate, float)
     assert parsed.model.epochs == sample_config.model.epochs
@@ -52,7 +54,8 @@ def test_bad_values_name_the_key(sample_config):
 
 
 def test_with_values_keeps_the_rest():
-    model = Model(epochs=4, embedding_dim=8)
+    model = Model(epochs=4, settings={"embedding_dim": 8})
     assert with_values(model, {}) is model
-    changed = with_values(model, {"bias_l2": 5})
-    assert changed.bias_l2 == 5.0 and changed.epochs == 4 and changed.embedding_dim == 8
+    changed = with_values(model, {"bias_l2": 5, "epochs": 6})
+    assert changed.settings == {"embedding_dim": 8, "bias_l2": 5.0}
+    assert isinstance(changed.settings["bias_l2"], float) and changed.epochs == 6

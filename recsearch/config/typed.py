@@ -28,6 +28,14 @@ def build(cls: type, raw: Any, origin: str, where: str) -> Any:
         raise ConfigError(f"{origin}: '{where}' must be a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    extra = getattr(cls, "__extra_keys__", None)
+    if extra:
+        # Keys the class does not declare are gathered into its `extra` mapping (the
+        # model families' settings, checked by the registry, recsearch/config/checks.py).
+        gathered = {k: plain(v) for k, v in raw.items() if k not in fields}
+        if isinstance(raw.get(extra), Mapping):
+            gathered = {**raw[extra], **gathered}
+        raw = {**{k: v for k, v in raw.items() if k in fields}, extra: gathered}
     known = ", ".join(sorted(f for f in fields if f != "base_dir"))
     for name in sorted(set(raw) - set(fields)):
         report(ConfigError(f"{origin}: unknown key '{join(where, name)}' (known keys: {known})"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +12,7 @@ from recsearch.apps.bench import baselines
 from recsearch.apps.bench.quality.data import K
 from recsearch.apps.bench.quality.peers import rows_of
 from recsearch.config import Model
+from recsearch.config.trainer_settings import with_values
 from recsearch.features import FeatureSpec
 from recsearch.modules.training_data import Catalog, seen_pairs
 
@@ -54,7 +54,7 @@ def build(name: str, catalog: Catalog, **overrides):
 
     from recsearch.modules.model_factory import Parts, build_model, make_optimizer
 
-    settings = dataclasses.replace(Model(name=name), **overrides)
+    settings = with_values(Model(name=name), overrides)
     tf.keras.utils.set_random_seed(settings.seed)
     sizes = {keys.USER_ID: catalog.num_users, keys.ITEM_ID: catalog.num_items}
     model = build_model(name, settings, Parts(FeatureSpec(), sizes, 0, catalog))
