@@ -25,8 +25,8 @@ from recsearch.components.release_gate import latency
 from recsearch.config import Release
 from recsearch.modules.models import bias
 
-# The bias baseline's ridge penalty on the gate's scoreboard (model.bias_l2's default).
-BASELINE_L2 = 10.0
+# The bias baseline's ridge penalty on the gate's scoreboard: model.bias_l2's default.
+BASELINE_L2 = bias.BiasSettings.bias_l2
 
 
 @dataclasses.dataclass(frozen=True)
