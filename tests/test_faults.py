@@ -16,8 +16,8 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from recsearch import bundle
-from recsearch.apps import local, testing
+from recsearch import bundle, testing
+from recsearch.apps import local
 from recsearch.apps.results import connection_config
 from recsearch.config import load_config
 from recsearch.errors import AnomaliesError, find_cause

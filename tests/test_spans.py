@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from recsearch import bundle
-from recsearch.apps import demo, testing
+from recsearch import bundle, testing
+from recsearch.apps import demo
 from recsearch.config import load_config
 from recsearch.data import sample, spans
 
