@@ -76,7 +76,10 @@ def check_model_settings(config: PipelineConfig, raw_model: object, origin: str)
             known = ", ".join(sorted(types))
             report(ConfigError(f"{origin}: unknown key 'model.{name}' (known keys: {known})"))
     if config.model.name not in (model_registry.AUTO, *model_registry.for_task(config.task)):
-        return  # an unknown model, or one that does not fit the task: check_semantics says so
+        # An unknown model, or one that does not fit the task (check_semantics says so):
+        # the values given are still checked by every family that reads them.
+        _report_problems(config, tuple(model_registry.FAMILIES), origin, only=config.model.settings)
+        return
     content = config.items is not None and bool(config.items.text or config.items.image)
     args = (config.model.name, config.task, content, config.model.ranker)
     reads = model_registry.settings_read(*args)
@@ -95,16 +98,27 @@ def check_model_settings(config: PipelineConfig, raw_model: object, origin: str)
                     f"it; its own settings are {own} (and the training settings)"
                 )
             )
+    _report_problems(config, model_registry.families_read(*args), origin)
+
+
+def _report_problems(
+    config: PipelineConfig, families: tuple[str, ...], origin: str, only=None
+) -> None:
+    """Each value one of `families` cannot use, once (`only`: of these settings alone)."""
     found: dict[str, None] = {}
-    for name in model_registry.families_read(*args):
+    for name in families:
         family = model_registry.FAMILIES[name]
+        if only is not None and not set(only) & set(family.own):
+            continue
         try:
             settings = family.config(config.model, origin)
         except ConfigError as error:
             found.setdefault(str(error))
             continue
-        for key, message in settings.problems():
-            found.setdefault(f"{origin}: 'model.{key}' {message}")
+        problems = settings.problems()
+        for key, message in problems:
+            if only is None or key.split("[", 1)[0] in only:
+                found.setdefault(f"{origin}: 'model.{key}' {message}")
         for key in family.paths:
             path = getattr(settings, key)
             if path and "://" not in path and not os.path.isfile(config.resolve(path)):
