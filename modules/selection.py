@@ -199,7 +199,8 @@ def select(settings: TrainerSettings, data: tuning.InnerData, log_dir: str) -> S
         )
         if candidate.name == "bias" and scores[candidate.label] >= best_bias:
             best_bias = scores[candidate.label]
-            start = {"bias_l2": candidate.settings.get("bias_l2", model_settings.bias_l2)}
+            given = FAMILIES["bias"].config(model_settings).bias_l2
+            start = {"bias_l2": candidate.settings.get("bias_l2", given)}
     winner = max(chosen, key=lambda c: scores[c.label])
     model = models[winner.label]
     epochs, final = None, {}
